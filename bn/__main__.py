@@ -1,0 +1,5 @@
+"""`python -m bn` runs the command line."""
+
+from bn.cli import main
+
+main()

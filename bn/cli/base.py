@@ -1,0 +1,44 @@
+"""The root command group: version, exit codes, and the one place where input errors are caught."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from bn import __version__
+from bn.errors import BNError
+
+EXIT_BAD_INPUT = 2
+
+
+class Group(click.Group):
+    """Turns `BNError` into a message on stderr and exit code 2; anything else is a bug."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BNError as error:
+            click.secho(f"bn: {error}", err=True, fg="red")
+            ctx.exit(EXIT_BAD_INPUT)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self.commands)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bn")
+def cli() -> None:
+    """Probabilistic "what if" analysis with Bayesian networks kept as plain CSV files.
+
+    A model is a directory of CSV files, one per node (default: ./cpts, else $BN_MODEL, else the
+    flagship nuclear-escalation model). Exit codes: 0 ok, 1 `--check` found differences,
+    2 bad input or an invalid model (message on stderr).
+
+    \b
+    Examples:
+      bn check
+      bn query KABOOM -e kaboom=yes
+      bn query KABOOM --soft kaboom=yes:0.07 --json
+      bn query KABOOM --do starlink=cut
+    """

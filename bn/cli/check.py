@@ -1,0 +1,54 @@
+"""`bn check`: validate a model directory and explain every problem."""
+
+from __future__ import annotations
+
+import click
+
+from bn.cli.base import EXIT_BAD_INPUT, cli
+from bn.cli.common import echo_json, json_option, model_option
+
+
+@cli.command()
+@click.option("--fix-sums", is_flag=True, help="Renormalise rows whose sum is off by at most 1e-3.")
+@json_option
+@model_option
+def check(fix_sums: bool, as_json: bool, model_dir: str | None) -> None:
+    """Validate a model directory and explain every problem (exit 2 if any is an error).
+
+    \b
+    Examples:
+      bn check
+      bn check --model my-model --json
+      bn check --fix-sums      # rewrite rows off by rounding, atomically
+    """
+    from bn import model_path
+    from bn.validate import check as run
+    from bn.validate import fix_sums as fix
+
+    path = model_path(model_dir)
+    fixed = fix(path) if fix_sums else []
+    model, problems = run(path)
+    errors = [p for p in problems if p.severity == "error"]
+    if as_json:
+        echo_json(
+            {
+                "model": str(path),
+                "valid": model is not None,
+                "fixed": [p.to_dict() for p in fixed],
+                "problems": [p.to_dict() for p in problems],
+            }
+        )
+    else:
+        for p in fixed:
+            click.echo(f"fixed {p.where}: {p.message}")
+        for p in problems:
+            colour = "red" if p.severity == "error" else "yellow"
+            click.secho(str(p), fg=colour, err=bool(errors))
+        if model is not None:
+            click.secho(
+                f"{path}: {len(model)} nodes, {len(problems)} warning(s), no errors", fg="green"
+            )
+        else:
+            click.secho(f"{path}: {len(errors)} error(s)", fg="red", err=True)
+    if errors:
+        raise SystemExit(EXIT_BAD_INPUT)

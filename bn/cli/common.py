@@ -1,0 +1,144 @@
+"""Options and output shared by the commands: model choice, evidence flags, bars and JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from bn.evidence import Evidence, parse_assignment, parse_weights
+from bn.model import Model
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EVIDENCE_HELP = """
+\b
+Evidence (repeat any flag):
+  -e NODE=STATE            hard evidence: NODE was observed in STATE
+  --likelihood NODE=w1,w2  likelihood (virtual) evidence: a report whose likelihood
+                           ratio over NODE's states is w1:w2:... (or NODE=state:w,...)
+  --soft NODE=p1,p2        fixed-marginal (Jeffrey) evidence: NODE's marginal becomes
+                           p1,p2,... (or NODE=yes:0.07: other states share the rest)
+  --do NODE=STATE          intervention: set NODE, cutting its incoming edges
+  --scenario NAME          start from a named scenario in scenarios.toml
+"""
+
+
+def model_option(function: F) -> F:
+    return click.option(
+        "--model",
+        "model_dir",
+        metavar="DIR",
+        help="Model directory (default: $BN_MODEL, else ./cpts, else the flagship model).",
+    )(function)
+
+
+def json_option(function: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(function)
+
+
+def evidence_options(function: F) -> F:
+    """-e/--evidence, --do, --likelihood, --soft and --scenario, as in `bn query`."""
+    options = [
+        click.option("-e", "--evidence", "hard", multiple=True, metavar="NODE=STATE",
+                     help="Hard evidence (repeatable)."),
+        click.option("--do", "do", multiple=True, metavar="NODE=STATE",
+                     help="Intervention do(NODE=STATE) (repeatable)."),
+        click.option("--likelihood", multiple=True, metavar="NODE=W1,W2,...",
+                     help="Likelihood evidence, one weight per state (repeatable)."),
+        click.option("--soft", multiple=True, metavar="NODE=P1,P2,...",
+                     help="Fixed-marginal (Jeffrey) evidence (repeatable)."),
+        click.option("--scenario", metavar="NAME", help="Apply a scenario from scenarios.toml first."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@dataclass(frozen=True)
+class Question:
+    """A model (with any scenario overlay applied) and resolved evidence, ready to query."""
+
+    model: Model
+    evidence: Evidence
+    scenario: str | None = None
+
+
+def load_model(model_dir: str | None) -> Model:
+    from bn import load, model_path
+
+    return load(model_path(model_dir))
+
+
+def question(
+    model_dir: str | None,
+    hard: Sequence[str] = (),
+    do: Sequence[str] = (),
+    likelihood: Sequence[str] = (),
+    soft: Sequence[str] = (),
+    scenario: str | None = None,
+    model: Model | None = None,
+) -> Question:
+    """Load the model, apply the scenario, and put the command line's evidence on top."""
+    from bn import scenarios
+
+    model = model or load_model(model_dir)
+    base = Evidence()
+    if scenario:
+        model, base = scenarios.apply(model, scenario)
+    given = Evidence(
+        hard=dict(parse_assignment(t) for t in hard),
+        do=dict(parse_assignment(t) for t in do),
+        likelihood=dict(parse_weights(t) for t in likelihood),
+        soft=dict(parse_weights(t) for t in soft),
+    )
+    return Question(model, base.combine(given.resolved(model)).resolved(model), scenario)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def bar(p: float, width: int = 24) -> str:
+    """A horizontal bar of eighth-blocks for a probability.
+
+    >>> bar(0.5, 8)
+    '████    '
+    """
+    if not math.isfinite(p):
+        return " " * width
+    eighths = round(max(0.0, min(1.0, p)) * width * 8)
+    full, part = divmod(eighths, 8)
+    text = "█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")
+    return text.ljust(width)
+
+
+def percent(p: float) -> str:
+    """A probability as a percentage with sensible precision.
+
+    >>> percent(0.168), percent(0.00012), percent(1.0)
+    ('16.8%', '0.012%', '100.0%')
+    """
+    if p != 0 and abs(p) < 0.001:
+        return f"{p * 100:.2g}%"
+    return f"{p * 100:.1f}%"
+
+
+def distribution_lines(model: Model, node_id: str, dist: Mapping[str, float]) -> list[str]:
+    node = model[node_id]
+    width = max(len(s) for s in node.states)
+    title = node.id if node.label == node.id else f"{node.id}: {node.label}"
+    alias = f"  (alias {', '.join(node.aliases)})" if node.aliases else ""
+    lines = [click.style(title, bold=True) + alias]
+    for state, p in dist.items():
+        lines.append(f"  {state.ljust(width)}  {bar(p)} {percent(p).rjust(7)}")
+    return lines
+
+
+def is_terminal() -> bool:
+    return sys.stderr.isatty()

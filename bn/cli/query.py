@@ -1,0 +1,81 @@
+"""`bn query`: posterior probabilities under any mix of evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from bn.cli.base import cli
+from bn.cli.common import (
+    EVIDENCE_HELP,
+    distribution_lines,
+    echo_json,
+    evidence_options,
+    json_option,
+    model_option,
+    percent,
+    question,
+)
+
+
+@cli.command(
+    epilog=EVIDENCE_HELP
+    + """
+\b
+Examples:
+  bn query KABOOM                          # the headline: P(US-Russia nuclear war)
+  bn query KABOOM -e kaboom=yes            # ... given Russian nuclear use in Ukraine
+  bn query KABOOM --soft kaboom=yes:0.07   # ... if kaboom is 7% likely, as a forecast says
+  bn query KABOOM kaboom --do starlink=cut --json
+  bn query --all --scenario samotsvety
+  bn query kaboom KABOOM --joint
+"""
+)
+@click.argument("targets", nargs=-1)
+@click.option("--all", "all_nodes", is_flag=True, help="Every node not fixed by evidence or do.")
+@click.option("--joint", is_flag=True, help="Also print the joint distribution of the targets.")
+@evidence_options
+@json_option
+@model_option
+def query(
+    targets: Sequence[str],
+    all_nodes: bool,
+    joint: bool,
+    hard: Sequence[str],
+    do: Sequence[str],
+    likelihood: Sequence[str],
+    soft: Sequence[str],
+    scenario: str | None,
+    as_json: bool,
+    model_dir: str | None,
+) -> None:
+    """Posterior probabilities of TARGETS (default: the model's targets) given evidence."""
+    from bn.engine import query as run
+
+    q = question(model_dir, hard, do, likelihood, soft, scenario)
+    fixed = {*q.evidence.hard, *q.evidence.do}
+    names = list(targets)
+    if all_nodes:
+        names += [n.id for n in q.model if n.id not in fixed]
+    result = run(q.model, names or list(q.model.default_targets()), q.evidence, joint=joint)
+    if as_json:
+        data = result.to_dict()
+        if scenario:
+            data["scenario"] = scenario
+        echo_json(data)
+        return
+    if scenario:
+        click.echo(f"scenario: {scenario}")
+    for line in q.evidence.describe():
+        click.echo(f"given: {line}")
+    if q.evidence.hard or q.evidence.likelihood:
+        click.echo(f"P(evidence) = {result.probability_of_evidence:.6g}")
+    if scenario or q.evidence:
+        click.echo()
+    for node_id, dist in result.posteriors.items():
+        click.echo("\n".join(distribution_lines(q.model, node_id, dist)))
+    if joint:
+        click.echo(click.style("\njoint", bold=True) + " (" + ", ".join(result.joint_variables) + ")")
+        for *states, p in result.joint_rows:
+            click.echo(f"  {'  '.join(states)}  {percent(p).rjust(7)}")

@@ -1,0 +1,62 @@
+"""Errors that bad input can cause. The CLI catches `BNError` only: anything else is a bug."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a model directory: where, what, and how to fix it.
+
+    >>> print(Problem("a.csv", 3, "row sums to 0.9", "make it sum to 1"))
+    a.csv:3: error: row sums to 0.9
+      hint: make it sum to 1
+    """
+
+    file: str
+    line: int | None
+    message: str
+    hint: str = ""
+    severity: str = "error"  # "error" or "warning"
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.severity}: {self.message}"
+        return f"{text}\n  hint: {self.hint}" if self.hint else text
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "severity": self.severity,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class BNError(Exception):
+    """Base class of every error caused by input (model files, evidence, arguments)."""
+
+
+class ModelError(BNError):
+    """A model directory (or a table overlay) has problems; `problems` lists all of them."""
+
+    def __init__(self, problems: list[Problem] | str) -> None:
+        if isinstance(problems, str):
+            problems = [Problem("model", None, problems)]
+        self.problems = problems
+        errors = [p for p in problems if p.severity == "error"]
+        head = f"the model has {len(errors)} error(s):"
+        super().__init__("\n".join([head, *(str(p) for p in errors)]))
+
+
+class EvidenceError(BNError):
+    """Evidence, interventions or targets that do not fit the model."""
+
+
+class FileFormatError(BNError):
+    """A network file (BIF, XMLBIF, ...) that cannot be read or written."""

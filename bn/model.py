@@ -1,0 +1,269 @@
+"""The model as immutable data: nodes with named states, parents and a conditional probability table.
+
+Nothing here reads files or runs inference; `bn.csvfiles` builds models and `bn.engine` queries them.
+
+>>> rain = Node("rain", ("no", "yes"), (), np.array([0.8, 0.2]))
+>>> wet = Node("wet", ("dry", "wet"), ("rain",), np.array([[0.9, 0.1], [0.2, 0.8]]))
+>>> m = Model((rain, wet))
+>>> m["wet"].row(("yes",))
+(0.2, 0.8)
+>>> m.children("rain")
+('wet',)
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bn.errors import EvidenceError, ModelError
+
+if TYPE_CHECKING:
+    from bn.engine import QueryResult
+    from bn.evidence import Evidence
+
+
+def _frozen(values: Any, dtype: type = float) -> np.ndarray:
+    array = np.array(values, dtype=dtype)
+    array.flags.writeable = False
+    return array
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """A 'did you mean' phrase for `word`, or '' when nothing is close.
+
+    >>> suggest("cutt", ["available", "degraded", "cut"])
+    "did you mean 'cut'? "
+    """
+    choices = list(choices)
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in choices}
+        close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+        close = [lowered[c] for c in close]
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    """A discrete node and its table: `table[i, j, ..., s]` = P(node=s | parents = (i, j, ...)).
+
+    `ess` (same shape as the parent combinations) holds each row's equivalent sample size, NaN
+    where the row is exact; `notes` holds each row's note in row-major parent order.
+    """
+
+    id: str
+    states: tuple[str, ...]
+    parents: tuple[str, ...]
+    table: np.ndarray
+    ess: np.ndarray = field(default_factory=lambda: _frozen(math.nan))
+    notes: tuple[str, ...] = ()
+    label: str = ""
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    state_descriptions: Mapping[str, str] = field(default_factory=dict)
+    parent_states: tuple[tuple[str, ...], ...] = ()  # filled in by Model
+
+    def __post_init__(self) -> None:
+        table = _frozen(self.table)
+        object.__setattr__(self, "table", table)
+        shape = table.shape[:-1]
+        ess = np.broadcast_to(np.asarray(self.ess, dtype=float), shape).copy()
+        object.__setattr__(self, "ess", _frozen(ess))
+        rows = math.prod(shape)
+        notes = tuple(self.notes) + ("",) * (rows - len(self.notes))
+        object.__setattr__(self, "notes", notes[:rows])
+        if not self.label:
+            object.__setattr__(self, "label", self.id)
+
+    @property
+    def card(self) -> int:
+        return len(self.states)
+
+    @property
+    def parent_shape(self) -> tuple[int, ...]:
+        return tuple(self.table.shape[:-1])
+
+    def state_index(self, state: str) -> int:
+        """Index of `state`, accepting a unique case-insensitive match; a helpful error otherwise."""
+        if state in self.states:
+            return self.states.index(state)
+        folded = [s for s in self.states if s.lower() == state.lower()]
+        if len(folded) == 1:
+            return self.states.index(folded[0])
+        raise EvidenceError(
+            f"'{state}' is not a state of {self.id}; {suggest(state, self.states)}"
+            f"states of {self.id}: {', '.join(self.states)}"
+        )
+
+    def rows(self) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
+        """Each parent combination (as state indices, row-major) with its probability row."""
+        for combo in itertools.product(*(range(n) for n in self.parent_shape)):
+            yield combo, self.table[combo]
+
+    def row(self, parent_states: Sequence[str]) -> tuple[float, ...]:
+        """The probability row for one combination of parent state names."""
+        index = tuple(states.index(s) for states, s in zip(self.parent_states, parent_states))
+        return tuple(float(p) for p in self.table[index])
+
+    def row_label(self, combo: Sequence[int]) -> tuple[str, ...]:
+        """Parent state names of a row given as state indices."""
+        return tuple(states[i] for states, i in zip(self.parent_states, combo))
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A Bayesian network: nodes in topological order plus descriptive metadata.
+
+    Node ids and aliases are accepted wherever a node is named (`model["kaboom"]`).
+    """
+
+    nodes: tuple[Node, ...]
+    title: str = ""
+    description: str = ""
+    sources: tuple[Mapping[str, Any], ...] = ()
+    targets: tuple[str, ...] = ()
+    path: Path | None = None
+    _index: dict[str, Node] = field(default_factory=dict, repr=False)
+    _names: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        index = {n.id: n for n in self.nodes}
+        ordered = _topological(self.nodes, index)
+        linked = tuple(
+            replace(n, parent_states=tuple(index[p].states for p in n.parents)) for n in ordered
+        )
+        object.__setattr__(self, "nodes", linked)
+        object.__setattr__(self, "_index", {n.id: n for n in linked})
+        names = {n.id: n.id for n in linked}
+        for n in linked:
+            for alias in n.aliases:
+                names.setdefault(alias, n.id)
+        object.__setattr__(self, "_names", names)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(n.id for n in self.nodes)
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._lookup(name) is not None
+
+    def __getitem__(self, name: str) -> Node:
+        return self._index[self.resolve(name)]
+
+    def _lookup(self, name: str) -> str | None:
+        if name in self._names:
+            return self._names[name]
+        folded = {self._names[k] for k in self._names if k.lower() == name.lower()}
+        return folded.pop() if len(folded) == 1 else None
+
+    def resolve(self, name: str) -> str:
+        """The canonical id of a node id or alias (exact first, then a unique case-insensitive match)."""
+        found = self._lookup(name)
+        if found is None:
+            raise EvidenceError(
+                f"unknown node '{name}'; {suggest(name, self._names)}"
+                f"nodes: {', '.join(self._describe_names())}"
+            )
+        return found
+
+    def _describe_names(self) -> list[str]:
+        return [f"{n.id} ({', '.join(n.aliases)})" if n.aliases else n.id for n in self.nodes]
+
+    def children(self, name: str) -> tuple[str, ...]:
+        node_id = self.resolve(name)
+        return tuple(n.id for n in self.nodes if node_id in n.parents)
+
+    def ancestors(self, names: Iterable[str]) -> set[str]:
+        """The given nodes and all their ancestors."""
+        seen: set[str] = set()
+        stack = [self.resolve(n) for n in names]
+        while stack:
+            node_id = stack.pop()
+            if node_id not in seen:
+                seen.add(node_id)
+                stack.extend(self._index[node_id].parents)
+        return seen
+
+    def default_targets(self) -> tuple[str, ...]:
+        """The model's declared targets, else its leaves."""
+        if self.targets:
+            return tuple(self.resolve(t) for t in self.targets)
+        return tuple(n.id for n in self.nodes if not self.children(n.id))
+
+    def with_nodes(self, replacements: Iterable[Node]) -> Model:
+        """A new model in which the given nodes replace those with the same id."""
+        new = {n.id: n for n in replacements}
+        unknown = set(new) - set(self._index)
+        if unknown:
+            raise ModelError(f"cannot replace unknown node(s): {', '.join(sorted(unknown))}")
+        return replace(self, nodes=tuple(new.get(n.id, n) for n in self.nodes), _index={})
+
+    def query(
+        self,
+        targets: Sequence[str] | str = (),
+        evidence: Mapping[str, str] | None = None,
+        *,
+        do: Mapping[str, str] | None = None,
+        likelihood: Mapping[str, Any] | None = None,
+        soft: Mapping[str, Any] | None = None,
+        joint: bool = False,
+    ) -> QueryResult:
+        """Posterior marginals of `targets` (default: the model's targets) under any kind of evidence.
+
+        >>> import bn
+        >>> m = bn.load(bn.packaged_model_path())
+        >>> round(m.query("KABOOM").posteriors["nuclear_war"]["yes"], 3)
+        0.168
+        """
+        from bn.engine import query
+        from bn.evidence import Evidence
+
+        given = Evidence(
+            hard=evidence or {}, do=do or {}, likelihood=likelihood or {}, soft=soft or {}
+        )
+        names = [targets] if isinstance(targets, str) else list(targets)
+        return query(self, names or list(self.default_targets()), given, joint=joint)
+
+    def evidence(self, **kinds: Any) -> Evidence:
+        """An `Evidence` resolved against this model (ids, states, weights checked)."""
+        from bn.evidence import Evidence
+
+        return Evidence(**kinds).resolved(self)
+
+
+def _topological(nodes: Sequence[Node], index: Mapping[str, Node]) -> list[Node]:
+    """Nodes ordered parents-first, keeping the given order where the graph allows."""
+    order: list[Node] = []
+    state: dict[str, int] = {}
+
+    def visit(node: Node, path: list[str]) -> None:
+        if state.get(node.id) == 2:
+            return
+        if state.get(node.id) == 1:
+            cycle = path[path.index(node.id) :] + [node.id]
+            raise ModelError(f"the graph has a cycle: {' -> '.join(cycle)}")
+        state[node.id] = 1
+        for parent in node.parents:
+            if parent not in index:
+                raise ModelError(f"{node.id} names an unknown parent '{parent}'")
+            visit(index[parent], [*path, node.id])
+        state[node.id] = 2
+        order.append(node)
+
+    for node in nodes:
+        visit(node, [])
+    return order

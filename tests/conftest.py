@@ -1,0 +1,34 @@
+"""Shared fixtures: small literal models and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bn.cli import cli
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parent.parent
+CHAIN = DATA / "chain"  # Tegmark's three-step chain: 0.3 x 0.8 x 0.7
+FLAGSHIP = ROOT / "cpts"
+
+
+@pytest.fixture
+def chain() -> Path:
+    return CHAIN
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Result:
+    """Invoke `bn ARGS...` in-process; stdout and stderr are kept apart."""
+    runner = CliRunner()
+    return runner.invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def run_json(*args: str) -> Any:
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output + result.stderr
+    return json.loads(result.stdout)
