@@ -50,7 +50,9 @@ def intervene(model: Model, do: Mapping[str, str]) -> Model:
         node = model[name]
         point = np.zeros(node.card)
         point[node.state_index(state)] = 1.0
-        cut.append(replace(node, parents=(), table=point, ess=np.nan, notes=(), parent_states=()))
+        cut.append(
+            replace(node, parents=(), table=point, ess=np.array(np.nan), notes=(), parent_states=())
+        )
     return model.with_nodes(cut)
 
 
@@ -137,8 +139,9 @@ def posterior(
     Raises `EvidenceError` when the evidence has probability zero; in a batch, the parameter sets
     under which the evidence is impossible get NaN instead.
     """
+    batch = _batch_shape(model, tables or {})
     model, hard, weights, tables = _prepare(model, evidence, tables)
-    mass = contract(model, [], hard=hard, weights=weights, tables=tables)
+    mass = np.broadcast_to(contract(model, [], hard=hard, weights=weights, tables=tables), batch)
     if mass.ndim == 0 and mass <= 0:
         raise EvidenceError(
             "the evidence is impossible under the model (probability 0): "
@@ -152,9 +155,10 @@ def posterior(
         if target in hard:
             point = np.zeros(node.card)
             point[hard[target]] = 1.0
-            marginals[target] = np.broadcast_to(point, (*mass.shape, node.card)).copy()
+            marginals[target] = np.where(mass[..., None] > 0, point, np.nan)
             continue
-        marginals[target] = _normalise(contract(model, [target], hard=hard, weights=weights, tables=tables))
+        joint = contract(model, [target], hard=hard, weights=weights, tables=tables)
+        marginals[target] = np.broadcast_to(_normalise(joint), (*batch, node.card))
     return Posterior(marginals, mass, soft)
 
 
@@ -174,7 +178,8 @@ def _prepare(
 
 def _normalise(joint: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
-        return joint / joint.sum(axis=-1, keepdims=True)
+        normalised: np.ndarray = joint / joint.sum(axis=-1, keepdims=True)
+    return normalised
 
 
 def _soft_weights(
@@ -242,7 +247,8 @@ def _complete(node: Node, given: Mapping[str, float], prior: np.ndarray) -> np.n
         raise EvidenceError(
             f"soft evidence on {node.id} leaves {rest:g} for states that are impossible: name them all"
         )
-    return r + rest * share / total
+    completed: np.ndarray = r + rest * share / total
+    return completed
 
 
 @dataclass(frozen=True)

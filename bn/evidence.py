@@ -157,8 +157,8 @@ class Evidence:
         return {
             "evidence": dict(self.hard),
             "do": dict(self.do),
-            "likelihood": {k: dict(v) for k, v in self.likelihood.items()},  # type: ignore[call-overload]
-            "soft": {k: dict(v) for k, v in self.soft.items()},  # type: ignore[call-overload]
+            "likelihood": {k: _named(v) for k, v in self.likelihood.items()},
+            "soft": {k: _named(v) for k, v in self.soft.items()},
         }
 
     def describe(self) -> list[str]:
@@ -174,3 +174,7 @@ class Evidence:
             *(f"likelihood {k}: {weights(v)}" for k, v in self.likelihood.items()),
             *(f"soft {k}: {weights(v)}" for k, v in self.soft.items()),
         ]
+
+
+def _named(values: Weights) -> dict[str, float] | list[float]:
+    return dict(values) if isinstance(values, Mapping) else list(values)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 def _frozen(values: Any, dtype: type = float) -> np.ndarray:
-    array = np.array(values, dtype=dtype)
+    array: np.ndarray = np.array(values, dtype=dtype)
     array.flags.writeable = False
     return array
 
@@ -110,12 +110,14 @@ class Node:
 
     def row(self, parent_states: Sequence[str]) -> tuple[float, ...]:
         """The probability row for one combination of parent state names."""
-        index = tuple(states.index(s) for states, s in zip(self.parent_states, parent_states))
+        index = tuple(
+            states.index(s) for states, s in zip(self.parent_states, parent_states, strict=True)
+        )
         return tuple(float(p) for p in self.table[index])
 
     def row_label(self, combo: Sequence[int]) -> tuple[str, ...]:
         """Parent state names of a row given as state indices."""
-        return tuple(states[i] for states, i in zip(self.parent_states, combo))
+        return tuple(states[i] for states, i in zip(self.parent_states, combo, strict=True))
 
 
 @dataclass(frozen=True, eq=False)
@@ -254,7 +256,7 @@ def _topological(nodes: Sequence[Node], index: Mapping[str, Node]) -> list[Node]
         if state.get(node.id) == 2:
             return
         if state.get(node.id) == 1:
-            cycle = path[path.index(node.id) :] + [node.id]
+            cycle = [*path[path.index(node.id) :], node.id]
             raise ModelError(f"the graph has a cycle: {' -> '.join(cycle)}")
         state[node.id] = 1
         for parent in node.parents:

@@ -53,7 +53,9 @@ def load_scenarios(model: Model) -> dict[str, Scenario]:
     scenarios = {}
     for name, entry in table.items():
         if not isinstance(entry, Mapping):
-            raise ModelError([Problem("scenarios.toml", None, f"[scenarios.{name}] is not a table")])
+            raise ModelError(
+                [Problem("scenarios.toml", None, f"[scenarios.{name}] is not a table")]
+            )
         unknown = set(entry) - {*KINDS, "description", "source", "overlay"}
         if unknown:
             raise ModelError(
@@ -81,7 +83,9 @@ def get_scenario(model: Model, name: str) -> Scenario:
     scenarios = load_scenarios(model)
     if name not in scenarios:
         choices = ", ".join(scenarios) or "(the model has no scenarios.toml)"
-        raise EvidenceError(f"unknown scenario '{name}'; {suggest(name, scenarios)}scenarios: {choices}")
+        raise EvidenceError(
+            f"unknown scenario '{name}'; {suggest(name, scenarios)}scenarios: {choices}"
+        )
     return scenarios[name]
 
 
@@ -101,12 +105,16 @@ def overlay(model: Model, directory: str | Path) -> Model:
     """Replace the tables of the nodes that `directory` has CSVs for, validated like the model."""
     path = (model.path or Path(".")) / directory
     if not path.is_dir():
-        raise ModelError([Problem("scenarios.toml", None, f"overlay directory '{directory}' not found")])
+        raise ModelError(
+            [Problem("scenarios.toml", None, f"overlay directory '{directory}' not found")]
+        )
     problems: list[Problem] = []
     tables = [t for t in (read_table(p, problems) for p in node_files(path)) if t is not None]
     for table in tables:
         if table.node not in model:
-            problems.append(Problem(f"{directory}/{table.file}", None, f"{table.node} is not a node"))
+            problems.append(
+                Problem(f"{directory}/{table.file}", None, f"{table.node} is not a node")
+            )
     tables = [t for t in tables if t.node in model]
     names = {t.node for t in tables}
     known = [RawTable(f"{n.id}.csv", n.id, n.parents, n.states) for n in model if n.id not in names]

@@ -76,6 +76,8 @@ def query(
     for node_id, dist in result.posteriors.items():
         click.echo("\n".join(distribution_lines(q.model, node_id, dist)))
     if joint:
-        click.echo(click.style("\njoint", bold=True) + " (" + ", ".join(result.joint_variables) + ")")
+        click.echo(
+            click.style("\njoint", bold=True) + " (" + ", ".join(result.joint_variables) + ")"
+        )
         for *states, p in result.joint_rows:
             click.echo(f"  {'  '.join(states)}  {percent(p).rjust(7)}")

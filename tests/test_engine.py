@@ -1,0 +1,343 @@
+"""The engine against independent computations: brute-force enumeration and pgmpy.
+
+Enumeration builds the full joint distribution by explicit broadcasting (no einsum), applies each
+kind of evidence by its textbook definition, and sums. pgmpy's VariableElimination answers the
+reference networks.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bn.engine import contract, joint, posterior, query
+from bn.errors import EvidenceError
+from bn.evidence import Evidence
+from bn.model import Model, Node
+
+DATA = Path(__file__).parent / "data"
+
+# --- brute force -------------------------------------------------------------------------------
+
+
+def full_joint(model: Model) -> np.ndarray:
+    """P(x) over all nodes, axes in `model.ids` order, by explicit broadcasting."""
+    ids = model.ids
+    shape = [model[i].card for i in ids]
+    joint_p = np.ones(shape)
+    for node in model:
+        axes = [ids.index(p) for p in node.parents] + [ids.index(node.id)]
+        order = np.argsort(axes)
+        table = np.transpose(node.table, order)
+        view = [1] * len(ids)
+        for a in axes:
+            view[a] = shape[a]
+        joint_p = joint_p * table.reshape(view)
+    return joint_p
+
+
+def enumerate_posterior(model: Model, evidence: Evidence, targets: list[str]) -> dict:
+    """Posterior marginals by the definitions: surgery, indicators, weights, Jeffrey's rule (IPF)."""
+    ids = model.ids
+    surgery = []
+    for node in model:
+        if node.id in evidence.do:
+            point = np.zeros(node.card)
+            point[node.states.index(evidence.do[node.id])] = 1
+            node = Node(node.id, node.states, (), point)
+        surgery.append(node)
+    cut = Model(tuple(surgery))
+    p = full_joint(cut)
+    p = np.transpose(p, [cut.ids.index(i) for i in ids])
+
+    def along(node_id: str, vector: np.ndarray) -> np.ndarray:
+        view = [1] * len(ids)
+        view[ids.index(node_id)] = len(vector)
+        return vector.reshape(view)
+
+    for node_id, state in {**evidence.hard, **evidence.do}.items():
+        indicator = np.array([s == state for s in model[node_id].states], dtype=float)
+        p = p * along(node_id, indicator)
+    for node_id, weights in evidence.likelihood.items():
+        p = p * along(node_id, np.array([weights[s] for s in model[node_id].states]))
+    mass = p.sum()
+    if mass <= 0:
+        return {"marginals": {}, "mass": 0.0, "feasible": False}
+    p = p / mass
+    soft = {k: dict(v) for k, v in evidence.soft.items()}
+    for node_id, given_values in soft.items():  # complete partial soft evidence
+        axis = ids.index(node_id)
+        prior = p.sum(axis=tuple(a for a in range(len(ids)) if a != axis))
+        states = model[node_id].states
+        rest = 1 - sum(given_values.values())
+        free = sum(prior[i] for i, s in enumerate(states) if s not in given_values)
+        soft[node_id] = {
+            s: given_values.get(s, rest * prior[i] / free if free else 0.0)
+            for i, s in enumerate(states)
+        }
+    feasible = True
+    for _ in range(2000 if len(soft) > 1 else 1):
+        for node_id, wanted in soft.items():
+            axis = ids.index(node_id)
+            current = p.sum(axis=tuple(a for a in range(len(ids)) if a != axis))
+            r = np.array([wanted[s] for s in model[node_id].states])
+            feasible &= not np.any((r > 0) & (current <= 0))
+            ratio = np.divide(r, current, out=np.zeros_like(r), where=current > 0)
+            p = p * along(node_id, ratio)
+    out = {}
+    for t in targets:
+        axis = ids.index(t)
+        out[t] = p.sum(axis=tuple(a for a in range(len(ids)) if a != axis))
+    return {"marginals": out, "mass": mass, "feasible": feasible}
+
+
+# --- random networks ---------------------------------------------------------------------------
+
+
+@st.composite
+def networks(draw: st.DrawFn, max_nodes: int = 8, max_cells: int = 50_000) -> Model:
+    n = draw(st.integers(1, max_nodes))
+    cards = [draw(st.integers(2, 4)) for _ in range(n)]
+    while int(np.prod(cards)) > max_cells:
+        cards[int(np.argmax(cards))] -= 1
+    nodes = []
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    for i in range(n):
+        parents = tuple(f"n{j}" for j in range(i) if draw(st.booleans()) and rng.random() < 0.6)
+        parents = parents[:3]
+        shape = [cards[int(p[1:])] for p in parents] + [cards[i]]
+        table = rng.dirichlet(np.full(cards[i], 0.7), size=shape[:-1] or None).reshape(shape)
+        if draw(st.booleans()):  # some exact zeros, as real tables have
+            table = np.where(table < 0.05, 0.0, table)
+            table[..., 0] += 1e-3
+            table = table / table.sum(axis=-1, keepdims=True)
+        states = tuple(f"s{k}" for k in range(cards[i]))
+        nodes.append(Node(f"n{i}", states, parents, table))
+    order = draw(st.permutations(nodes))  # the model must sort them itself
+    return Model(tuple(order))
+
+
+@st.composite
+def questions(draw: st.DrawFn) -> tuple[Model, Evidence, list[str]]:
+    model = draw(networks())
+    ids = list(model.ids)
+    kinds: dict[str, dict] = {"hard": {}, "do": {}, "likelihood": {}, "soft": {}}
+    for node_id in draw(st.lists(st.sampled_from(ids), unique=True, max_size=min(4, len(ids)))):
+        kind = draw(st.sampled_from(["hard", "do", "likelihood", "soft"]))
+        if kind == "soft" and kinds["soft"]:
+            kind = "likelihood"  # one soft node here; several are tested on their own below
+        states = model[node_id].states
+        if kind in ("hard", "do"):
+            kinds[kind][node_id] = draw(st.sampled_from(states))
+        else:
+            raw = [draw(st.floats(0.05, 1.0)) for _ in states]
+            values = [v / sum(raw) for v in raw] if kind == "soft" else raw
+            kinds[kind][node_id] = dict(zip(states, values, strict=True))
+    targets = draw(st.lists(st.sampled_from(ids), unique=True, min_size=1))
+    return model, Evidence(**kinds), targets
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(questions())
+def test_posteriors_match_enumeration(case: tuple[Model, Evidence, list[str]]) -> None:
+    model, evidence, targets = case
+    evidence = evidence.resolved(model)
+    expected = enumerate_posterior(model, evidence, targets)
+    if expected["mass"] <= 1e-300 or not expected["feasible"]:
+        with pytest.raises(EvidenceError):
+            posterior(model, targets, evidence)
+        return
+    result = posterior(model, targets, evidence)
+    for t in targets:
+        np.testing.assert_allclose(result.marginals[t], expected["marginals"][t], atol=1e-9)
+        assert result.marginals[t].sum() == pytest.approx(1, abs=1e-12)
+    # P(evidence) covers hard evidence, interventions' point masses and likelihood weights.
+    assert float(result.probability_of_evidence) == pytest.approx(expected["mass"], rel=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(questions())
+def test_joint_matches_enumeration(case: tuple[Model, Evidence, list[str]]) -> None:
+    model, evidence, targets = case
+    evidence = evidence.resolved(model)
+    targets = targets[:3]
+    expected = enumerate_posterior(model, evidence, [])
+    if expected["mass"] <= 1e-300 or not expected["feasible"]:
+        return
+    table = joint(model, targets, evidence)
+    assert table.shape == tuple(model[t].card for t in targets)
+    for i, t in enumerate(targets):
+        marginal = table.sum(axis=tuple(a for a in range(len(targets)) if a != i))
+        np.testing.assert_allclose(
+            marginal, posterior(model, [t], evidence).marginals[t], atol=1e-9
+        )
+
+
+@settings(max_examples=30, deadline=None)
+@given(networks(max_nodes=6), st.integers(0, 2**32 - 1))
+def test_several_soft_findings_all_hold(model: Model, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    chosen = [n for n in model.ids if rng.random() < 0.5][:2]
+    # Marginals reached by some random likelihood findings are jointly feasible by construction.
+    weights = {n: rng.uniform(0.1, 1.0, model[n].card) for n in chosen}
+    reached = posterior(model, chosen, Evidence(likelihood=weights).resolved(model))
+    soft = {n: dict(zip(model[n].states, reached.marginals[n], strict=True)) for n in chosen}
+    evidence = Evidence(soft=soft).resolved(model)
+    result = posterior(model, list(model.ids), evidence)
+    expected = enumerate_posterior(model, evidence, list(model.ids))
+    for node_id, wanted in soft.items():
+        np.testing.assert_allclose(result.marginals[node_id], list(wanted.values()), atol=1e-9)
+    for node_id in model.ids:
+        np.testing.assert_allclose(
+            result.marginals[node_id], expected["marginals"][node_id], atol=1e-7
+        )
+
+
+@settings(max_examples=40, deadline=None)
+@given(questions(), st.integers(1, 5), st.integers(0, 2**32 - 1))
+def test_batch_equals_one_by_one(case: tuple, size: int, seed: int) -> None:
+    model, evidence, targets = case
+    evidence = evidence.resolved(model)
+    rng = np.random.default_rng(seed)
+    node = model.nodes[int(rng.integers(len(model)))]
+    batch = rng.dirichlet(np.ones(node.card), size=(size, *node.parent_shape))
+    try:
+        batched = posterior(model, targets, evidence, tables={node.id: batch})
+    except EvidenceError:
+        return  # the unperturbed parts already make the evidence impossible
+    for b in range(size):
+        one = model.with_nodes([Node(node.id, node.states, node.parents, batch[b])])
+        try:
+            single = posterior(one, targets, evidence)
+        except EvidenceError:
+            assert np.all(np.isnan(batched.marginals[targets[0]][b]))
+            continue
+        for t in targets:
+            np.testing.assert_allclose(batched.marginals[t][b], single.marginals[t], atol=1e-10)
+
+
+# --- the chain and the reference networks -----------------------------------------------------
+
+
+def test_chain_headline_and_kinds_of_evidence() -> None:
+    import bn
+
+    model = bn.load(DATA / "chain")
+    assert model.query("KABOOM").posteriors["nuclear_war"]["yes"] == pytest.approx(0.168)
+    # Jeffrey's rule keeps P(KABOOM | kaboom) and moves kaboom's marginal to the given value.
+    soft = model.query(["KABOOM", "kaboom"], soft={"kaboom": {"yes": 0.07}})
+    assert soft.posteriors["nuclear_war"]["yes"] == pytest.approx(0.07 * 0.56)
+    assert soft.posteriors["nuclear_use"]["yes"] == pytest.approx(0.07)
+    # A report twice as likely if kaboom happened: odds 3/7 -> 6/7.
+    lik = model.query("kaboom", likelihood={"kaboom": [1, 2]})
+    assert lik.posteriors["nuclear_use"]["yes"] == pytest.approx(6 / 13)
+    assert lik.probability_of_evidence == pytest.approx(0.7 + 0.6)
+    # Seeing a strike implies kaboom; forcing one does not.
+    seen = model.query("kaboom", {"nato_response": "strike"})
+    done = model.query("kaboom", do={"nato_response": "strike"})
+    assert seen.posteriors["nuclear_use"]["yes"] == pytest.approx(1.0)
+    assert done.posteriors["nuclear_use"]["yes"] == pytest.approx(0.3)
+
+
+def test_impossible_evidence_is_named() -> None:
+    import bn
+
+    model = bn.load(DATA / "chain")
+    with pytest.raises(EvidenceError, match=r"impossible.*nuclear_use = no.*nuclear_war = yes"):
+        model.query("nato_response", {"kaboom": "no", "KABOOM": "yes"})
+    with pytest.raises(EvidenceError, match="soft evidence puts probability on nuclear_use=no"):
+        model.query("KABOOM", {"nato_response": "strike"}, soft={"kaboom": {"no": 0.5}})
+
+
+def test_contract_prunes_barren_nodes() -> None:
+    import bn
+
+    model = bn.load(DATA / "chain")
+    # nuclear_war is barren for a question about kaboom alone: the answer is a 2-vector.
+    assert contract(model, ["nuclear_use"]).shape == (2,)
+    np.testing.assert_allclose(contract(model, []), 1.0)
+
+
+def pgmpy_model(name: str):  # type: ignore[no-untyped-def]
+    from pgmpy.readwrite import BIFReader
+
+    return BIFReader(str(DATA / f"{name}.bif")).get_model()
+
+
+def from_pgmpy(network) -> Model:  # type: ignore[no-untyped-def]
+    nodes = []
+    for cpd in network.get_cpds():
+        names = cpd.state_names
+        parents = tuple(cpd.variables[1:])
+        shape = [len(names[p]) for p in parents]
+        values = cpd.get_values().reshape(len(names[cpd.variable]), *shape)
+        table = np.moveaxis(values, 0, -1)
+        table = table / table.sum(axis=-1, keepdims=True)
+        nodes.append(Node(cpd.variable, tuple(names[cpd.variable]), parents, table))
+    return Model(tuple(nodes))
+
+
+def normalised_pgmpy(network):  # type: ignore[no-untyped-def]
+    """The same network with rows renormalised as bn does, so both answer the same question."""
+    for cpd in network.get_cpds():
+        values = cpd.get_values()
+        cpd.values = (values / values.sum(axis=0, keepdims=True)).reshape(cpd.values.shape)
+    return network
+
+
+@pytest.mark.parametrize("name", ["asia", "cancer", "sachs", "child", "alarm"])
+def test_reference_networks_match_pgmpy(name: str) -> None:
+    from pgmpy.inference import VariableElimination
+
+    network = normalised_pgmpy(pgmpy_model(name))
+    model = from_pgmpy(network)
+    oracle = VariableElimination(network)
+    rng = np.random.default_rng(len(name))
+    checked = 0
+    for _ in range(6):
+        observed = rng.choice(model.ids, size=min(4, len(model) - 2), replace=False)
+        hard = {n: str(rng.choice(model[n].states)) for n in observed}
+        free = [n for n in model.ids if n not in hard]
+        targets = [str(t) for t in rng.choice(free, size=min(5, len(free)), replace=False)]
+        try:
+            ours = query(model, targets, Evidence(hard=hard))
+        except EvidenceError:
+            continue
+        for t in targets:
+            theirs = oracle.query([t], evidence=hard, show_progress=False)
+            for state, p in ours.posteriors[t].items():
+                assert p == pytest.approx(theirs.get_value(**{t: state}), abs=1e-9)
+        checked += 1
+    assert checked >= 3
+
+
+def test_alarm_all_marginals_without_evidence_match_pgmpy() -> None:
+    from pgmpy.inference import VariableElimination
+
+    network = normalised_pgmpy(pgmpy_model("alarm"))
+    model = from_pgmpy(network)
+    ours = posterior(model, list(model.ids), Evidence())
+    oracle = VariableElimination(network)
+    for node_id in model.ids[::4]:
+        theirs = oracle.query([node_id], show_progress=False)
+        for i, state in enumerate(model[node_id].states):
+            assert ours.marginals[node_id][i] == pytest.approx(
+                theirs.get_value(**{node_id: state}), abs=1e-9
+            )
+
+
+def test_brute_force_helper_is_itself_right() -> None:
+    """The oracle on a case done by hand: rain -> wet grass."""
+    rain = Node("rain", ("no", "yes"), (), np.array([0.8, 0.2]))
+    wet = Node("wet", ("dry", "wet"), ("rain",), np.array([[0.9, 0.1], [0.2, 0.8]]))
+    model = Model((wet, rain))
+    out = enumerate_posterior(model, Evidence(hard={"wet": "wet"}), ["rain"])
+    p_wet = 0.8 * 0.1 + 0.2 * 0.8
+    assert out["mass"] == pytest.approx(p_wet)
+    assert out["marginals"]["rain"][1] == pytest.approx(0.2 * 0.8 / p_wet)
+    assert list(itertools.chain(model.ids)) == ["rain", "wet"]
