@@ -133,7 +133,8 @@ def distribution_lines(model: Model, node_id: str, dist: Mapping[str, float]) ->
     node = model[node_id]
     width = max(len(s) for s in node.states)
     title = node.id if node.label == node.id else f"{node.id}: {node.label}"
-    alias = f"  (alias {', '.join(node.aliases)})" if node.aliases else ""
+    shown = node.aliases and not any(a in node.label for a in node.aliases)
+    alias = f"  (alias {', '.join(node.aliases)})" if shown else ""
     lines = [click.style(title, bold=True) + alias]
     for state, p in dist.items():
         lines.append(f"  {state.ljust(width)}  {bar(p)} {percent(p).rjust(7)}")
