@@ -38,7 +38,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run.py
 
 report: $(VENV)/.installed
-	$(BIN)/bn report --date 2026-11-25
+	$(BIN)/bn report --date $$(date +%F)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
