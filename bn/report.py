@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bn import __version__
+from bn.csvfiles import format_number
 from bn.errors import BNError
 from bn.evidence import Evidence
 from bn.model import Model
@@ -216,7 +217,7 @@ def gather(
         post = diagram.posteriors(changed, evidence)
         compare = diagram.posteriors(model, none) if name else None
         title = f"Scenario {name}" if name else "Baseline: no evidence"
-        spec = diagram.spec(changed, post, evidence, compare=compare, title=title)
+        spec = diagram.spec(changed, post, evidence, compare=compare, title="")
         svg = diagram.render(diagram.to_dot(spec), "svg").decode("utf-8")
         pictures.append((title, _inline_svg(svg)))
 
@@ -322,7 +323,9 @@ def tornado_chart(cells: Sequence[dict[str, Any]], baseline: float) -> str:
     """Bars from each cell's low to high target value around the baseline."""
     if not cells:
         return ""
-    width, left, height = 760, 330, 22
+    longest = max(len(str(c["label"])) for c in cells)
+    left = min(520, 40 + int(6.2 * longest))
+    width, height = left + 380, 22
     ends = [baseline, *(float(c["low"]) for c in cells), *(float(c["high"]) for c in cells)]
     low, high = min(ends), max(ends)
     span = (high - low) or 1.0
@@ -493,6 +496,10 @@ def to_html(facts: Facts) -> str:
         out.append("</table>")
     if facts.histogram:
         out.append("<h2>How sure: the distribution of the answer</h2>")
+        out.append(
+            f"<p>P({esc(facts.main[0])}={esc(facts.main[1])}) under each of {DRAWS:,} parameter "
+            "sets drawn from the tables' uncertainty (rows with an ess).</p>"
+        )
         out.append(
             f'<div class="figure">{histogram_chart(facts.histogram, facts.histogram_edges)}</div>'
         )
