@@ -1,0 +1,160 @@
+"""`bn draw`: the network as a picture, each node showing its probabilities for any question."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from bn.cli.base import cli
+from bn.cli.common import (
+    EVIDENCE_HELP,
+    Question,
+    echo_json,
+    evidence_options,
+    json_option,
+    load_model,
+    model_option,
+    question,
+)
+from bn.errors import BNError
+
+SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot"}
+
+
+@cli.command(
+    epilog=EVIDENCE_HELP
+    + """
+\b
+Examples:
+  bn draw                                      # reports/network.svg, no evidence
+  bn draw -e kaboom=yes -o kaboom.png          # given Russian nuclear use, as PNG
+  bn draw --do starlink=cut --compare baseline # what cutting Starlink changes
+  bn draw --scenario samotsvety --compare baseline -o samotsvety.svg
+  bn draw --focus KABOOM --depth 1 --rankdir LR
+  bn draw --format dot -o network.dot          # DOT text, no Graphviz needed
+"""
+)
+@click.option(
+    "-o", "--output", metavar="FILE", help="Where to write (default: reports/network.<format>)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["svg", "png", "dot"]),
+    help="Output format (default: from the file name, else svg).",
+)
+@evidence_options
+@click.option(
+    "--compare",
+    metavar="SCENARIO",
+    help="Show each state's change against SCENARIO ('baseline' = no evidence if undefined).",
+)
+@click.option(
+    "--rankdir",
+    type=click.Choice(["TB", "LR"], case_sensitive=False),
+    default="TB",
+    show_default=True,
+    help="Layout direction: top to bottom or left to right.",
+)
+@click.option("--focus", metavar="NODE", help="Draw only NODE and its neighbourhood.")
+@click.option(
+    "--depth", type=int, metavar="N", help="With --focus: how many links out (default 1)."
+)
+@json_option
+@model_option
+def draw(
+    output: str | None,
+    fmt: str | None,
+    hard: Sequence[str],
+    do: Sequence[str],
+    likelihood: Sequence[str],
+    soft: Sequence[str],
+    scenario: str | None,
+    compare: str | None,
+    rankdir: str,
+    focus: str | None,
+    depth: int | None,
+    as_json: bool,
+    model_dir: str | None,
+) -> None:
+    """Draw the network with each node's probabilities (bars and percentages) inside it.
+
+    Evidence nodes are marked with the observed state in bold, do() nodes are marked and their
+    incoming links drawn cut, soft and likelihood evidence get a dashed border. With --compare,
+    every state shows its change in percentage points and nodes are shaded by their largest
+    change. SVG output has each node's description as a tooltip. Renders with the system `dot`
+    if installed, else with the graphviz-pure binary installed with bn.
+    """
+    from bn import diagram, scenarios
+    from bn.evidence import Evidence
+
+    fmt, path = _target(output, fmt)
+    if path is None and as_json:
+        raise BNError("--json prints to stdout, and so does `-o -`: choose one")
+    base = load_model(model_dir)
+    q = question(model_dir, hard, do, likelihood, soft, scenario, model=base)
+    other = None
+    if compare:
+        if compare == "baseline" and compare not in scenarios.load_scenarios(base):
+            c = Question(base, Evidence())
+        else:
+            c = question(model_dir, scenario=compare, model=base)
+        other = diagram.posteriors(c.model, c.evidence)
+    notes = [f"scenario: {scenario}"] if scenario else []
+    if q.evidence:
+        notes.append("given: " + "; ".join(q.evidence.describe()))
+    if not notes:
+        notes = ["no evidence"]
+    picture = diagram.spec(
+        q.model,
+        diagram.posteriors(q.model, q.evidence),
+        q.evidence,
+        compare=other,
+        focus=focus,
+        depth=depth,
+        rankdir=rankdir.upper(),
+        notes=notes,
+        compare_label=compare,
+    )
+    data, renderer = diagram.render_with(diagram.to_dot(picture), fmt)
+    if path is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    diagram.write_bytes(path, data)
+    if as_json:
+        echo_json(
+            {
+                "output": str(path),
+                "format": fmt,
+                "renderer": renderer.name if renderer else None,
+                "spec": picture,
+            }
+        )
+        return
+    how = f"drawn with {renderer.name}" if renderer else "DOT text: render it with `dot -Tsvg`"
+    click.echo(f"wrote {path} ({len(picture['nodes'])} nodes, {how})")
+
+
+def _target(output: str | None, fmt: str | None) -> tuple[str, Path | None]:
+    """The format and the path to write (None for stdout, `-o -`)."""
+    if output == "-":
+        return fmt or "svg", None
+    if output is None:
+        fmt = fmt or "svg"
+        return fmt, Path("reports") / f"network.{fmt}"
+    path = Path(output)
+    implied = SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        if implied is None:
+            raise BNError(
+                f"cannot tell the format of '{output}' from its extension; use .svg, .png or .dot, "
+                "or give --format svg|png|dot"
+            )
+        return implied, path
+    if implied is not None and implied != fmt:
+        raise BNError(f"'{output}' looks like {implied} but --format is {fmt}; make them agree")
+    return fmt, path
