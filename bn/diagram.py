@@ -457,6 +457,9 @@ def to_dot(spec: Mapping[str, Any]) -> str:
         graph.attr(label=label)
     for node in spec["nodes"]:
         tooltip = node["label"] + (f"\n\n{node['description']}" if node["description"] else "")
+        meanings = [f"{s['name']}: {s['description']}" for s in node["states"] if s["description"]]
+        if meanings:
+            tooltip += "\n\n" + "\n".join(meanings)
         graph.node(
             names[node["id"]],
             label=node_label(node, comparing),

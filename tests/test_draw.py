@@ -534,6 +534,17 @@ def test_cli_bad_input_exits_2(tmp_path, args, message):
     assert not list(tmp_path.iterdir())
 
 
+def test_svg_tooltips_explain_the_states(tmp_path):
+    out = tmp_path / "f.svg"
+    assert run("draw", "--model", str(FLAGSHIP), "-o", str(out)).exit_code == 0
+    node = bn.load(FLAGSHIP)["kaboom"]
+    titles = [a.get(f"{XLINK}title") or "" for a in svg_root(out.read_bytes()).iter(f"{SVG}a")]
+    tooltip = next(t for t in titles if t.startswith(node.label))
+    assert node.description in tooltip
+    for state, meaning in node.state_descriptions.items():
+        assert f"{state}: {meaning}" in tooltip
+
+
 def test_cli_help_has_examples():
     result = run("draw", "--help")
     assert result.exit_code == 0
