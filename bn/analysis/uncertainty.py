@@ -1,0 +1,399 @@
+"""Parameter uncertainty: an interval on a posterior from the uncertainty in the tables themselves.
+
+A CPT row with an `ess` (equivalent sample size) is uncertain: its probabilities are the mean of a
+Dirichlet(ess x row) distribution, so a row `0.3, 0.7` with ess 10 is as firm as 3 "yes" in 10
+observations. Rows without an ess are exact. `sample` draws n parameter sets and answers the query
+under every one of them as one batched contraction through the engine's batch axis (in chunks that
+keep memory bounded); `uncertainty` summarises the draws as a mean, median and intervals.
+
+Each uncertain cell has its own random stream, keyed by the seed, the node and the cell. So the same
+seed gives the same draws whatever the chunk size, whatever other nodes the query touches, and in
+every scenario: scenarios compared with one seed share their parameter draws (common random numbers).
+(Rows with a tiny ess, drawn in log space, agree across chunk sizes to rounding rather than bit for
+bit: numpy's vectorised exp and log may differ in the last place between loop body and tail.)
+
+>>> import bn
+>>> m = bn.load(bn.packaged_model_path())
+>>> u = uncertainty(m, "KABOOM", "yes", m.evidence(), n=2000, seed=1)
+>>> round(u.point, 3)
+0.168
+>>> u.interval_90[0] < u.point < u.interval_90[1]
+True
+"""
+
+from __future__ import annotations
+
+import math
+import tracemalloc
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bn.engine import intervene, posterior
+from bn.errors import BNError, EvidenceError
+from bn.evidence import Evidence, parse_assignment
+from bn.model import Model, Node
+
+MEMORY_BUDGET = (
+    400_000_000  # bytes per chunk: the run stays under about 500 MB with the interpreter
+)
+PROBE = 2048  # draws in the first chunk, whose peak memory sizes the others
+LARGEST_CHUNK = 16384  # larger chunks fall out of the CPU caches and run no faster
+SMALL_ALPHA = 0.5  # rows whose largest Dirichlet weight is below this are drawn in log space
+TINY_LOG = -690.0  # in log space, shares below e^-690 (about 1e-300) of a row's largest become 0
+
+Progress = Callable[[int, int], None]
+Question = tuple[Model, Evidence]
+
+
+def parse_target(model: Model, text: str) -> tuple[str, str]:
+    """`NODE=STATE` (or just `NODE`) -> canonical (node id, state).
+
+    A bare node means its state `yes` if it has one, else its last state.
+
+    >>> import bn
+    >>> m = bn.load(bn.packaged_model_path())
+    >>> parse_target(m, "KABOOM"), parse_target(m, "kaboom=No")
+    (('nuclear_war', 'yes'), ('nuclear_use', 'no'))
+    """
+    if "=" in text:
+        name, state = parse_assignment(text)
+    else:
+        name, state = text.strip(), ""
+    node = model[name]
+    if not state:
+        state = "yes" if "yes" in node.states else node.states[-1]
+    return node.id, node.states[node.state_index(state)]
+
+
+def uncertain_rows(model: Model, nodes: set[str] | None = None) -> int:
+    """How many rows (of the given nodes, default all) carry an ess."""
+    return sum(int(np.isfinite(n.ess).sum()) for n in model if nodes is None or n.id in nodes)
+
+
+class _NodeSampler:
+    """Draws a node's table n times: Dirichlet(ess x row) for rows with an ess, fixed otherwise.
+
+    One generator per uncertain cell, seeded by (seed, node id, cell), so that the draws of a cell
+    never depend on the chunk size or on which other cells are drawn.
+    """
+
+    def __init__(self, node: Node, seed: int) -> None:
+        self.node = node
+        key = zlib.crc32(node.id.encode())
+        ess = np.where(np.isfinite(node.ess), node.ess, 0.0)
+        alpha = ess[..., None] * node.table
+        self.cells: dict[tuple[int, ...], list[tuple[int, float, np.random.Generator]]] = {}
+        for combo in np.ndindex(*node.parent_shape):
+            if not np.isfinite(node.ess[combo]):
+                continue
+            flat = int(np.ravel_multi_index(combo, node.parent_shape)) if combo else 0
+            self.cells[combo] = [
+                (s, float(a), np.random.default_rng([seed, key, flat * node.card + s]))
+                for s, a in enumerate(alpha[combo])
+                if a > 0
+            ]
+
+    def draw(self, size: int) -> np.ndarray:
+        """Tables of shape (size, *parents, card), stored batch-last: the einsum's inner loops then
+        run over the long, contiguous batch axis (about 15x faster than batch-first)."""
+        node = self.node
+        out = np.empty((*node.table.shape, size))
+        out[...] = node.table[..., None]
+        for combo, cells in self.cells.items():
+            row = out[combo]
+            row[...] = 0.0
+            if max(a for _, a, _ in cells) < SMALL_ALPHA:
+                _draw_log_space(row, cells)
+                continue
+            for state, alpha, rng in cells:
+                rng.standard_gamma(alpha, out=row[state])
+            row /= row.sum(axis=0)
+        return np.moveaxis(out, -1, 0)
+
+
+def _draw_log_space(row: np.ndarray, cells: list[tuple[int, float, np.random.Generator]]) -> None:
+    """Dirichlet draws for tiny weights, where every gamma variate may underflow to 0.
+
+    log G(a) = log G(a + 1) + log(U) / a (Marsaglia and Tsang's boost); normalise in log space.
+    """
+    size = row.shape[-1]
+    logs = np.full(row.shape, -np.inf)
+    for state, alpha, rng in cells:
+        logs[state] = (
+            np.log(rng.standard_gamma(alpha + 1.0, size)) + np.log(rng.random(size)) / alpha
+        )
+    logs -= logs.max(axis=0)
+    logs[logs < TINY_LOG] = -np.inf  # no subnormal probabilities: they cost precision downstream
+    np.exp(logs, out=row)
+    row /= row.sum(axis=0)
+
+
+def draw_tables(
+    model: Model, n: int, seed: int, nodes: set[str] | None = None
+) -> dict[str, np.ndarray]:
+    """n draws of every table with an uncertain row (of `nodes`, default all): shape (n, *parents,
+    card). These are exactly the draws `sample` uses with the same seed.
+
+    >>> import bn
+    >>> m = bn.load(bn.packaged_model_path())
+    >>> tables = draw_tables(m, 3, seed=0)
+    >>> tables["starlink"].shape, bool(np.allclose(tables["starlink"].sum(axis=-1), 1))
+    ((3, 3), True)
+    """
+    return {
+        node.id: _NodeSampler(node, seed).draw(n)
+        for node in model
+        if (nodes is None or node.id in nodes) and np.isfinite(node.ess).any()
+    }
+
+
+@dataclass
+class _Draws:
+    """The parameter draws shared by several questions: one sampler per distinct table."""
+
+    seed: int
+    samplers: dict[tuple[str, bytes, bytes], _NodeSampler] = field(default_factory=dict)
+
+    def chunk(
+        self, questions: Sequence[Question], relevant: Sequence[set[str]], size: int
+    ) -> Iterator[dict[str, np.ndarray]]:
+        drawn: dict[tuple[str, bytes, bytes], np.ndarray] = {}
+        for (model, _), nodes in zip(questions, relevant, strict=True):
+            tables = {}
+            for node in model:
+                if node.id not in nodes or not np.isfinite(node.ess).any():
+                    continue
+                key = (node.id, node.table.tobytes(), node.ess.tobytes())
+                if key not in drawn:
+                    if key not in self.samplers:
+                        self.samplers[key] = _NodeSampler(node, self.seed)
+                    drawn[key] = self.samplers[key].draw(size)
+                tables[node.id] = drawn[key]
+            yield tables
+
+
+def _relevant(model: Model, target: str, evidence: Evidence) -> set[str]:
+    """Nodes whose tables can move the answer: ancestors of the target and the evidence after
+    surgery, minus the nodes set by do()."""
+    surgery = intervene(model, evidence.do)
+    named = [target, *evidence.hard, *evidence.likelihood, *evidence.soft]
+    return surgery.ancestors(named) - set(evidence.do)
+
+
+def sample(
+    questions: Sequence[Question],
+    target: str,
+    state: str,
+    *,
+    n: int,
+    seed: int,
+    chunk: int | None = None,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """P(target = state | evidence) under n parameter draws, for each (model, resolved evidence).
+
+    Returns shape (len(questions), n); NaN where a draw makes the evidence impossible. All draws of
+    a chunk go through the engine as one batched contraction. `chunk` fixes the chunk size (default:
+    sized from the memory used by a first, small chunk).
+    """
+    if n < 1:
+        raise BNError(f"the number of draws must be at least 1 (got {n})")
+    if seed < 0:
+        raise BNError(f"the seed must be a non-negative integer (got {seed})")
+    if not questions:
+        return np.empty((0, n))
+    target = questions[0][0].resolve(target)
+    relevant = [_relevant(model, target, evidence) for model, evidence in questions]
+    index = [model[target].state_index(state) for model, _ in questions]
+    draws = _Draws(seed)
+    out = np.empty((len(questions), n))
+    done = 0
+    while done < n:
+        size = min(n - done, chunk or PROBE)
+        probing = chunk is None and done == 0
+        if probing:
+            tracemalloc.start()
+        tables = draws.chunk(questions, relevant, size)
+        for k, ((model, evidence), batch) in enumerate(zip(questions, tables, strict=True)):
+            marginal = posterior(model, [target], evidence, tables=batch).marginals[target]
+            out[k, done : done + size] = marginal[..., index[k]]
+        if probing:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            chunk = min(LARGEST_CHUNK, max(64, int(MEMORY_BUDGET * size / max(peak, 1))))
+        done += size
+        if progress is not None:
+            progress(done, n)
+    return out
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """Summary of the posterior P(target = state) over parameter draws."""
+
+    target: str
+    state: str
+    n: int
+    seed: int
+    point: float
+    draws: np.ndarray = field(repr=False)
+    threshold: float | None = None
+    rows: int = 0  # uncertain rows that can move the answer
+
+    @property
+    def valid(self) -> np.ndarray:
+        """The draws under which the evidence is possible."""
+        finite: np.ndarray = self.draws[np.isfinite(self.draws)]
+        return finite
+
+    @property
+    def dropped(self) -> int:
+        """Draws under which the evidence is impossible (left out of every statistic)."""
+        return int(self.n - self.valid.size)
+
+    @property
+    def mean(self) -> float:
+        return float(self.valid.mean())
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.valid))
+
+    @property
+    def std(self) -> float:
+        return float(self.valid.std(ddof=1)) if self.valid.size > 1 else 0.0
+
+    @property
+    def standard_error(self) -> float:
+        """Monte Carlo standard error of the mean."""
+        return self.std / math.sqrt(self.valid.size)
+
+    def interval(self, level: float) -> tuple[float, float]:
+        """The central interval holding `level` of the draws (e.g. 0.9: 5th to 95th percentile)."""
+        low, high = np.quantile(self.valid, [(1 - level) / 2, (1 + level) / 2])
+        return float(low), float(high)
+
+    @property
+    def interval_90(self) -> tuple[float, float]:
+        return self.interval(0.90)
+
+    @property
+    def interval_95(self) -> tuple[float, float]:
+        return self.interval(0.95)
+
+    @property
+    def share_above(self) -> float | None:
+        if self.threshold is None:
+            return None
+        return float(np.mean(self.valid > self.threshold))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON schema of `bn uncertainty --json`."""
+        return {
+            "target": f"{self.target}={self.state}",
+            "n": self.n,
+            "seed": self.seed,
+            "point": self.point,
+            "mean": self.mean,
+            "median": self.median,
+            "interval_90": list(self.interval_90),
+            "interval_95": list(self.interval_95),
+            "share_above": self.share_above,
+            "threshold": self.threshold,
+            "std": self.std,
+            "uncertain_rows": self.rows,
+            "dropped": self.dropped,
+        }
+
+
+def uncertainty(
+    model: Model,
+    target: str,
+    state: str,
+    evidence: Evidence,
+    *,
+    n: int = 100_000,
+    seed: int = 0,
+    threshold: float | None = None,
+    chunk: int | None = None,
+    progress: Progress | None = None,
+) -> Uncertainty:
+    """Draw n parameter sets and summarise P(target = state | evidence) over them.
+
+    `evidence` must be resolved (`Evidence.resolved` or `model.evidence(...)`).
+    """
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise BNError(f"the threshold is a probability between 0 and 1 (got {threshold})")
+    target = model.resolve(target)
+    state = model[target].states[model[target].state_index(state)]
+    point = posterior(model, [target], evidence).marginals[target]
+    draws = sample(
+        [(model, evidence)], target, state, n=n, seed=seed, chunk=chunk, progress=progress
+    )
+    if not np.isfinite(draws).any():
+        raise EvidenceError("the evidence is impossible under every parameter draw")
+    rows = uncertain_rows(model, _relevant(model, target, evidence))
+    value = float(point[model[target].state_index(state)])
+    return Uncertainty(target, state, n, seed, value, draws[0], threshold, rows)
+
+
+def check_histogram_path(path: Path) -> str:
+    """The image format for `path` (from its extension), or a BNError naming the valid ones."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    extension = path.suffix.lstrip(".").lower()
+    if extension not in formats:
+        raise BNError(
+            f"cannot write a histogram as '{path.name}': use one of the extensions "
+            + ", ".join(f".{f}" for f in sorted(formats))
+        )
+    directory = path.parent
+    if not directory.is_dir():
+        raise BNError(f"cannot write '{path}': directory '{directory}' does not exist")
+    return extension
+
+
+def histogram(result: Uncertainty, path: Path) -> None:
+    """Write a histogram of the draws (format from the file's extension), atomically."""
+    import os
+    import tempfile
+
+    from matplotlib.figure import Figure
+
+    extension = check_histogram_path(path)
+    figure = Figure(figsize=(7, 4), layout="constrained")
+    axes = figure.subplots()
+    values = result.valid * 100
+    low, high = (x * 100 for x in result.interval_90)
+    axes.axvspan(
+        low, high, color="#f2c14e", alpha=0.3, zorder=0, label=f"90% interval {low:.1f}-{high:.1f}%"
+    )
+    axes.hist(values, bins=80, color="#4c72b0", edgecolor="none", zorder=1)
+    axes.axvline(
+        result.point * 100, color="#b03a2e", zorder=2, label=f"point {result.point * 100:.1f}%"
+    )
+    axes.axvline(
+        result.mean * 100,
+        color="#222222",
+        linestyle="--",
+        zorder=2,
+        label=f"mean {result.mean * 100:.1f}%",
+    )
+    axes.set_xlabel(f"P({result.target} = {result.state}) in %")
+    axes.set_ylabel("draws")
+    axes.set_title(f"{result.n:,} parameter draws (seed {result.seed})")
+    axes.legend(frameon=False)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".{extension}")
+    os.close(fd)
+    try:
+        figure.savefig(temp, format=extension)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

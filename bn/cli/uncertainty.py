@@ -1,0 +1,178 @@
+"""`bn uncertainty`: an interval on a posterior from the uncertainty of the tables (rows with an ess)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from bn.cli.base import cli
+from bn.cli.common import (
+    EVIDENCE_HELP,
+    echo_json,
+    evidence_options,
+    is_terminal,
+    json_option,
+    model_option,
+    percent,
+    question,
+)
+
+
+class ProgressBar:
+    """A one-line bar on stderr, drawn only once a run has lasted `delay` seconds.
+
+    >>> import io
+    >>> clock = iter([0.0, 0.5, 2.0, 2.5]).__next__
+    >>> out = io.StringIO()
+    >>> bar = ProgressBar(out, width=10, clock=clock)
+    >>> bar(10, 100)                 # 0.5 s: too early, nothing drawn
+    >>> bar(40, 100); bar(100, 100)  # 2.0 s and 2.5 s: drawn
+    >>> out.getvalue().split("\\r")[1]
+    'draws ████░░░░░░  40%  40/100'
+    >>> bar.close()
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        delay: float = 1.0,
+        width: int = 10,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream = stream
+        self.delay = delay
+        self.width = width
+        self.clock = clock
+        self.start = clock()
+        self.shown = False
+        self.length = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.shown and self.clock() - self.start < self.delay:
+            return
+        self.shown = True
+        filled = round(self.width * done / total)
+        line = (
+            f"draws {'█' * filled}{'░' * (self.width - filled)} {done / total:4.0%} "
+            f"{done:>{len(str(total))}}/{total}"
+        )
+        self.length = len(line)
+        self.stream.write("\r" + line)
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Erase the bar, if one was drawn."""
+        if self.shown:
+            self.stream.write("\r" + " " * self.length + "\r")
+            self.stream.flush()
+
+
+@cli.command(
+    epilog=EVIDENCE_HELP
+    + """
+\b
+Examples:
+  bn uncertainty KABOOM=yes                        # interval on the headline 16.8%
+  bn uncertainty KABOOM=yes -e kaboom=yes --threshold 0.5
+  bn uncertainty KABOOM=yes --scenario samotsvety --json
+  bn uncertainty KABOOM=yes -n 1000000 --seed 7 --hist kaboom.png
+"""
+)
+@click.argument("target", metavar="TARGET=STATE")
+@click.option("-n", "draws", default=100_000, show_default=True, help="Number of parameter draws.")
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    help="Random seed: the same seed gives the same numbers.",
+)
+@click.option(
+    "--threshold", type=float, metavar="P", help="Also report the share of draws above P."
+)
+@click.option("--hist", "hist", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Write a histogram of the draws (.png, .svg, .pdf ...).")  # fmt: skip
+@evidence_options
+@json_option
+@model_option
+def uncertainty(
+    target: str,
+    draws: int,
+    seed: int,
+    threshold: float | None,
+    hist: Path | None,
+    hard: Sequence[str],
+    do: Sequence[str],
+    likelihood: Sequence[str],
+    soft: Sequence[str],
+    scenario: str | None,
+    as_json: bool,
+    model_dir: str | None,
+) -> None:
+    """How unsure is P(TARGET=STATE)? Draws the uncertain table rows and reports an interval.
+
+    A row with an `ess` (equivalent sample size) is uncertain: its probabilities are the mean of a
+    Dirichlet(ess x row) distribution; rows without an ess are exact. Each of N parameter sets is
+    answered exactly; the command reports the point value (the tables as written), the mean and
+    median over the draws, and the 90% and 95% intervals.
+    """
+    from bn.analysis import uncertainty as analysis
+
+    q = question(model_dir, hard, do, likelihood, soft, scenario)
+    node, state = analysis.parse_target(q.model, target)
+    if hist is not None:
+        analysis.check_histogram_path(hist)
+    bar = ProgressBar(sys.stderr) if is_terminal() and not as_json else None
+    try:
+        result = analysis.uncertainty(
+            q.model, node, state, q.evidence, n=draws, seed=seed, threshold=threshold, progress=bar
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    if hist is not None:
+        analysis.histogram(result, hist)
+    if as_json:
+        data = result.to_dict()
+        data["scenario"] = scenario
+        echo_json(data)
+        return
+    alias = q.model[node].aliases
+    click.echo(
+        click.style(f"P({node} = {state})", bold=True) + (f"  (alias {alias[0]})" if alias else "")
+    )
+    if scenario:
+        click.echo(f"scenario: {scenario}")
+    for line in q.evidence.describe():
+        click.echo(f"given: {line}")
+    low90, high90 = result.interval_90
+    low95, high95 = result.interval_95
+    lines = [
+        ("point", f"{percent(result.point)}   (the tables as written)"),
+        (
+            "mean",
+            f"{percent(result.mean)}   (Monte Carlo error ± {result.standard_error * 100:.2g} points)",
+        ),
+        ("median", percent(result.median)),
+        ("90%", f"{percent(low90)} to {percent(high90)}"),
+        ("95%", f"{percent(low95)} to {percent(high95)}"),
+    ]
+    if result.share_above is not None and threshold is not None:
+        lines.append((f"> {percent(threshold)}", f"{percent(result.share_above)} of draws"))
+    width = max(len(name) for name, _ in lines)
+    for name, text in lines:
+        click.echo(f"  {name.ljust(width)}  {text}")
+    click.echo(f"{result.n:,} draws, seed {result.seed}, {result.rows} uncertain row(s) upstream")
+    if result.rows == 0:
+        click.echo("no table row that can move this answer has an ess: the answer is exact")
+    if result.dropped:
+        click.secho(
+            f"{result.dropped:,} draw(s) make the evidence impossible and were left out", err=True
+        )
+    if hist is not None:
+        click.echo(f"histogram written to {hist}")
