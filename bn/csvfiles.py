@@ -1,12 +1,13 @@
 """The model directory format: one CSV per node plus `model.toml`. The only module that knows it.
 
-A node's file `<id>.csv` has a header of parent ids, then `<id>=<state>` columns in state order, then
-the optional columns `ess` and `note`; one row per parent combination. Lines starting with `#` are
-comments. Reading never converts text: a state named `NA` or `01` stays exactly that.
+A node's file `<id>.csv` has a header of parent ids, then `<id>=<state>` columns in state order,
+then the optional columns `ess` and `note`; one row per parent combination. A line starting with
+`#` (outside a quoted cell) is a comment. Reading never converts text: a state named `NA` or `01`
+stays exactly that.
 
-`read_table` parses one file into a `RawTable` (cells as text, with line numbers) and reports what is
-wrong inside that file; `bn.validate` checks the directory as a whole and builds the `Model`;
-`write_model` writes a model back (atomically, file by file).
+`read_table` parses one file into a `RawTable` (cells as text, with line numbers) and reports
+what is wrong inside that file; `bn.validate` checks the directory as a whole and builds the
+`Model`; `write_model` writes a model back (atomically, file by file).
 """
 
 from __future__ import annotations
@@ -18,17 +19,20 @@ import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bn.errors import Problem
-from bn.model import Model, Node
+from bn.model import Model, Node, suggest
 
 ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 RESERVED = ("ess", "note")
 SUM_TOLERANCE = 1e-6
+# A decimal as people and spreadsheets write it (exponents accepted, as some exports use them);
+# stricter than float(), which also takes "inf", "nan" and "1_000".
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 
 
 @dataclass
@@ -55,9 +59,33 @@ class RawTable:
     columns: tuple[str, ...] = ()
 
 
+class CSVSyntaxError(csv.Error):
+    """Text that is not standard CSV (an unclosed or stray quote), with the line it is on."""
+
+    def __init__(self, line: int, reason: str, hint: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+        self.hint = hint
+
+
 def read_text(path: Path, problems: list[Problem]) -> str | None:
-    """The file's text (UTF-8, BOM and CRLF accepted), or None with a problem naming the bad byte."""
-    data = path.read_bytes()
+    """The file's text with `\\n` line ends (UTF-8; a BOM, CRLF or CR are accepted).
+
+    None, with a problem naming the line of the first bad byte, when it is not UTF-8.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        problems.append(
+            Problem(
+                path.name,
+                None,
+                f"cannot read the file: {error.strerror or error}",
+                "check that the file exists and is readable",
+            )
+        )
+        return None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -67,24 +95,79 @@ def read_text(path: Path, problems: list[Problem]) -> str | None:
                 path.name,
                 line,
                 f"undecodable byte 0x{data[error.start]:02x} (the file is not UTF-8)",
-                "save the file as UTF-8",
+                "save the file as UTF-8 (in a spreadsheet: 'CSV UTF-8'); "
+                "other encodings such as Latin-1 or UTF-16 are not read",
             )
         )
         return None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+class _Lines(Iterator[str]):
+    """Feeds lines to `csv.reader`, skipping comment lines only where a record starts."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.split("\n")
+        if self.lines and self.lines[-1] == "":
+            self.lines.pop()
+        self.number = 0  # the last line handed out
+        self.start = 0  # the first line of the current record
+        self.at_start = True
+
+    def __next__(self) -> str:
+        while self.number < len(self.lines):
+            self.number += 1
+            line = self.lines[self.number - 1]
+            if self.at_start:
+                if line.startswith("#"):
+                    continue
+                self.start = self.number
+                self.at_start = False
+            return line + "\n"
+        raise StopIteration
+
+
 def csv_records(text: str) -> list[tuple[int, int, list[str]]]:
-    """Non-empty, non-comment CSV records with the first and last line of each."""
-    # Comment lines become empty lines so that the reader's line numbers stay those of the file.
-    lines = ["" if line.startswith("#") else line for line in text.split("\n")]
-    reader = csv.reader(io.StringIO("\n".join(lines)))
+    """Non-empty, non-comment CSV records with the first and last line of each.
+
+    `text` has `\\n` line ends. A line starting with `#` is a comment, unless it continues a
+    quoted cell (a note spanning lines). Raises `CSVSyntaxError` at a malformed quote.
+
+    >>> csv_records('# a comment\\nx=a,x=b,note\\n0.5,0.5,"two\\n# lines"\\n')
+    [(2, 2, ['x=a', 'x=b', 'note']), (3, 4, ['0.5', '0.5', 'two\\n# lines'])]
+    """
+    source = _Lines(text)
+    reader = csv.reader(source, strict=True)
     records = []
-    start = 1
-    for record in reader:
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            if "end of data" in str(error):
+                raise CSVSyntaxError(
+                    source.start,
+                    "a quoted cell opened on this line is never closed",
+                    'close the quote; inside a quoted cell write a quote as two quotes ("")',
+                ) from None
+            if source.start != source.number:
+                raise CSVSyntaxError(
+                    source.start,
+                    f"a quoted cell opened on this line runs on to line {source.number}, "
+                    "where its closing quote is followed by more text",
+                    "close each quoted cell on the line it belongs to; inside a quoted cell "
+                    'write a quote as two quotes ("")',
+                ) from None
+            raise CSVSyntaxError(
+                source.number,
+                f"misplaced quote ({error})",
+                'a quoted cell must end at its closing quote: write "a ""quoted"" word" '
+                "for a cell holding quotes, and put no text between a closing quote and the comma",
+            ) from None
         if any(cell.strip() for cell in record):
-            records.append((start, reader.line_num, record))
-        start = reader.line_num + 1
+            records.append((source.start, source.number, record))
+        source.at_start = True
     return records
 
 
@@ -93,99 +176,166 @@ def csv_rows(text: str) -> list[tuple[int, list[str]]]:
     return [(start, record) for start, _, record in csv_records(text)]
 
 
+def _header_problems(
+    name: str, node: str, line: int, header: list[str]
+) -> tuple[list[str], list[str], list[Problem]]:
+    """Parents, states and the problems of a header (parents, node=state columns, ess, note)."""
+    parents: list[str] = []
+    states: list[str] = []
+    extra: list[str] = []
+    problems: list[Problem] = []
+    foreign: dict[str, list[str]] = {}
+    order = "the columns go: parents, then node=state columns, then ess and note"
+    for position, column in enumerate(header, 1):
+        target, sep, state = (part.strip() for part in column.partition("="))
+        if not column:
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    f"column {position} of the header has no name",
+                    "every column needs a name; remove stray commas at the end of the lines",
+                )
+            )
+        elif column in RESERVED:
+            if column in extra:
+                problems.append(
+                    Problem(name, line, f"column '{column}' appears twice", "keep one of them")
+                )
+            extra.append(column)
+        elif sep:
+            if target != node:
+                foreign.setdefault(target, []).append(column)
+            elif extra:
+                problems.append(
+                    Problem(name, line, f"column '{column}' comes after '{extra[0]}'", order)
+                )
+            elif not state:
+                problems.append(
+                    Problem(
+                        name,
+                        line,
+                        f"column '{column}' has no state name",
+                        f"write {node}=<state>, e.g. {node}=yes",
+                    )
+                )
+            else:
+                states.append(state)
+        elif states or extra:
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    f"column '{column}' comes after the probability columns",
+                    suggest(column, RESERVED) + order,
+                )
+            )
+        elif column in parents:
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    f"parent column '{column}' appears twice",
+                    "name each parent once",
+                )
+            )
+        else:
+            parents.append(column)
+    for target, columns in foreign.items():
+        quoted = ", ".join(f"'{c}'" for c in columns)
+        are = "is a probability column" if len(columns) == 1 else "are probability columns"
+        fixed = ",".join(f"{node}={c.partition('=')[2].strip()}" for c in columns)
+        problems.append(
+            Problem(
+                name,
+                line,
+                f"{quoted} {are} for another node ('{target}'); this file is {node}'s",
+                f"write {fixed}, or move the column(s) to {target}.csv",
+            )
+        )
+    if not states and not problems:
+        looks_like_data = all(isinstance(parse_probability(c), float) for c in header)
+        example = ",".join([*parents, f"{node}=no", f"{node}=yes"])
+        problems.append(
+            Problem(
+                name,
+                line,
+                f"no probability columns: the header needs {node}=<state> columns",
+                ("the first line is data: add a header line, " if looks_like_data else "")
+                + f"for example: {example}",
+            )
+        )
+    duplicates = sorted({s for s in states if states.count(s) > 1})
+    if duplicates:
+        problems.append(
+            Problem(
+                name,
+                line,
+                f"duplicate state(s) of {node}: {', '.join(duplicates)}",
+                "each state has exactly one column; remove or rename the repeated one",
+            )
+        )
+    return parents, states, problems
+
+
 def read_table(path: Path, problems: list[Problem]) -> RawTable | None:
-    """Parse one node file; problems found inside the file are appended to `problems`."""
+    """Parse one node file; problems found inside the file are appended to `problems`.
+
+    None when the file cannot be read or its header is wrong (its rows cannot then be checked);
+    rows with the wrong number of cells are reported and left out of the table.
+    """
     name = path.name
     text = read_text(path, problems)
     if text is None:
         return None
     try:
         records = csv_rows(text)
-    except csv.Error as error:
-        problems.append(Problem(name, None, f"not valid CSV: {error}", "check the quoting"))
+    except CSVSyntaxError as error:
+        problems.append(Problem(name, error.line, f"not valid CSV: {error.reason}", error.hint))
         return None
     if not records:
         problems.append(
-            Problem(name, None, "the file is empty", "add a header such as: rain=no,rain=yes")
+            Problem(
+                name,
+                None,
+                "the file is empty (no header, no rows)",
+                f"add a header and rows, e.g. {path.stem}=no,{path.stem}=yes then 0.9,0.1; "
+                "or delete the file",
+            )
         )
         return None
     node = path.stem
     header_line, header = records[0]
     header = [h.strip() for h in header]
-    parents: list[str] = []
-    states: list[str] = []
-    extra: list[str] = []
-    for column in header:
-        target, sep, state = column.partition("=")
-        if column in RESERVED:
-            extra.append(column)
-        elif sep:
-            if target.strip() != node:
-                problems.append(
-                    Problem(
-                        name,
-                        header_line,
-                        f"column '{column}' is a probability column for another node "
-                        f"('{target.strip()}'); this file is {node}'s",
-                        f"write it as {node}={state.strip()}, or move it to {target.strip()}.csv",
-                    )
-                )
-                return None
-            if extra:
-                problems.append(Problem(name, header_line, f"column '{column}' after {extra[0]}"))
-            states.append(state.strip())
-        elif states or extra:
-            problems.append(
-                Problem(
-                    name,
-                    header_line,
-                    f"column '{column}' comes after the probability columns",
-                    "parents come first, then node=state columns, then ess and note",
-                )
-            )
-            return None
-        else:
-            parents.append(column)
-    if not states:
-        problems.append(
-            Problem(
-                name,
-                header_line,
-                f"no probability columns: the header needs {node}=<state> columns",
-                f"for example: {','.join([*parents, f'{node}=no', f'{node}=yes'])}",
-            )
-        )
-        return None
-    duplicates = sorted({s for s in states if states.count(s) > 1})
-    if duplicates:
-        problems.append(
-            Problem(name, header_line, f"duplicate state(s) of {node}: {', '.join(duplicates)}")
-        )
-        return None
-    if "" in states:
-        problems.append(Problem(name, header_line, f"an empty state name in {node}'s header"))
+    parents, states, found = _header_problems(name, node, header_line, header)
+    if found:
+        problems.extend(p for i, p in enumerate(found) if p not in found[:i])
         return None
     table = RawTable(name, node, tuple(parents), tuple(states), [], header_line, tuple(header))
     np_, ns = len(parents), len(states)
+    ess_at = header.index("ess") if "ess" in header else None
+    note_at = header.index("note") if "note" in header else None
     for line, record in records[1:]:
         if len(record) != len(header):
+            spaced = any(cell.startswith(' "') for cell in record)
             problems.append(
                 Problem(
                     name,
                     line,
-                    f"the row has {len(record)} cells but the header has {len(header)}",
-                    "quote cells that contain commas",
+                    f"the row has {len(record)} cells but the header has {len(header)} "
+                    f"({', '.join(header)})",
+                    'one cell per header column; quote cells that contain commas ("a, b")'
+                    + ("; put no space before an opening quote" if spaced else ""),
                 )
             )
             continue
-        cells = dict(zip(header, record, strict=True))
         table.rows.append(
             RawRow(
                 line,
                 tuple(c.strip() for c in record[:np_]),
                 tuple(c.strip() for c in record[np_ : np_ + ns]),
-                cells.get("ess", "").strip(),
-                cells.get("note", ""),
+                record[ess_at].strip() if ess_at is not None else "",
+                record[note_at] if note_at is not None else "",
             )
         )
     return table
@@ -196,15 +346,17 @@ def parse_probability(cell: str) -> float | str:
 
     >>> parse_probability("0.25"), parse_probability("1e-05"), parse_probability("-0.1")
     (0.25, 1e-05, 'negative')
+    >>> parse_probability(""), parse_probability("nan"), parse_probability("30%")
+    ('empty', 'NaN', 'not a number')
     """
+    cell = cell.strip()
     if not cell:
         return "empty"
-    try:
-        value = float(cell)
-    except ValueError:
-        return "not a number"
-    if math.isnan(value):
+    if cell.lower().lstrip("+-") == "nan":
         return "NaN"
+    if not _DECIMAL.match(cell):
+        return "not a number"
+    value = float(cell)
     if value < 0:
         return "negative"
     if value > 1:
@@ -213,13 +365,17 @@ def parse_probability(cell: str) -> float | str:
 
 
 def parse_ess(cell: str) -> float | str:
-    """An equivalent sample size (NaN for blank = exact), or the reason it is not one."""
+    """An equivalent sample size (NaN for blank = exact), or the reason it is not one.
+
+    >>> parse_ess("20"), parse_ess(""), parse_ess("0"), parse_ess("many")
+    (20.0, nan, 'not a positive number', 'not a number')
+    """
+    cell = cell.strip()
     if not cell:
         return math.nan
-    try:
-        value = float(cell)
-    except ValueError:
+    if not _DECIMAL.match(cell):
         return "not a number"
+    value = float(cell)
     return value if math.isfinite(value) and value > 0 else "not a positive number"
 
 
@@ -235,7 +391,15 @@ def read_toml(path: Path, problems: list[Problem]) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as error:
         match = re.search(r"line (\d+)", str(error))
         line = int(match.group(1)) if match else None
-        problems.append(Problem(path.name, line, f"malformed TOML: {error}"))
+        problems.append(
+            Problem(
+                path.name,
+                line,
+                f"malformed TOML: {error}",
+                "TOML syntax: [table] headers, key = value, strings in double quotes, "
+                'lists in brackets (aliases = ["a", "b"]); see https://toml.io',
+            )
+        )
         return {}
 
 
@@ -314,10 +478,21 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+        os.chmod(temp, _mode_for(path))
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """Keep an existing file's permissions; a new file gets the usual 0o666 less the umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_model(model: Model, directory: Path) -> None:

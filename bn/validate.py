@@ -3,6 +3,9 @@
 `check(directory)` returns the model (None when there are errors) and the list of problems, each
 naming the file and line, saying what is wrong and how to fix it. `load` raises `ModelError` with
 all of them. `bn check` prints them; every other command loads through here first.
+
+One mistake gives one message: a node whose file cannot be read is reported once, in its own
+file; its children are still checked, except for what depends on its states.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import csv
 import io
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +23,11 @@ import numpy as np
 
 from bn.csvfiles import (
     ID_PATTERN,
-    csv_records,
-    write_atomic,
     RESERVED,
     SUM_TOLERANCE,
     RawTable,
+    csv_records,
+    format_number,
     node_files,
     node_metadata,
     parse_ess,
@@ -31,15 +35,25 @@ from bn.csvfiles import (
     read_table,
     read_toml,
     sources_list,
+    write_atomic,
 )
 from bn.errors import ModelError, Problem
 from bn.model import Model, Node, suggest
 
+Add = Callable[..., None]  # reports a model.toml problem at a key path
+
 FIXABLE = 1e-3  # rows off by at most this much are renormalised by `bn check --fix-sums`
+MODEL_KEYS = ("title", "description", "sources", "targets")
+NODE_KEYS = ("label", "description", "aliases", "states")
 
 
 def load(directory: str | Path) -> Model:
-    """Read and validate a model directory; `ModelError` lists every problem if it is invalid."""
+    """Read and validate a model directory; `ModelError` lists every problem if it is invalid.
+
+    >>> import bn
+    >>> bn.load(bn.packaged_model_path()).resolve("kaboom")
+    'nuclear_use'
+    """
     model, problems = check(directory)
     if model is None:
         raise ModelError(problems)
@@ -47,84 +61,152 @@ def load(directory: str | Path) -> Model:
 
 
 def check(directory: str | Path) -> tuple[Model | None, list[Problem]]:
-    """All problems of a model directory, and the model when there are no errors."""
+    """All problems of a model directory, and the model when there are no errors.
+
+    >>> import bn
+    >>> model, problems = bn.check(bn.packaged_model_path())
+    >>> model is not None, [p for p in problems if p.severity == "error"]
+    (True, [])
+    """
     directory = Path(directory)
-    problems: list[Problem] = []
     if not directory.is_dir():
-        return None, [Problem(str(directory), None, "no such model directory")]
-    meta = read_toml(directory / "model.toml", problems)
+        missing = "no such model directory" if not directory.exists() else "not a directory"
+        hint = "give a directory of <node>.csv files with --model DIR (or set $BN_MODEL)"
+        return None, [Problem(str(directory), None, missing, hint)]
+    problems: list[Problem] = []
+    toml_path = directory / "model.toml"
+    meta = read_toml(toml_path, problems)
     files = node_files(directory)
+    _check_stray_files(directory, problems)
     if not files:
         problems.append(
             Problem(
                 directory.name or str(directory),
                 None,
                 "no node files (*.csv) in the model directory",
-                "each node is a file <node_id>.csv; see `bn --help`",
+                "each node is a file <node_id>.csv, e.g. rain.csv with the header rain=no,rain=yes",
             )
         )
-    tables = [t for t in (read_table(path, problems) for path in files) if t is not None]
-    nodes = check_tables(tables, problems, meta)
+    tables, unreadable = [], []
+    for path in files:
+        table = read_table(path, problems)
+        if table is None:
+            unreadable.append(path.name)
+        else:
+            tables.append(table)
+    nodes = check_tables(
+        tables, problems, meta, unreadable=unreadable, toml_text=_plain_text(toml_path)
+    )
+    problems.sort(key=lambda p: (p.file != "model.toml", p.file, p.line or 0))
     if any(p.severity == "error" for p in problems) or nodes is None:
         return None, problems
-    head = meta.get("model", {}) if isinstance(meta.get("model", {}), Mapping) else {}
-    try:
-        model = Model(
-            tuple(nodes),
-            title=str(head.get("title", "")),
-            description=str(head.get("description", "")),
-            sources=tuple(sources_list(meta)),
-            targets=tuple(str(t) for t in head.get("targets", [])),
-            path=directory,
-        )
-    except ModelError as error:
-        return None, problems + error.problems
-    problems += _check_targets(model)
-    if any(p.severity == "error" for p in problems):
-        return None, problems
+    head = meta.get("model", {})
+    head = head if isinstance(head, Mapping) else {}
+    model = Model(
+        tuple(nodes),
+        title=str(head.get("title", "")),
+        description=str(head.get("description", "")),
+        sources=tuple(sources_list(meta)),
+        targets=tuple(str(t) for t in head.get("targets", [])),
+        path=directory,
+    )
     return model, problems
+
+
+def _plain_text(path: Path) -> str:
+    """A file's text for locating lines only (its problems are reported by `read_toml`)."""
+    if not path.is_file():
+        return ""
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _check_stray_files(directory: Path, problems: list[Problem]) -> None:
+    for path in sorted(directory.iterdir()):
+        if path.is_file() and path.suffix.lower() == ".csv" and path.suffix != ".csv":
+            problems.append(
+                Problem(
+                    path.name,
+                    None,
+                    f"{path.name} is not read: node files end in .csv (lower case)",
+                    f"rename it to {path.stem}.csv",
+                    "warning",
+                )
+            )
 
 
 def fix_sums(directory: str | Path) -> list[Problem]:
     """Renormalise every row whose sum is off by at most `FIXABLE`; one `Problem` per fixed row.
 
-    Only the fixed rows are rewritten; every other line (comments, notes, line endings) stays
-    byte-identical. Each file is replaced atomically.
+    Only the fixed rows are rewritten; every other line (comments, notes, line endings, a BOM)
+    stays byte-identical. Each file is replaced atomically; `ModelError` if one cannot be written
+    (that file is then unchanged). The returned problems have severity "info".
     """
     fixed: list[Problem] = []
     for path in node_files(Path(directory)):
-        data = path.read_bytes()
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            continue  # `check` reports it
-        bom = "\ufeff" if data.startswith(b"\xef\xbb\xbf") else ""
-        table = read_table(path, [])
-        if table is None:
+        text, rows = _fixed_text(path)
+        if not rows:
             continue
-        lines = text.split("\n")
-        ends = {start: end for start, end, _ in csv_records(text.replace("\r\n", "\n"))}
-        width = len(table.parents)
-        changed = False
-        for row in reversed(table.rows):  # bottom-up, so earlier line numbers stay valid
-            values = [parse_probability(c) for c in row.probs]
-            floats = [v for v in values if isinstance(v, float)]
-            total = math.fsum(floats)
-            if len(floats) < len(values) or not SUM_TOLERANCE < abs(total - 1) <= FIXABLE:
-                continue
-            start, end = row.line, ends[row.line]
-            original = "\n".join(lines[start - 1 : end])
-            ending = "\r" if original.endswith("\r") else ""
-            record = next(csv.reader(io.StringIO(original.replace("\r\n", "\n"))))
-            record[width : width + len(floats)] = [f"{v / total:.12g}" for v in floats]
-            buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="").writerow(record)
-            lines[start - 1 : end] = [buffer.getvalue() + ending]
-            fixed.append(Problem(table.file, row.line, f"row renormalised (it summed to {total:.10g})"))
-            changed = True
-        if changed:
-            write_atomic(path, bom + "\n".join(lines))
+        try:
+            write_atomic(path, text)
+        except OSError as error:
+            raise ModelError(
+                [
+                    Problem(
+                        path.name,
+                        None,
+                        f"cannot rewrite the file: {error.strerror or error}",
+                        "the file is unchanged; check that it and its directory are writable",
+                    )
+                ]
+            ) from None
+        fixed.extend(rows)
     return fixed
+
+
+def _fixed_text(path: Path) -> tuple[str, list[Problem]]:
+    """The file's text with its nearly-summing rows renormalised, and those rows."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return "", []  # `check` reports it
+    table = read_table(path, [])
+    if table is None:
+        return "", []
+    # Split exactly as `read_text` counts lines, keeping each line's own ending.
+    pieces = re.split(r"(\r\n|\r|\n)", text)
+    lines, endings = pieces[0::2], [*pieces[1::2], ""]
+    records = {start: (end, record) for start, end, record in csv_records("\n".join(lines))}
+    width = len(table.parents)
+    fixed = []
+    for row in reversed(table.rows):  # bottom-up, so earlier line numbers stay valid
+        values = [parse_probability(c) for c in row.probs]
+        floats = [v for v in values if isinstance(v, float)]
+        total = math.fsum(floats)
+        if len(floats) < len(values) or not SUM_TOLERANCE < abs(total - 1) <= FIXABLE:
+            continue
+        end, record = records[row.line]
+        record[width : width + len(floats)] = [
+            format_number(float(f"{v / total:.12g}")) for v in floats
+        ]
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="").writerow(record)
+        # A quoted note spanning lines keeps the file's line ending inside it.
+        new = buffer.getvalue().replace("\n", endings[row.line - 1] or "\n")
+        lines[row.line - 1 : end] = [new]
+        endings[row.line - 1 : end] = [endings[end - 1]]
+        fixed.append(
+            Problem(
+                table.file,
+                row.line,
+                f"row renormalised (it summed to {total:.10g})",
+                "each probability was divided by the row's sum",
+                "info",
+            )
+        )
+    bom = "\ufeff" if data.startswith(b"\xef\xbb\xbf") else ""
+    return bom + "".join(a + b for a, b in zip(lines, endings, strict=True)), fixed[::-1]
 
 
 def check_tables(
@@ -132,51 +214,67 @@ def check_tables(
     problems: list[Problem],
     meta: Mapping[str, Any] | None = None,
     known: Sequence[RawTable] = (),
+    unreadable: Collection[str] = (),
+    toml_text: str = "",
 ) -> list[Node] | None:
     """Cross-file checks (ids, parents, states, rows, sums, cycles, aliases); the nodes if clean.
 
     `known` are other nodes' headers, consulted for parents and states but not checked or built
-    (an overlay's tables are checked against the model's other nodes this way).
+    (an overlay's tables are checked against the model's other nodes this way). `unreadable`
+    names node files whose problems are already in `problems`: their ids exist, but their states
+    are unknown. `toml_text` (model.toml) is used to give its problems line numbers.
     """
     meta = meta or {}
     before = len([p for p in problems if p.severity == "error"])
     by_id = {t.node: t for t in [*known, *tables]}
-    _check_ids(tables, problems)
+    broken = {Path(name).stem for name in unreadable} - set(by_id)
+    skipped = {
+        t.file: [
+            p.line
+            for p in problems
+            if p.file == t.file and p.severity == "error" and p.line and p.line > t.header_line
+        ]
+        for t in tables
+    }
+    _check_ids(
+        [*((t.file, t.node) for t in tables), *((f, Path(f).stem) for f in unreadable)], problems
+    )
     _check_cycles([*known, *tables], by_id, problems)
     nodes = []
     for table in tables:
-        node = _build_node(table, by_id, problems, node_metadata(meta, table.node))
+        meta_node = node_metadata(meta, table.node)
+        node = _build_node(table, by_id, broken, skipped[table.file], problems, meta_node)
         if node is not None:
             nodes.append(node)
-    if meta:
-        _check_metadata(meta, by_id, problems)
-    if len([p for p in problems if p.severity == "error"]) > before:
+    _check_metadata(meta, by_id, broken, problems, _TomlLines(toml_text))
+    if len([p for p in problems if p.severity == "error"]) > before or len(nodes) < len(tables):
         return None
     return nodes
 
 
-def _check_ids(tables: Sequence[RawTable], problems: list[Problem]) -> None:
+def _check_ids(files: Sequence[tuple[str, str]], problems: list[Problem]) -> None:
     folded: dict[str, str] = {}
-    for table in tables:
-        if not ID_PATTERN.match(table.node) or table.node in RESERVED:
+    for file, node in files:
+        if not ID_PATTERN.match(node) or node in RESERVED:
             problems.append(
                 Problem(
-                    table.file,
+                    file,
                     None,
-                    f"'{table.node}' is not a valid node id",
-                    "ids start with a letter, then letters, digits or _, and are not 'ess' or "
-                    "'note'; rename the file (use a label or alias in model.toml for display)",
+                    f"'{node}' is not a valid node id (the file name gives the id)",
+                    "ids match [A-Za-z][A-Za-z0-9_]* (a letter, then letters, digits or _) and "
+                    "are not 'ess' or 'note'; rename the file, and give the display name as a "
+                    "label or alias in model.toml",
                 )
             )
-        other = folded.setdefault(table.node.lower(), table.node)
-        if other != table.node:
+        other = folded.setdefault(node.lower(), node)
+        if other != node:
             problems.append(
                 Problem(
-                    table.file,
+                    file,
                     None,
-                    f"node ids '{other}' and '{table.node}' differ only by case",
-                    "file names collide on macOS and Windows: give them distinct ids and use "
-                    "aliases in model.toml for the names users type",
+                    f"node ids '{other}' and '{node}' differ only by case",
+                    f"{other}.csv and {node}.csv are the same file on macOS and Windows: rename "
+                    "one, and use aliases in model.toml for the names users type",
                 )
             )
 
@@ -191,63 +289,103 @@ def _check_cycles(
         if state.get(node) == 2 or node not in by_id:
             return
         if state.get(node) == 1:
-            cycle = path[path.index(node) :] + [node]
+            cycle = [*path[path.index(node) :], node]
             if frozenset(cycle) not in reported:
                 reported.add(frozenset(cycle))
+                edges = " -> ".join(reversed(cycle))
                 problems.append(
                     Problem(
                         by_id[node].file,
                         by_id[node].header_line,
-                        f"the graph has a cycle: {' -> '.join(reversed(cycle))}",
-                        "a node cannot depend on itself, directly or through its parents",
+                        f"the graph has a cycle: {edges} (arrows go from parent to child)",
+                        "a node cannot depend on itself through its parents: remove one of "
+                        "these parent columns",
                     )
                 )
             return
         state[node] = 1
         for parent in by_id[node].parents:
-            visit(parent, [*path, node])
+            if parent != node:  # a node naming itself is reported by `_build_node`
+                visit(parent, [*path, node])
         state[node] = 2
 
     for table in tables:
         visit(table.node, [])
 
 
+def _parent_states(
+    table: RawTable,
+    by_id: Mapping[str, RawTable],
+    broken: Collection[str],
+    problems: list[Problem],
+) -> list[tuple[str, ...] | None]:
+    """Each parent's states; None for a parent that is missing or whose file is unreadable."""
+    found: list[tuple[str, ...] | None] = []
+    for parent in table.parents:
+        if parent == table.node:
+            problems.append(
+                Problem(
+                    table.file,
+                    table.header_line,
+                    f"{parent} names itself as a parent",
+                    f"remove the column '{parent}': a node cannot depend on itself",
+                )
+            )
+            found.append(None)
+        elif parent in broken:
+            found.append(None)  # its own file's problem says why
+        elif parent not in by_id:
+            names = sorted({*by_id, *broken})
+            problems.append(
+                Problem(
+                    table.file,
+                    table.header_line,
+                    f"parent column '{parent}' names no node (there is no {parent}.csv)",
+                    f"{suggest(parent, names)}nodes: {', '.join(names)}",
+                )
+            )
+            found.append(None)
+        else:
+            found.append(by_id[parent].states)
+    return found
+
+
 def _build_node(
     table: RawTable,
     by_id: Mapping[str, RawTable],
+    broken: Collection[str],
+    skipped: Sequence[int],
     problems: list[Problem],
     meta: Mapping[str, Any],
 ) -> Node | None:
-    """Check one table against its parents and build its `Node` (None if anything is wrong)."""
+    """Check one table against its parents and build its `Node` (None if anything is wrong).
+
+    `skipped` are lines of rows already reported as unreadable.
+    """
     errors = len(problems)
     file = table.file
-    parent_states: list[tuple[str, ...]] = []
-    for parent in table.parents:
-        if parent == table.node:
-            problems.append(Problem(file, table.header_line, f"{parent} names itself as a parent"))
-            return None
-        if parent not in by_id:
-            problems.append(
-                Problem(
-                    file,
-                    table.header_line,
-                    f"parent column '{parent}' names no node",
-                    f"{suggest(parent, by_id)}nodes: {', '.join(sorted(by_id))}",
-                )
-            )
-            return None
-        parent_states.append(by_id[parent].states)
-    if len(set(table.parents)) != len(table.parents):
-        problems.append(Problem(file, table.header_line, "a parent column appears twice"))
-        return None
-    shape = tuple(len(s) for s in parent_states)
+    parent_states = _parent_states(table, by_id, broken, problems)
+    known_states = [s for s in parent_states if s is not None]
+    shape = tuple(len(s) for s in known_states)
+    complete = len(known_states) == len(parent_states)
     probs = np.full((*shape, len(table.states)), np.nan)
     ess = np.full(shape, np.nan)
     notes: dict[tuple[int, ...], str] = {}
     lines: dict[tuple[int, ...], int] = {}
+    unmatched = list(skipped)
     for row in table.rows:
-        combo = _row_index(table, row.parents, row.line, parent_states, problems)
         values = _row_values(table, row.probs, row.line, problems)
+        if values is not None:
+            total = math.fsum(values)
+            if abs(total - 1) > SUM_TOLERANCE:
+                hint = (
+                    "`bn check --fix-sums` renormalises rows this close to 1"
+                    if abs(total - 1) <= FIXABLE
+                    else "each row's probabilities must sum to 1 (tolerance 1e-6)"
+                )
+                problems.append(
+                    Problem(file, row.line, f"the row sums to {total:.10g}, not 1", hint)
+                )
         weight = parse_ess(row.ess)
         if isinstance(weight, str):
             problems.append(
@@ -255,10 +393,13 @@ def _build_node(
                     file,
                     row.line,
                     f"ess '{row.ess}' is {weight}",
-                    "ess is how many observations the row is worth (> 0); leave it blank if exact",
+                    "ess is how many observations the row is worth (a number > 0); "
+                    "leave it blank if the row is exact",
                 )
             )
-        if combo is None or values is None:
+        combo = _row_index(table, row.parents, row.line, parent_states, problems)
+        if combo is None:
+            unmatched.append(row.line)
             continue
         if combo in lines:
             problems.append(
@@ -267,38 +408,18 @@ def _build_node(
                     row.line,
                     f"duplicate row for {_combo_text(table, row.parents)} "
                     f"(first on line {lines[combo]})",
-                    "keep one row per combination of parent states",
+                    "keep one row per combination of parent states; delete one of them",
                 )
             )
             continue
         lines[combo] = row.line
-        total = math.fsum(values)
-        if abs(total - 1) > SUM_TOLERANCE:
-            hint = (
-                "`bn check --fix-sums` renormalises rows this close to 1"
-                if abs(total - 1) <= FIXABLE
-                else "each row's probabilities must sum to 1"
-            )
-            problems.append(Problem(file, row.line, f"the row sums to {total:.10g}, not 1", hint))
-        probs[combo] = values
+        if values is not None:
+            probs[combo] = values
         ess[combo] = weight if isinstance(weight, float) else math.nan
         notes[combo] = row.note
-    missing = [c for c in itertools.product(*(range(n) for n in shape)) if c not in lines]
-    if missing and len(problems) == errors:
-        names = [
-            _combo_text(table, [s[i] for s, i in zip(parent_states, c, strict=True)])
-            for c in missing
-        ]
-        shown = "; ".join(names[:8]) + (f"; and {len(names) - 8} more" if len(names) > 8 else "")
-        problems.append(
-            Problem(
-                file,
-                None,
-                f"{len(missing)} missing row(s): {shown}",
-                "add one row per combination of parent states (`bn cpt template` writes them)",
-            )
-        )
-    if len(problems) > errors:
+    if complete:
+        _check_missing(table, known_states, lines, unmatched, problems)
+    if len(problems) > errors or not complete or skipped:
         return None
     order = list(itertools.product(*(range(n) for n in shape)))
     return Node(
@@ -315,6 +436,32 @@ def _build_node(
     )
 
 
+def _check_missing(
+    table: RawTable,
+    parent_states: Sequence[tuple[str, ...]],
+    lines: Mapping[tuple[int, ...], int],
+    unmatched: Sequence[int],
+    problems: list[Problem],
+) -> None:
+    """Report parent-state combinations without a row (not those an erroneous row may hold)."""
+    combos = itertools.product(*(range(len(s)) for s in parent_states))
+    missing = [c for c in combos if c not in lines]
+    if not missing or len(missing) <= len(unmatched):
+        return  # each missing row is probably one of the rows already reported
+    names = [
+        _combo_text(table, [s[i] for s, i in zip(parent_states, c, strict=True)]) for c in missing
+    ]
+    shown = "; ".join(names[:8]) + (f"; and {len(names) - 8} more" if len(names) > 8 else "")
+    hint = "add one row per combination of parent states"
+    if unmatched:
+        hint += f" (some may be the rows with errors, on lines {', '.join(map(str, unmatched))})"
+    if any(s[c[0]].startswith("#") for c in missing for s in parent_states[:1]):
+        hint += '; a row starting with # is a comment: quote the state ("#...")'
+    problems.append(
+        Problem(table.file, table.header_line, f"{len(missing)} missing row(s): {shown}", hint)
+    )
+
+
 def _combo_text(table: RawTable, states: Sequence[str]) -> str:
     return ", ".join(f"{p}={s}" for p, s in zip(table.parents, states, strict=True)) or "(root)"
 
@@ -323,12 +470,16 @@ def _row_index(
     table: RawTable,
     values: Sequence[str],
     line: int,
-    parent_states: Sequence[tuple[str, ...]],
+    parent_states: Sequence[tuple[str, ...] | None],
     problems: list[Problem],
 ) -> tuple[int, ...] | None:
-    index = []
+    """The row's parent-state indices; None if a parent is unknown or a value is not its state.
+
+    Every value that is not a state of its (known) parent is reported.
+    """
+    index: list[int] | None = []
     for parent, value, states in zip(table.parents, values, parent_states, strict=True):
-        if value not in states:
+        if states is not None and value not in states:
             problems.append(
                 Problem(
                     table.file,
@@ -337,104 +488,210 @@ def _row_index(
                     f"{suggest(value, states)}states of {parent}: {', '.join(states)}",
                 )
             )
-            return None
-        index.append(states.index(value))
-    return tuple(index)
+        if states is None or value not in states:
+            index = None
+        elif index is not None:
+            index.append(states.index(value))
+    return None if index is None else tuple(index)
 
 
 def _row_values(
     table: RawTable, cells: Sequence[str], line: int, problems: list[Problem]
 ) -> list[float] | None:
+    """The row's probabilities; None, with one problem per bad cell, if any cell is not one."""
     values = []
     for state, cell in zip(table.states, cells, strict=True):
         value = parse_probability(cell)
-        if isinstance(value, str):
-            problems.append(
-                Problem(
-                    table.file,
-                    line,
-                    f"{table.node}={state}: '{cell}' is {value}",
-                    "probabilities are decimals between 0 and 1",
-                )
-            )
-            return None
-        values.append(value)
-    return values
+        if isinstance(value, float):
+            values.append(value)
+            continue
+        hint = "probabilities are decimals between 0 and 1"
+        if cell.endswith("%"):
+            hint += f": write {cell[:-1].strip()}% as a fraction (30% is 0.3)"
+        elif "," in cell:
+            hint += " with a decimal point (0.3, not 0,3)"
+        elif value == "greater than 1":
+            hint += " (a percentage? 30% is 0.3)"
+        what = f" is {value}" if value in ("empty", "NaN") else f": '{cell}' is {value}"
+        problems.append(Problem(table.file, line, f"{table.node}={state}{what}", hint))
+    return values if len(values) == len(cells) else None
+
+
+class _TomlLines:
+    """Where each table and key of a TOML text is, so that model.toml problems have a line.
+
+    >>> where = _TomlLines('[model]\\ntitle = "x"\\n\\n[nodes.rain]\\naliases = ["r"]\\n')
+    >>> where.line("nodes", "rain", "aliases"), where.line("nodes", "rain", "label")
+    (5, 4)
+    """
+
+    TABLE = re.compile(r"\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?\Z")
+    NAME = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
+    KEY = re.compile(rf"({NAME}(?:\s*\.\s*{NAME})*)\s*=")
+    PART = re.compile(r""""([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+)""")
+
+    def __init__(self, text: str) -> None:
+        self.keys: dict[tuple[str, ...], int] = {}
+        table: tuple[str, ...] = ()
+        for number, line in enumerate(text.split("\n"), 1):
+            stripped = line.strip()
+            header = self.TABLE.match(stripped)
+            if header and not stripped.startswith("[["):
+                table = self._path(header.group(1))
+                self.keys.setdefault(table, number)
+                continue
+            key = self.KEY.match(stripped)
+            if key:
+                self.keys.setdefault(table + self._path(key.group(1)), number)
+
+    def _path(self, dotted: str) -> tuple[str, ...]:
+        return tuple("".join(parts) for parts in self.PART.findall(dotted))
+
+    def line(self, *path: str) -> int | None:
+        """The line of the key, else of the nearest enclosing table or key that is written."""
+        while path:
+            if path in self.keys:
+                return self.keys[path]
+            path = path[:-1]
+        return None
 
 
 def _check_metadata(
-    meta: Mapping[str, Any], by_id: Mapping[str, RawTable], problems: list[Problem]
+    meta: Mapping[str, Any],
+    by_id: Mapping[str, RawTable],
+    broken: Collection[str],
+    problems: list[Problem],
+    where: _TomlLines,
 ) -> None:
+    """`model.toml`: the shape of [model] and [nodes.<id>], aliases, state descriptions."""
+
+    def add(path: Sequence[str], message: str, hint: str, severity: str = "error") -> None:
+        problems.append(Problem("model.toml", where.line(*path), message, hint, severity))
+
+    for key in meta:
+        if key not in ("model", "nodes"):
+            add(
+                [key],
+                f"unknown table [{key}] in model.toml",
+                f"{suggest(key, ['model', 'nodes'])}model.toml has [model] and [nodes.<id>]",
+                "warning",
+            )
+    ids = sorted({*by_id, *broken})
     nodes = meta.get("nodes", {})
+    aliases_of: dict[str, str] = {}
     if not isinstance(nodes, Mapping):
-        problems.append(Problem("model.toml", None, "[nodes] must be a table of node tables"))
-        return
-    owners: dict[str, str] = {}
+        add(["nodes"], "nodes must be a table of node tables", "write [nodes.<id>] tables")
+        nodes = {}
     for node_id, entry in nodes.items():
-        if node_id not in by_id:
-            problems.append(
-                Problem(
-                    "model.toml",
-                    None,
-                    f"[nodes.{node_id}] describes no node",
-                    f"{suggest(node_id, by_id)}nodes: {', '.join(sorted(by_id))}",
-                    "warning",
-                )
+        at = ["nodes", node_id]
+        if node_id not in by_id and node_id not in broken:
+            add(
+                at,
+                f"[nodes.{node_id}] describes no node (there is no {node_id}.csv)",
+                f"{suggest(node_id, ids)}nodes: {', '.join(ids)}",
+                "warning",
             )
             continue
         if not isinstance(entry, Mapping):
-            problems.append(Problem("model.toml", None, f"[nodes.{node_id}] must be a table"))
+            add(
+                at,
+                f"[nodes.{node_id}] must be a table",
+                f"write [nodes.{node_id}] then key = value",
+            )
             continue
+        _check_keys(entry, NODE_KEYS, f"[nodes.{node_id}]", at, add)
         aliases = entry.get("aliases", [])
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-            problems.append(
-                Problem("model.toml", None, f"aliases of {node_id} must be a list of strings")
+            add(
+                [*at, "aliases"],
+                f"aliases of {node_id} must be a list of strings",
+                f'for example: aliases = ["{node_id.lower()}_alias"]',
             )
-            continue
+            aliases = []
+        for alias in aliases:
+            clash = alias if alias in by_id or alias in broken else ""
+            if not alias.strip() or "=" in alias or alias != alias.strip():
+                add(
+                    [*at, "aliases"],
+                    f"alias '{alias}' of {node_id} cannot be typed as a node name",
+                    "an alias is a name such as kaboom: not empty, no '=', no surrounding spaces",
+                )
+            elif clash and clash != node_id:
+                add(
+                    [*at, "aliases"],
+                    f"alias '{alias}' of {node_id} is the id of another node",
+                    "aliases must differ from node ids; remove or rename it",
+                )
+            elif aliases_of.get(alias, node_id) != node_id:
+                add(
+                    [*at, "aliases"],
+                    f"alias '{alias}' of {node_id} is already an alias of {aliases_of[alias]}",
+                    "aliases must be unique across the model; remove or rename one",
+                )
+            aliases_of.setdefault(alias, node_id)
         states = entry.get("states", {})
         if not isinstance(states, Mapping):
-            problems.append(
-                Problem("model.toml", None, f"[nodes.{node_id}] states must be a table")
-            )
-        else:
+            add([*at, "states"], f"[nodes.{node_id}] states must be a table", "state = text")
+        elif node_id in by_id:
             for state in states:
                 if state not in by_id[node_id].states:
-                    problems.append(
-                        Problem(
-                            "model.toml",
-                            None,
-                            f"[nodes.{node_id}.states] defines '{state}', not a state of {node_id}",
-                            f"states of {node_id}: {', '.join(by_id[node_id].states)}",
-                        )
+                    add(
+                        [*at, "states", state],
+                        f"[nodes.{node_id}.states] describes '{state}', not a state of {node_id}",
+                        f"{suggest(state, by_id[node_id].states)}"
+                        f"states of {node_id}: {', '.join(by_id[node_id].states)}",
                     )
-        for alias in aliases:
-            clash = by_id.get(alias)
-            if clash is not None and alias != node_id:
-                owner = f"node id {alias}"
-            else:
-                owner = owners.get(alias, "")
-            if owner and owner != node_id:
-                problems.append(
-                    Problem(
-                        "model.toml",
-                        None,
-                        f"alias '{alias}' of {node_id} is already used by {owner}",
-                        "aliases must be unique across the model and differ from node ids",
-                    )
-                )
-            owners[alias] = node_id
+    _check_head(meta.get("model", {}), ids, aliases_of, add)
 
 
-def _check_targets(model: Model) -> list[Problem]:
-    problems = []
-    for target in model.targets:
-        if target not in model:
-            problems.append(
-                Problem(
-                    "model.toml",
-                    None,
-                    f"target '{target}' names no node",
-                    f"{suggest(target, model.ids)}nodes: {', '.join(model.ids)}",
-                )
+def _check_head(head: Any, ids: Sequence[str], aliases: Mapping[str, str], add: Add) -> None:
+    """The [model] table: title, description, sources, targets."""
+    if not isinstance(head, Mapping):
+        add(["model"], "model must be a table", 'write [model] then title = "..."')
+        return
+    _check_keys(head, MODEL_KEYS, "[model]", ["model"], add)
+    for key in ("title", "description"):
+        if key in head and not isinstance(head[key], str):
+            add(["model", key], f"[model] {key} must be a string", f'{key} = "..."')
+    sources = head.get("sources", [])
+    if not isinstance(sources, list) or not all(isinstance(s, str | Mapping) for s in sources):
+        add(
+            ["model", "sources"],
+            "[model] sources must be a list of strings or tables",
+            'sources = ["Tegmark (2022)"], or [[model.sources]] tables with title = "..."',
+        )
+    targets = head.get("targets", [])
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        add(["model", "targets"], "[model] targets must be a list of node names", 'targets = ["x"]')
+        return
+    names = {*ids, *aliases}
+    folded = {n.lower() for n in names}
+    for target in targets:
+        if target not in names and target.lower() not in folded:
+            add(
+                ["model", "targets"],
+                f"target '{target}' names no node",
+                f"{suggest(target, sorted(names))}nodes: {_describe(ids, aliases)}",
             )
-    return problems
+
+
+def _describe(ids: Sequence[str], aliases: Mapping[str, str]) -> str:
+    """Node ids with their aliases: 'rain (r), wet'."""
+    parts = []
+    for node_id in ids:
+        own = [a for a, owner in aliases.items() if owner == node_id]
+        parts.append(f"{node_id} ({', '.join(own)})" if own else node_id)
+    return ", ".join(parts)
+
+
+def _check_keys(
+    table: Mapping[str, Any], allowed: Sequence[str], name: str, at: list[str], add: Add
+) -> None:
+    for key in table:
+        if key not in allowed:
+            add(
+                [*at, key],
+                f"unknown key '{key}' in {name}",
+                f"{suggest(key, allowed)}keys: {', '.join(allowed)}",
+                "warning",
+            )

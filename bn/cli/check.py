@@ -9,11 +9,18 @@ from bn.cli.common import echo_json, json_option, model_option
 
 
 @cli.command()
-@click.option("--fix-sums", is_flag=True, help="Renormalise rows whose sum is off by at most 1e-3.")
+@click.option(
+    "--fix-sums",
+    is_flag=True,
+    help="First renormalise rows whose sum is off by at most 1e-3 (rewrites only those lines).",
+)
 @json_option
 @model_option
 def check(fix_sums: bool, as_json: bool, model_dir: str | None) -> None:
     """Validate a model directory and explain every problem (exit 2 if any is an error).
+
+    Each problem is printed as FILE:LINE: SEVERITY: MESSAGE with a hint below it. Warnings
+    (unknown keys in model.toml, ...) do not make the model invalid.
 
     \b
     Examples:
@@ -44,11 +51,12 @@ def check(fix_sums: bool, as_json: bool, model_dir: str | None) -> None:
         for p in problems:
             colour = "red" if p.severity == "error" else "yellow"
             click.secho(str(p), fg=colour, err=bool(errors))
+        warnings = len(problems) - len(errors)
         if model is not None:
-            click.secho(
-                f"{path}: {len(model)} nodes, {len(problems)} warning(s), no errors", fg="green"
-            )
+            click.secho(f"{path}: {len(model)} nodes, {warnings} warning(s), no errors", fg="green")
         else:
-            click.secho(f"{path}: {len(errors)} error(s)", fg="red", err=True)
+            click.secho(
+                f"{path}: {len(errors)} error(s), {warnings} warning(s)", fg="red", err=True
+            )
     if errors:
         raise SystemExit(EXIT_BAD_INPUT)
