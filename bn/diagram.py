@@ -26,7 +26,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -556,16 +555,8 @@ def render_with(dot_text: str, fmt: str) -> tuple[bytes, Path | None]:
 
 
 def write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` through a temporary file in the same directory, then rename (never half-written)."""
+    """Write a picture atomically (see `bn.csvfiles.write_atomic`), creating its directory."""
+    from bn.csvfiles import write_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)
