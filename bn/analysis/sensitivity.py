@@ -42,9 +42,8 @@ Tegmark's chain, 0.3 x 0.8 x 0.7 (the first row has an ess of 10, the others +/-
 
 from __future__ import annotations
 
+import io
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from bn.csvfiles import write_atomic
 from bn.engine import contract, intervene, posterior
 from bn.errors import EvidenceError, FileFormatError
 from bn.evidence import Evidence
@@ -535,14 +535,9 @@ def tornado(result: Sensitivity, path: str | Path, top: int = 10) -> None:
     axes.grid(axis="x", color="#dddddd", linewidth=0.6)
     axes.set_axisbelow(True)
     figure.tight_layout(rect=(0, 0.35 / height, 1, 1))
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".{kind}")
-    os.close(fd)
+    buffer = io.BytesIO()
     try:
-        metadata = {"Date": None} if kind == "svg" else {}
-        figure.savefig(temp, format=kind, metadata=metadata)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+        figure.savefig(buffer, format=kind, metadata={"Date": None} if kind == "svg" else {})
     finally:
         plt.close(figure)
+    write_atomic(path, buffer.getvalue())
