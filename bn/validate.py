@@ -241,9 +241,10 @@ def check_tables(
     )
     _check_cycles([*known, *tables], by_id, problems)
     nodes = []
+    aliases = _alias_map(meta)
     for table in tables:
         meta_node = node_metadata(meta, table.node)
-        node = _build_node(table, by_id, broken, skipped[table.file], problems, meta_node)
+        node = _build_node(table, by_id, broken, skipped[table.file], problems, meta_node, aliases)
         if node is not None:
             nodes.append(node)
     _check_metadata(meta, by_id, broken, problems, _TomlLines(toml_text))
@@ -313,11 +314,23 @@ def _check_cycles(
         visit(table.node, [])
 
 
+def _alias_map(meta: Mapping[str, Any]) -> dict[str, str]:
+    """Alias -> node id, as far as model.toml is well formed (its problems are reported apart)."""
+    nodes = meta.get("nodes", {})
+    found: dict[str, str] = {}
+    for node_id, entry in nodes.items() if isinstance(nodes, Mapping) else ():
+        aliases = entry.get("aliases", []) if isinstance(entry, Mapping) else []
+        for alias in aliases if isinstance(aliases, list) else []:
+            found.setdefault(str(alias), node_id)
+    return found
+
+
 def _parent_states(
     table: RawTable,
     by_id: Mapping[str, RawTable],
     broken: Collection[str],
     problems: list[Problem],
+    aliases: Mapping[str, str],
 ) -> list[tuple[str, ...] | None]:
     """Each parent's states; None for a parent that is missing or whose file is unreadable."""
     found: list[tuple[str, ...] | None] = []
@@ -336,12 +349,18 @@ def _parent_states(
             found.append(None)  # its own file's problem says why
         elif parent not in by_id:
             names = sorted({*by_id, *broken})
+            hint = f"{suggest(parent, names)}nodes: {', '.join(names)}"
+            if parent in aliases:
+                hint = (
+                    f"'{parent}' is an alias of {aliases[parent]}: headers name parents by id, "
+                    f"so write {aliases[parent]}"
+                )
             problems.append(
                 Problem(
                     table.file,
                     table.header_line,
                     f"parent column '{parent}' names no node (there is no {parent}.csv)",
-                    f"{suggest(parent, names)}nodes: {', '.join(names)}",
+                    hint,
                 )
             )
             found.append(None)
@@ -357,6 +376,7 @@ def _build_node(
     skipped: Sequence[int],
     problems: list[Problem],
     meta: Mapping[str, Any],
+    aliases: Mapping[str, str],
 ) -> Node | None:
     """Check one table against its parents and build its `Node` (None if anything is wrong).
 
@@ -364,7 +384,7 @@ def _build_node(
     """
     errors = len(problems)
     file = table.file
-    parent_states = _parent_states(table, by_id, broken, problems)
+    parent_states = _parent_states(table, by_id, broken, problems, aliases)
     known_states = [s for s in parent_states if s is not None]
     shape = tuple(len(s) for s in known_states)
     complete = len(known_states) == len(parent_states)
@@ -600,6 +620,9 @@ def _check_metadata(
             )
             continue
         _check_keys(entry, NODE_KEYS, f"[nodes.{node_id}]", at, add)
+        for key in ("label", "description"):
+            if key in entry and not isinstance(entry[key], str):
+                add([*at, key], f"[nodes.{node_id}] {key} must be a string", f'{key} = "..."')
         aliases = entry.get("aliases", [])
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             add(
@@ -628,10 +651,13 @@ def _check_metadata(
                     f"alias '{alias}' of {node_id} is already an alias of {aliases_of[alias]}",
                     "aliases must be unique across the model; remove or rename one",
                 )
-            aliases_of.setdefault(alias, node_id)
+            else:
+                aliases_of[alias] = node_id
         states = entry.get("states", {})
         if not isinstance(states, Mapping):
             add([*at, "states"], f"[nodes.{node_id}] states must be a table", "state = text")
+        elif not all(isinstance(text, str) for text in states.values()):
+            add([*at, "states"], f"[nodes.{node_id}.states] values must be strings", 'yes = "..."')
         elif node_id in by_id:
             for state in states:
                 if state not in by_id[node_id].states:

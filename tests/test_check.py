@@ -219,6 +219,13 @@ def test_parent_column_naming_an_unknown_node(tmp_path: Path) -> None:
     assert "did you mean 'rain'" in p.hint and "nodes: rain, sprinkler, wet" in p.hint
 
 
+def test_parent_column_naming_an_alias(tmp_path: Path) -> None:
+    p = only_error(sprinkler(tmp_path, sprinkler_csv=SPRINKLER.replace("rain,", "r,", 1)))
+    assert (p.file, p.line) == ("sprinkler.csv", 1)
+    assert "parent column 'r' names no node" in p.message
+    assert "'r' is an alias of rain" in p.hint and "write rain" in p.hint
+
+
 def test_probability_column_for_another_node(tmp_path: Path) -> None:
     p = only_error(sprinkler(tmp_path, rain_csv="rain=no,rian=yes\n0.8,0.2\n"))
     assert (p.file, p.line) == ("rain.csv", 1)
@@ -341,11 +348,14 @@ def test_malformed_toml(tmp_path: Path) -> None:
 
 def test_malformed_toml_values(tmp_path: Path) -> None:
     toml = TOML.replace('aliases = ["r"]', 'aliases = "r"').replace('"Sprinkler"', "3")
+    toml = toml.replace('label = "Rain today"', "label = 2\nstates = { no = 1 }")
     errors = errors_of(sprinkler(tmp_path, model_toml=toml))
     found = {(p.file, p.line, p.message) for p in errors}
     assert found == {
         ("model.toml", 2, "[model] title must be a string"),
-        ("model.toml", 6, "aliases of rain must be a list of strings"),
+        ("model.toml", 5, "[nodes.rain] label must be a string"),
+        ("model.toml", 6, "[nodes.rain.states] values must be strings"),
+        ("model.toml", 7, "aliases of rain must be a list of strings"),
     }
 
 
@@ -597,3 +607,34 @@ def test_check_uses_bn_model_variable(tmp_path: Path) -> None:
     shutil.copytree(CHAIN, directory)
     result = run("check", env={"BN_MODEL": str(directory)})
     assert result.exit_code == 0 and str(directory) in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["query"],
+        ["draw", "-o", "net.svg"],
+        ["explain", "wet=wet"],
+        ["sensitivity", "wet=wet"],
+        ["uncertainty", "wet=wet"],
+        ["voi", "wet=wet"],
+        ["scenarios"],
+        ["report"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_every_command_validates_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    directory = sprinkler(tmp_path, rain_csv="rain=no,rain=yes\n0.8,0.3\n")
+    (directory / "fog.csv").write_bytes(b"fog=no,fog=yes\n\xff\n")
+    monkeypatch.chdir(tmp_path)
+    before = {p: p.read_bytes() for p in directory.iterdir()}
+    errors = errors_of(directory)
+    result = run(*command, "--model", str(directory))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.stderr
+    for p in errors:
+        assert str(p) in result.stderr
+    assert {p: p.read_bytes() for p in directory.iterdir()} == before
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["model"]  # nothing written
