@@ -373,7 +373,16 @@ def test_cli_table_threshold_and_range() -> None:
 
 
 def test_cli_scenario_and_top(tmp_path: Path) -> None:
-    result = run("sensitivity", "KABOOM", "--scenario", "metaculus_low", "--top", "2")
+    result = run(
+        "sensitivity",
+        "KABOOM",
+        "--scenario",
+        "metaculus_low",
+        "--top",
+        "2",
+        "--model",
+        str(FLAGSHIP),
+    )
     assert result.exit_code == 0, result.stderr
     assert "scenario: metaculus_low" in result.stdout
     assert "more (--top 0 shows all)" in result.stdout

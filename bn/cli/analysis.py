@@ -107,9 +107,11 @@ def sensitivity(
 
     Each cell moves alone while the rest of its row is rescaled to keep the sum 1; P(TARGET) is
     then a ratio of two linear functions of the cell, computed exactly. The plausible interval of a
-    cell is the 5-95% interval of Beta(ess*p, ess*(1-p)) when its row has an ess, else p +/- 0.1.
-    Cells are sorted by swing: how far P(TARGET) moves over that interval. A binary row is one
-    parameter: only its second state's cell is shown.
+    cell is the 5-95% interval of Beta(ess*p, ess*(1-p)) when its row has an ess, else p +/- 0.1
+    (--range). Cells are sorted by swing: how far P(TARGET) moves over that interval. A binary row
+    is one parameter: only its second state's cell is shown. Rows without an ess whose cells are
+    all 0 or 1 are definitional and held fixed. STATE defaults to TARGET's last state (e.g. yes).
+    Under soft evidence the numbers come from exact evaluations at points, not from the formula.
     """
     from bn.analysis.sensitivity import sensitivity as run
     from bn.analysis.sensitivity import tornado
