@@ -404,29 +404,27 @@ def read_toml(path: Path, problems: list[Problem]) -> dict[str, Any]:
 
 
 def format_number(value: float) -> str:
-    """Shortest text that reads back as the same float, without exponents for common values.
+    """Shortest text that reads back as the same float, written without exponents.
 
     >>> format_number(0.3), format_number(1.0), format_number(1e-05), format_number(0.1 + 0.2)
     ('0.3', '1', '0.00001', '0.30000000000000004')
+    >>> float(format_number(1.5e-25)) == 1.5e-25
+    True
     """
-    text = repr(float(value))
-    if "e" in text or "E" in text:
-        text = f"{value:.20f}".rstrip("0")
-        while float(text) != value and len(text) < 40:
-            text += "0"
-    if text.endswith(".0"):
-        text = text[:-2]
-    return text.rstrip(".") if "." in text and text.endswith(".") else text
+    from decimal import Decimal
+
+    text = format(Decimal(repr(float(value))), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
 
 
 def table_text(node: Node) -> str:
     """A node's CSV file, rows in parent-state order."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
     has_ess = not all(math.isnan(e) for e in node.ess.flat)
     has_note = any(node.notes)
     header = [*node.parents, *(f"{node.id}={s}" for s in node.states)]
-    writer.writerow(header + ["ess"] * has_ess + ["note"] * has_note)
+    lines = [csv_line(header + ["ess"] * has_ess + ["note"] * has_note)]
     for flat, (combo, probs) in enumerate(node.rows()):
         row = [*node.row_label(combo), *(format_number(p) for p in probs)]
         if has_ess:
@@ -434,8 +432,22 @@ def table_text(node: Node) -> str:
             row.append("" if math.isnan(ess) else format_number(ess))
         if has_note:
             row.append(node.notes[flat])
-        writer.writerow(row)
-    return buffer.getvalue()
+        lines.append(csv_line(row))
+    return "".join(lines)
+
+
+def csv_line(cells: list[str]) -> str:
+    """One CSV record with its newline; a first cell starting with `#` is quoted (not a comment).
+
+    >>> csv_line(["#1", "a,b", "0.5"])
+    '"#1","a,b",0.5\\n'
+    """
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    line = buffer.getvalue()
+    if line.startswith("#"):
+        line = f'"{cells[0]}"' + line[len(cells[0]) :]
+    return line
 
 
 def toml_text(model: Model) -> str:
@@ -472,12 +484,14 @@ def toml_text(model: Model) -> str:
     return tomli_w.dumps(document)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same directory, then rename."""
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write text (UTF-8) or bytes to `path` through a temporary file in the same directory, then
+    rename: a reader sees the old file or the new one, never half of one."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
         os.chmod(temp, _mode_for(path))
         os.replace(temp, path)
     except BaseException:

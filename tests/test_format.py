@@ -140,7 +140,7 @@ IDS = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,7}", fullmatch=True).filter(
 TEXT = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\r")
 STATE = st.one_of(
     st.sampled_from(NAMES),
-    st.text(TEXT, min_size=1, max_size=6).filter(lambda s: s == s.strip() and s[0] != "#"),
+    st.text(TEXT, min_size=1, max_size=6).filter(lambda s: s == s.strip()),
 )
 NOTE = st.text(st.one_of(TEXT, st.sampled_from([",", '"', "\n", "#", "\t"])), max_size=12)
 
