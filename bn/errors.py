@@ -18,7 +18,7 @@ class Problem:
     line: int | None
     message: str
     hint: str = ""
-    severity: str = "error"  # "error" or "warning"
+    severity: str = "error"  # "error" or "warning"; "info" for what `--fix-sums` changed
 
     @property
     def where(self) -> str:
