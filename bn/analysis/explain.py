@@ -291,7 +291,8 @@ def escalation_paths(
     """The `top` likeliest joint states of the target's free ancestors together with target=state.
 
     Each path's `probability` is P(path, target=state | evidence) and its `share` is
-    P(path | target=state, evidence): its part of P(target=state | evidence).
+    P(path | target=state, evidence): its part of P(target=state | evidence). No paths when the
+    target has no free ancestor.
     """
     target = model.resolve(target)
     index = model[target].state_index(state)
@@ -299,6 +300,8 @@ def escalation_paths(
     fixed = {*evidence.hard, *evidence.do}
     above = surgery.ancestors([target]) - fixed - {target}
     ancestors = tuple(n.id for n in surgery.nodes if n.id in above)
+    if not ancestors:  # nothing upstream is uncertain: no path to tell apart
+        return ancestors, ()
     size = math.prod(surgery[a].card for a in ancestors) * surgery[target].card
     if size > MAX_PATHS_JOINT:
         raise EvidenceError(
@@ -316,7 +319,7 @@ def escalation_paths(
         p = float(flat[position])
         if p <= 0:
             break
-        combo = np.unravel_index(position, table.shape) if ancestors else ()
+        combo = np.unravel_index(position, table.shape)
         states = {a: surgery[a].states[int(i)] for a, i in zip(ancestors, combo, strict=True)}
         paths.append(Assignment(states, p, p / total))
     return ancestors, tuple(paths)

@@ -259,7 +259,7 @@ def explain(
             + f" (share of {percent(result.probability)}):"
         )
         for path in result.paths:
-            states = ", ".join(f"{k}={v}" for k, v in path.states.items()) or "(no free ancestor)"
+            states = ", ".join(f"{k}={v}" for k, v in path.states.items())
             click.echo(f"  {percent(path.share or 0.0).rjust(6)}  {states}")
     elif result.paths_note:
         click.echo(f"\n(paths skipped: {result.paths_note})")
