@@ -39,7 +39,7 @@ def brute_posterior(model: Model, target: str, state: str, evidence: Evidence) -
             if n.id in evidence.hard:
                 p *= float(n.states[x] == evidence.hard[n.id])
             if n.id in evidence.likelihood:
-                p *= evidence.likelihood[n.id][n.states[x]]  # type: ignore[index]
+                p *= evidence.likelihood[n.id][n.states[x]]  # type: ignore[call-overload]
         joint[combo] = p
     if joint.sum() <= 0:
         raise ZeroDivisionError("the evidence is impossible")
@@ -77,7 +77,7 @@ def along(model: Model, cell: Cell, target: str, state: str, evidence: Evidence)
 
 
 def random_model(rng: np.random.Generator, size: int) -> Model:
-    nodes = []
+    nodes: list[Node] = []
     for i in range(size):
         parents = tuple(f"n{j}" for j in range(i) if rng.random() < 0.5)[-2:]
         card = int(rng.integers(2, 4))
