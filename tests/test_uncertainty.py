@@ -84,6 +84,8 @@ def test_tiny_ess_is_drawn_in_log_space_without_nan() -> None:
     first = draw_tables(model, n, seed=2)["a"][:, 0]
     assert np.isfinite(first).all()
     assert abs(first.mean() - 0.5) <= 5 * math.sqrt(0.25 / 1.01 / n)
+    chunked = uncertainty(model, "a", "a0", model.evidence(), n=n, seed=2, chunk=333).draws
+    assert np.allclose(chunked, first, rtol=0, atol=1e-12)  # same draws whatever the chunks
     expected = 2 * stats.beta(0.005, 0.005).cdf(1e-6)  # mass within 1e-6 of 0 or of 1
     observed = np.mean((first < 1e-6) | (first > 1 - 1e-6))
     assert observed == pytest.approx(expected, abs=0.01)
@@ -383,3 +385,23 @@ def test_flagship_headline_interval(flagship: Model) -> None:
         for n in flagship
         if n.id in flagship.ancestors(["nuclear_war"])
     )
+
+
+def test_rows_sliced_away_by_evidence_are_not_counted(flagship: Model) -> None:
+    given = {"western_resolve": "firm", "peace_talks": "talks"}
+    evidence = flagship.evidence(hard=given)
+    result = uncertainty(flagship, "KABOOM", "yes", evidence, n=10, seed=0)
+    upstream = flagship.ancestors(["nuclear_war", *given])
+    total = sum(int(np.isfinite(n.ess).sum()) for n in flagship if n.id in upstream)
+    point = result.point
+    matter = 0  # rows whose change moves the answer, found by changing each one
+    for node in flagship:
+        for combo in np.ndindex(*node.parent_shape):
+            if np.isnan(node.ess[combo]):
+                continue
+            table = node.table.copy()
+            table[combo] = 0.5 * table[combo] + 0.5 / node.card
+            changed = flagship.with_nodes([replace(node, table=table)])
+            moved = posterior(changed, ["nuclear_war"], evidence).marginals["nuclear_war"][1]
+            matter += abs(moved - point) > 1e-12
+    assert 0 < matter <= result.rows < total

@@ -23,10 +23,14 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
+import os
 import tracemalloc
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,15 +75,30 @@ def parse_target(model: Model, text: str) -> tuple[str, str]:
 
 
 def uncertain_rows(model: Model, nodes: set[str] | None = None) -> int:
-    """How many rows (of the given nodes, default all) carry an ess."""
+    """How many rows (of the given nodes, default all) carry an ess.
+
+    >>> import bn
+    >>> uncertain_rows(bn.load(bn.packaged_model_path()), {"starlink"})
+    1
+    """
     return sum(int(np.isfinite(n.ess).sum()) for n in model if nodes is None or n.id in nodes)
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """One uncertain cell: its state, its Dirichlet weight and its own random streams."""
+
+    state: int
+    alpha: float
+    gamma: np.random.Generator
+    uniform: np.random.Generator | None  # only for rows drawn in log space
 
 
 class _NodeSampler:
     """Draws a node's table n times: Dirichlet(ess x row) for rows with an ess, fixed otherwise.
 
-    One generator per uncertain cell, seeded by (seed, node id, cell), so that the draws of a cell
-    never depend on the chunk size or on which other cells are drawn.
+    Each uncertain cell has its own generators, seeded by (seed, node id, cell), so that the draws
+    of a cell never depend on the chunk size or on which other cells are drawn.
     """
 
     def __init__(self, node: Node, seed: int) -> None:
@@ -87,46 +106,73 @@ class _NodeSampler:
         key = zlib.crc32(node.id.encode())
         ess = np.where(np.isfinite(node.ess), node.ess, 0.0)
         alpha = ess[..., None] * node.table
-        self.cells: dict[tuple[int, ...], list[tuple[int, float, np.random.Generator]]] = {}
+        self.cells: dict[tuple[int, ...], list[_Cell]] = {}
         for combo in np.ndindex(*node.parent_shape):
             if not np.isfinite(node.ess[combo]):
                 continue
             flat = int(np.ravel_multi_index(combo, node.parent_shape)) if combo else 0
+            tiny = alpha[combo].max() < SMALL_ALPHA
             self.cells[combo] = [
-                (s, float(a), np.random.default_rng([seed, key, flat * node.card + s]))
+                _Cell(
+                    s,
+                    float(a),
+                    np.random.default_rng([seed, key, flat * node.card + s]),
+                    np.random.default_rng([seed, key, flat * node.card + s, 1]) if tiny else None,
+                )
                 for s, a in enumerate(alpha[combo])
                 if a > 0
             ]
 
-    def draw(self, size: int) -> np.ndarray:
-        """Tables of shape (size, *parents, card), stored batch-last: the einsum's inner loops then
-        run over the long, contiguous batch axis (about 15x faster than batch-first)."""
+    def draw(self, size: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Tables of shape (size, *parents, card); only the rows where the boolean mask `rows`
+        (shape: the parent combinations) is true are drawn, the others keep their fixed values."""
+        table, tasks = self.plan(size, rows)
+        for task in tasks:
+            task()
+        return table
+
+    def plan(
+        self, size: int, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, list[Callable[[], None]]]:
+        """The table to fill, and one task per uncertain row that fills it (tasks can run in
+        threads: numpy's generators release the GIL, and every cell has its own generators).
+
+        The table is stored batch-last: the einsum's inner loops then run over the long,
+        contiguous batch axis (about 15x faster than batch-first).
+        """
         node = self.node
         out = np.empty((*node.table.shape, size))
         out[...] = node.table[..., None]
-        for combo, cells in self.cells.items():
-            row = out[combo]
-            row[...] = 0.0
-            if max(a for _, a, _ in cells) < SMALL_ALPHA:
-                _draw_log_space(row, cells)
-                continue
-            for state, alpha, rng in cells:
-                rng.standard_gamma(alpha, out=row[state])
-            row /= row.sum(axis=0)
-        return np.moveaxis(out, -1, 0)
+        tasks: list[Callable[[], None]] = [
+            functools.partial(_draw_row, out[combo], cells)
+            for combo, cells in self.cells.items()
+            if rows is None or rows[combo]
+        ]
+        return np.moveaxis(out, -1, 0), tasks
 
 
-def _draw_log_space(row: np.ndarray, cells: list[tuple[int, float, np.random.Generator]]) -> None:
+def _draw_row(row: np.ndarray, cells: list[_Cell]) -> None:
+    """Fill `row` (shape (card, size)) with Dirichlet draws: one gamma variate per cell, normalised."""
+    row[...] = 0.0
+    if cells[0].uniform is not None:
+        _draw_log_space(row, cells)
+        return
+    for cell in cells:
+        cell.gamma.standard_gamma(cell.alpha, out=row[cell.state])
+    row /= row.sum(axis=0)
+
+
+def _draw_log_space(row: np.ndarray, cells: list[_Cell]) -> None:
     """Dirichlet draws for tiny weights, where every gamma variate may underflow to 0.
 
     log G(a) = log G(a + 1) + log(U) / a (Marsaglia and Tsang's boost); normalise in log space.
     """
     size = row.shape[-1]
     logs = np.full(row.shape, -np.inf)
-    for state, alpha, rng in cells:
-        logs[state] = (
-            np.log(rng.standard_gamma(alpha + 1.0, size)) + np.log(rng.random(size)) / alpha
-        )
+    for cell in cells:
+        assert cell.uniform is not None  # set for every cell of a row drawn in log space
+        boost = np.log(cell.uniform.random(size)) / cell.alpha
+        logs[cell.state] = np.log(cell.gamma.standard_gamma(cell.alpha + 1.0, size)) + boost
     logs -= logs.max(axis=0)
     logs[logs < TINY_LOG] = -np.inf  # no subnormal probabilities: they cost precision downstream
     np.exp(logs, out=row)
@@ -152,37 +198,67 @@ def draw_tables(
     }
 
 
+Key = tuple[str, bytes, bytes]  # a node's id, table and ess: overlays make a different key
+
+
+def _key(node: Node) -> Key:
+    return node.id, node.table.tobytes(), node.ess.tobytes()
+
+
 @dataclass
 class _Draws:
-    """The parameter draws shared by several questions: one sampler per distinct table."""
+    """The parameter draws shared by several questions: one sampler per distinct table, and in
+    each chunk one draw per table, of the union of the rows the questions need."""
 
     seed: int
-    samplers: dict[tuple[str, bytes, bytes], _NodeSampler] = field(default_factory=dict)
+    pool: ThreadPoolExecutor | None = None
+    samplers: dict[Key, _NodeSampler] = field(default_factory=dict)
 
     def chunk(
-        self, questions: Sequence[Question], relevant: Sequence[set[str]], size: int
-    ) -> Iterator[dict[str, np.ndarray]]:
-        drawn: dict[tuple[str, bytes, bytes], np.ndarray] = {}
-        for (model, _), nodes in zip(questions, relevant, strict=True):
-            tables = {}
-            for node in model:
-                if node.id not in nodes or not np.isfinite(node.ess).any():
-                    continue
-                key = (node.id, node.table.tobytes(), node.ess.tobytes())
-                if key not in drawn:
-                    if key not in self.samplers:
-                        self.samplers[key] = _NodeSampler(node, self.seed)
-                    drawn[key] = self.samplers[key].draw(size)
-                tables[node.id] = drawn[key]
-            yield tables
+        self, questions: Sequence[Question], rows: Sequence[dict[str, np.ndarray]], size: int
+    ) -> list[dict[str, np.ndarray]]:
+        needed: dict[Key, np.ndarray] = {}
+        for (model, _), masks in zip(questions, rows, strict=True):
+            for name, mask in masks.items():
+                key = _key(model[name])
+                needed[key] = needed[key] | mask if key in needed else mask
+                if key not in self.samplers:
+                    self.samplers[key] = _NodeSampler(model[name], self.seed)
+        drawn, tasks = {}, []
+        for key, mask in needed.items():
+            drawn[key], more = self.samplers[key].plan(size, mask)
+            tasks += more
+        if self.pool is None:
+            for task in tasks:
+                task()
+        else:
+            for _ in self.pool.map(lambda task: task(), tasks):
+                pass
+        return [
+            {name: drawn[_key(model[name])] for name in masks}
+            for (model, _), masks in zip(questions, rows, strict=True)
+        ]
 
 
-def _relevant(model: Model, target: str, evidence: Evidence) -> set[str]:
-    """Nodes whose tables can move the answer: ancestors of the target and the evidence after
-    surgery, minus the nodes set by do()."""
+def _uncertain_rows(model: Model, target: str, evidence: Evidence) -> dict[str, np.ndarray]:
+    """For each node whose table can move the answer, a mask of its rows that can: the rows with an
+    ess, of the ancestors of the target and the evidence after surgery (minus the nodes set by
+    do()), whose parents agree with the hard evidence and do() (the others are sliced away)."""
     surgery = intervene(model, evidence.do)
     named = [target, *evidence.hard, *evidence.likelihood, *evidence.soft]
-    return surgery.ancestors(named) - set(evidence.do)
+    fixed = {k: model[k].states.index(v) for k, v in {**evidence.hard, **evidence.do}.items()}
+    masks = {}
+    for name in surgery.ancestors(named) - set(evidence.do):
+        node = model[name]
+        mask = np.isfinite(node.ess)
+        for axis, parent in enumerate(node.parents):
+            if parent in fixed:
+                keep = np.zeros(node.parent_shape[axis], dtype=bool)
+                keep[fixed[parent]] = True
+                mask = mask & keep.reshape([-1 if a == axis else 1 for a in range(mask.ndim)])
+        if mask.any():
+            masks[name] = mask
+    return masks
 
 
 def sample(
@@ -208,27 +284,34 @@ def sample(
     if not questions:
         return np.empty((0, n))
     target = questions[0][0].resolve(target)
-    relevant = [_relevant(model, target, evidence) for model, evidence in questions]
+    rows = [_uncertain_rows(model, target, evidence) for model, evidence in questions]
     index = [model[target].state_index(state) for model, _ in questions]
-    draws = _Draws(seed)
     out = np.empty((len(questions), n))
-    done = 0
-    while done < n:
-        size = min(n - done, chunk or PROBE)
-        probing = chunk is None and done == 0
-        if probing:
-            tracemalloc.start()
-        tables = draws.chunk(questions, relevant, size)
-        for k, ((model, evidence), batch) in enumerate(zip(questions, tables, strict=True)):
-            marginal = posterior(model, [target], evidence, tables=batch).marginals[target]
-            out[k, done : done + size] = marginal[..., index[k]]
-        if probing:
-            peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
-            chunk = min(LARGEST_CHUNK, max(64, int(MEMORY_BUDGET * size / max(peak, 1))))
-        done += size
-        if progress is not None:
-            progress(done, n)
+    workers = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    with ThreadPoolExecutor(workers) if workers > 1 else contextlib.nullcontext() as pool:
+        draws = _Draws(seed, pool)
+        done, size = 0, min(n, chunk or PROBE)
+        while done < n:
+            # The last chunk is drawn full size and cut: one batch shape fewer to compile.
+            probing = chunk is None and done == 0
+            if probing:
+                tracemalloc.start()
+            tables = draws.chunk(questions, rows, size)
+            used = min(size, n - done)
+            for k, ((model, evidence), batch) in enumerate(zip(questions, tables, strict=True)):
+                marginal = posterior(model, [target], evidence, tables=batch).marginals[target]
+                out[k, done : done + used] = np.broadcast_to(marginal[..., index[k]], (size,))[
+                    :used
+                ]
+            done += used
+            if probing:
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+                largest = min(LARGEST_CHUNK, max(64, int(MEMORY_BUDGET * size / max(peak, 1))))
+                chunks = math.ceil((n - done) / largest) if n > done else 1
+                size = math.ceil((n - done) / chunks) if n > done else size
+            if progress is not None:
+                progress(done, n)
     return out
 
 
@@ -337,7 +420,7 @@ def uncertainty(
     )
     if not np.isfinite(draws).any():
         raise EvidenceError("the evidence is impossible under every parameter draw")
-    rows = uncertain_rows(model, _relevant(model, target, evidence))
+    rows = sum(int(mask.sum()) for mask in _uncertain_rows(model, target, evidence).values())
     value = float(point[model[target].state_index(state)])
     return Uncertainty(target, state, n, seed, value, draws[0], threshold, rows)
 
