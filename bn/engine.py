@@ -140,7 +140,7 @@ def posterior(
     under which the evidence is impossible get NaN instead.
     """
     batch = _batch_shape(model, tables or {})
-    model, hard, weights, tables = _prepare(model, evidence, tables)
+    model, hard, weights, tables = prepare(model, evidence, tables)
     mass = np.broadcast_to(contract(model, [], hard=hard, weights=weights, tables=tables), batch)
     if mass.ndim == 0 and mass <= 0:
         raise EvidenceError(
@@ -162,10 +162,11 @@ def posterior(
     return Posterior(marginals, mass, soft)
 
 
-def _prepare(
-    model: Model, evidence: Evidence, tables: Tables | None
+def prepare(
+    model: Model, evidence: Evidence, tables: Tables | None = None
 ) -> tuple[Model, dict[str, int], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Surgery for do(), then hard evidence as state indices and likelihoods as vectors."""
+    """Surgery for do(), then hard evidence (and do) as state indices, likelihoods as vectors, and
+    the tables that still apply (a do() node's own table is replaced by the surgery)."""
     model = intervene(model, evidence.do)
     kept = {k: v for k, v in (tables or {}).items() if k not in evidence.do}
     hard = {k: model[k].states.index(v) for k, v in {**evidence.hard, **evidence.do}.items()}
@@ -319,7 +320,7 @@ def query(
 
 def joint(model: Model, targets: Sequence[str], evidence: Evidence) -> np.ndarray:
     """The posterior joint of `targets` (resolved evidence) as an array with one axis per target."""
-    surgery, hard, weights, _ = _prepare(model, evidence, None)
+    surgery, hard, weights, _ = prepare(model, evidence)
     weights.update(_soft_weights(surgery, evidence, hard, weights, {}))
     free = [t for t in targets if t not in hard]
     table = contract(surgery, free, hard=hard, weights=weights)

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from bn.engine import contract, intervene, joint, posterior
+from bn.engine import contract, intervene, joint, posterior, prepare
 from bn.errors import EvidenceError, ModelError
 from bn.evidence import Evidence
 from bn.model import Model, Node  # noqa: F401  (Node: doctest)
@@ -205,12 +205,7 @@ def most_probable_explanation(model: Model, evidence: Evidence) -> Assignment:
     Likelihood and soft evidence weigh the nodes they concern (those nodes stay free).
     """
     mass = posterior(model, [], evidence)  # raises if the evidence is impossible
-    surgery = intervene(model, evidence.do)
-    fixed = {k: surgery[k].states.index(v) for k, v in {**evidence.hard, **evidence.do}.items()}
-    weights = {
-        k: np.array([w[s] for s in surgery[k].states])  # type: ignore[call-overload]
-        for k, w in evidence.likelihood.items()
-    }
+    surgery, fixed, weights, _ = prepare(model, evidence)
     weights.update(mass.soft_weights)
     factors: list[tuple[tuple[str, ...], np.ndarray]] = []
     with np.errstate(divide="ignore"):

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from bn.csvfiles import write_atomic
-from bn.engine import contract, intervene, posterior
+from bn.engine import contract, intervene, posterior, prepare
 from bn.errors import EvidenceError, FileFormatError
 from bn.evidence import Evidence
 from bn.model import Model, Node
@@ -235,12 +235,7 @@ def _evaluator(model: Model, target: str, state: int, evidence: Evidence) -> Any
             return np.asarray(marginal[:, state])
 
         return soft
-    surgery = intervene(model, evidence.do)
-    hard = {k: surgery[k].states.index(v) for k, v in evidence.hard.items()}
-    weights = {
-        k: np.array([w[s] for s in surgery[k].states])  # type: ignore[call-overload]
-        for k, w in evidence.likelihood.items()
-    }
+    surgery, hard, weights, _ = prepare(model, evidence)
 
     def linear(specs: Sequence[_Spec], thetas: np.ndarray) -> np.ndarray:
         joint = contract(
