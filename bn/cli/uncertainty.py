@@ -116,6 +116,8 @@ def uncertainty(
 ) -> None:
     """How unsure is P(TARGET=STATE)? Draws the uncertain table rows and reports an interval.
 
+    TARGET alone means its state `yes` if it has one, else its last state.
+
     A row with an `ess` (equivalent sample size) is uncertain: its probabilities are the mean of a
     Dirichlet(ess x row) distribution; rows without an ess are exact. Each of N parameter sets is
     answered exactly; the command reports the point value (the tables as written), the mean and
