@@ -1,0 +1,134 @@
+"""`bn diff`: which cells changed between two versions of a model, and how the posteriors moved."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from bn.cli.base import cli
+from bn.cli.common import EVIDENCE_HELP, echo_json, evidence_options, json_option, model_option
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, float):
+        from bn.csvfiles import format_number
+
+        return format_number(value)
+    if isinstance(value, str):
+        return repr(value) if len(value) < 60 else repr(value[:57] + "...")
+    return str(value)
+
+
+def _when(when: dict[str, str]) -> str:
+    return ", ".join(f"{p}={s}" for p, s in when.items()) or "(root)"
+
+
+def _lines(report: dict[str, Any]) -> list[str]:
+    from bn.cli.common import percent
+
+    lines = []
+    for node in report["nodes_added"]:
+        lines.append(click.style(f"+ node {node}", fg="green"))
+    for node in report["nodes_removed"]:
+        lines.append(click.style(f"- node {node}", fg="red"))
+    for table in report["tables"]:
+        lines.append(click.style(f"{table['node']}.csv", bold=True))
+        structure = table["structure"]
+        if structure:
+            for key in ("parents", "states"):
+                old, new = structure[key]
+                if old != new:
+                    lines.append(
+                        f"  {key}: {', '.join(old) or '(none)'} → {', '.join(new) or '(none)'}"
+                    )
+            for parent, (old, new) in structure["parent_states"].items():
+                lines.append(
+                    f"  states of parent {parent}: {', '.join(old or [])} → {', '.join(new)}"
+                )
+            continue
+        rows: dict[str, list[str]] = {}
+        for cell in table["cells"]:
+            rows.setdefault(_when(cell["when"]), []).append(
+                f"{cell['column']} {_value(cell['old'])} → {_value(cell['new'])}"
+            )
+        for label, changes in rows.items():
+            lines.append(f"  {label}: {'; '.join(changes)}")
+    for change in report["metadata"]:
+        lines.append(
+            f"{change['file']}: {change['key']}: {_value(change['old'])} → {_value(change['new'])}"
+        )
+    if not any(report[k] for k in ("nodes_added", "nodes_removed", "tables", "metadata")):
+        lines.append("no differences in the tables or metadata")
+    if report["posteriors"]:
+        lines.append("")
+        lines.append(click.style("posteriors of the default targets", bold=True))
+        for target, states in report["posteriors"].items():
+            width = max(len(s) for s in states)
+            for state, p in states.items():
+                old = percent(p["old"]) if p["old"] is not None else "-"
+                new = percent(p["new"]) if p["new"] is not None else "-"
+                change = "" if p["change"] is None else f"  ({p['change'] * 100:+.2f} points)"
+                lines.append(f"  {target}={state.ljust(width)}  {old:>7} → {new:>7}{change}")
+    return lines
+
+
+@cli.command(
+    epilog=EVIDENCE_HELP
+    + """
+\b
+Examples:
+  bn diff HEAD~1                      # the model's last commit against the working tree
+  bn diff v1.0 HEAD --json            # two git revisions
+  bn diff old-model/ new-model/       # two directories
+  bn diff HEAD~1 -e kaboom=yes        # posteriors compared under evidence
+"""
+)
+@click.argument("old")
+@click.argument("new", required=False)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when the models differ (like git diff).")
+@evidence_options
+@json_option
+@model_option
+def diff(
+    old: str,
+    new: str | None,
+    exit_code: bool,
+    hard: Sequence[str],
+    do: Sequence[str],
+    likelihood: Sequence[str],
+    soft: Sequence[str],
+    scenario: str | None,
+    as_json: bool,
+    model_dir: str | None,
+) -> None:
+    """Compare two versions of a model: OLD and NEW are directories or git revisions.
+
+    A revision is read from the git history of the model directory (--model, default as for
+    every command); NEW defaults to its working tree. Lists every changed cell, note and ess,
+    added and removed nodes, changed model.toml and scenarios.toml keys, and how the default
+    targets' posteriors moved (under any evidence given).
+    """
+    from bn import model_path
+    from bn.cli.common import question
+    from bn.diff import compare, has_changes, load_side, side
+
+    default = model_path(model_dir)
+    with side(old, default) as (old_label, old_path), side(new, default) as (new_label, new_path):
+        before, after = load_side(old_label, old_path), load_side(new_label, new_path)
+        a = question(None, hard, do, likelihood, soft, scenario, model=before)
+        b = question(None, hard, do, likelihood, soft, scenario, model=after)
+        report = compare(a.model, b.model, a.evidence, b.evidence)
+    report = {"old": old_label, "new": new_label, **report}
+    if as_json:
+        echo_json(report)
+    else:
+        click.echo(click.style(f"{old_label} → {new_label}", bold=True))
+        for line in b.evidence.describe():
+            click.echo(f"given: {line}")
+        click.echo("\n".join(_lines(report)))
+    if exit_code and has_changes(report):
+        raise SystemExit(1)

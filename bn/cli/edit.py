@@ -1,0 +1,552 @@
+"""`bn cpt`, `bn node`, `bn state` and `bn fmt`: build and restructure a model from the command line.
+
+Every edit computes all the new files first, checks the whole new model (tables, model.toml,
+scenarios and overlays) in a temporary copy, and only then replaces the files, atomically; a command
+that fails leaves every file byte-identical (see `bn.edit`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from bn.cli.base import cli
+from bn.cli.common import echo_json, json_option, model_option
+
+if TYPE_CHECKING:
+    from bn.edit import Workspace
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def dry_run_option(function: F) -> F:
+    return click.option(
+        "--dry-run",
+        is_flag=True,
+        help="Check the edit and list the files it would change; write nothing.",
+    )(function)
+
+
+def _split(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def _workspace(model_dir: str | None, editing: bool = True) -> Workspace:
+    """The model directory to edit; never the packaged flagship unless it is named explicitly."""
+    from bn import BNError, model_path
+    from bn.edit import Workspace
+
+    path = model_path(model_dir)
+    local = Path("cpts").is_dir() and any(Path("cpts").glob("*.csv"))
+    if editing and not model_dir and not os.environ.get("BN_MODEL") and not local:
+        raise BNError(
+            "which model? give --model DIR or set $BN_MODEL (bn does not edit the packaged model)"
+        )
+    return Workspace(path)
+
+
+def _finish(ws: Workspace, lines: Sequence[str], dry_run: bool, as_json: bool) -> None:
+    """Commit the workspace (validate, then write atomically) and report what changed."""
+    changes = ws.commit(dry_run=dry_run)
+    written = sorted(p for p, t in changes.items() if t is not None)
+    deleted = sorted(p for p, t in changes.items() if t is None)
+    if as_json:
+        echo_json(
+            {
+                "model": str(ws.root),
+                "dry_run": dry_run,
+                "written": written,
+                "deleted": deleted,
+                "messages": list(lines),
+            }
+        )
+        return
+    for line in lines:
+        click.echo(line)
+    verb = "would " if dry_run else ""
+    if written:
+        click.echo(f"{verb}write: {', '.join(written)}")
+    if deleted:
+        click.echo(f"{verb}delete: {', '.join(deleted)}")
+    if not changes:
+        click.echo("nothing to change")
+    elif dry_run:
+        click.echo("dry run: the new model is valid; nothing written")
+
+
+# --- bn cpt --------------------------------------------------------------------------------------
+
+
+@cli.group()
+def cpt() -> None:
+    """Show and edit conditional probability tables (one CSV per node).
+
+    \b
+    Examples:
+      bn cpt show KABOOM
+      bn cpt set KABOOM --when kaboom=yes,nato_response=conventional_strike yes=0.6
+      bn cpt template rain --states no,yes --parents season
+      bn cpt normalize --all
+    """
+
+
+@cpt.command("show")
+@click.argument("node")
+@json_option
+@model_option
+def cpt_show(node: str, as_json: bool, model_dir: str | None) -> None:
+    """The table of NODE, aligned: parents as row labels, then states, ess and note.
+
+    Works on an invalid model too, to look at what is there.
+
+    \b
+    Examples:
+      bn cpt show KABOOM
+      bn cpt show nato_response --json
+    """
+    from bn.edit_tables import show, show_lines
+
+    ws = _workspace(model_dir, editing=False)
+    if as_json:
+        echo_json(show(ws, node))
+        return
+    lines = show_lines(ws, node)
+    click.echo(click.style(lines[0], bold=True))
+    for line in lines[1:]:
+        click.echo(line)
+
+
+@cpt.command("template")
+@click.argument("node")
+@click.option("--states", required=True, metavar="A,B,...", help="The node's states, in order.")
+@click.option("--parents", metavar="P,Q,...", help="Parent nodes (ids or aliases).")
+@click.option(
+    "--fill",
+    default="uniform",
+    show_default=True,
+    metavar="uniform|P|P1,P2,...",
+    help="Every row's probabilities: uniform, one number for every cell, or one per state.",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing table (its comments are kept).")
+@dry_run_option
+@json_option
+@model_option
+def cpt_template(
+    node: str,
+    states: str,
+    parents: str | None,
+    fill: str,
+    force: bool,
+    dry_run: bool,
+    as_json: bool,
+    model_dir: str | None,
+) -> None:
+    """Write NODE's table with one row for every combination of its parents' states.
+
+    Refuses to overwrite an existing table without --force, and (like every edit) refuses a
+    table that would leave the model invalid, e.g. new states for a node that has children.
+
+    \b
+    Examples:
+      bn cpt template sanctions --states none,partial,full --parents nuclear_use
+      bn cpt template starlink --states available,degraded,cut --fill 0.6,0.3,0.1 --force
+    """
+    from bn.edit_tables import template
+
+    ws = _workspace(model_dir)
+    lines = template(ws, node, _split(states), _split(parents), fill, force)
+    _finish(ws, lines, dry_run, as_json)
+
+
+@cpt.command("set")
+@click.argument("node")
+@click.argument("assignments", nargs=-1, metavar="[STATE=P]...")
+@click.option(
+    "--when",
+    multiple=True,
+    metavar="PARENT=STATE,...",
+    help="Which rows: a partial condition edits every row it matches (default: all rows).",
+)
+@click.option("--probs", metavar="P1,P2,...", help="One probability per state, in order.")
+@click.option("--ess", metavar="N", help="Equivalent sample size of the rows ('exact' clears it).")
+@click.option("--note", metavar="TEXT", help="The rows' note (source or reasoning).")
+@dry_run_option
+@json_option
+@model_option
+def cpt_set(
+    node: str,
+    assignments: Sequence[str],
+    when: Sequence[str],
+    probs: str | None,
+    ess: str | None,
+    note: str | None,
+    dry_run: bool,
+    as_json: bool,
+    model_dir: str | None,
+) -> None:
+    """Edit the row(s) of NODE that match --when.
+
+    Give every probability with --probs, or some states as STATE=P: the other states then share
+    the rest in proportion to their current values.
+
+    \b
+    Examples:
+      bn cpt set kaboom --when battlefield=russia_losing yes=0.4 --note "Woodward (2024)"
+      bn cpt set KABOOM --when kaboom=yes,nato_response=conventional_strike --probs 0.4,0.6
+      bn cpt set starlink --probs 0.5,0.3,0.2 --ess 10
+    """
+    from bn import BNError
+    from bn.edit_tables import set_rows
+
+    conditions: dict[str, str] = {}
+    for text in when:
+        for item in _split(text):
+            parent, sep, state = item.partition("=")
+            if not sep:
+                raise BNError(f"--when '{item}' is not of the form PARENT=STATE")
+            conditions[parent.strip()] = state.strip()
+    named: dict[str, str] = {}
+    for item in assignments:
+        state, sep, value = item.rpartition("=")
+        if not sep or not state:
+            raise BNError(f"'{item}' is not of the form STATE=PROBABILITY")
+        named[state.strip()] = value.strip()
+    ws = _workspace(model_dir)
+    lines = set_rows(
+        ws, node, conditions, _split(probs) if probs is not None else None, named, ess, note
+    )
+    _finish(ws, lines, dry_run, as_json)
+
+
+@cpt.command("normalize")
+@click.argument("nodes", nargs=-1)
+@click.option("--all", "all_nodes", is_flag=True, help="Every table, overlays included.")
+@dry_run_option
+@json_option
+@model_option
+def cpt_normalize(
+    nodes: Sequence[str], all_nodes: bool, dry_run: bool, as_json: bool, model_dir: str | None
+) -> None:
+    """Rescale every row of NODES (or --all) so that it sums to exactly 1.
+
+    Works on an invalid model too: rows that sum to 0.98 or 3 are rescaled; other problems must
+    not get worse.
+
+    \b
+    Examples:
+      bn cpt normalize nato_response
+      bn cpt normalize --all --dry-run
+    """
+    from bn import BNError
+    from bn.edit_tables import normalize
+
+    if bool(nodes) == all_nodes:
+        raise BNError("name the nodes to normalise, or use --all")
+    ws = _workspace(model_dir)
+    _finish(ws, normalize(ws, list(nodes)), dry_run, as_json)
+
+
+# --- bn node -------------------------------------------------------------------------------------
+
+
+@cli.group()
+def node() -> None:
+    """Add, rename and remove nodes and edges; every dependent file is kept consistent.
+
+    \b
+    Examples:
+      bn node add sanctions --states none,partial,full --parents nuclear_use
+      bn node rename nato_response nato_answer
+      bn node add-parent nuclear_war western_resolve
+      bn node remove crimea_offensive --marginalize
+    """
+
+
+@node.command("add")
+@click.argument("name")
+@click.option("--states", required=True, metavar="A,B,...", help="The node's states, in order.")
+@click.option("--parents", metavar="P,Q,...", help="Parent nodes (ids or aliases).")
+@click.option(
+    "--fill",
+    default="uniform",
+    show_default=True,
+    metavar="uniform|P|P1,P2,...",
+    help="Every row's probabilities: uniform, one number per cell, or one per state.",
+)
+@click.option("--label", default="", help="Display label (written to model.toml).")
+@click.option("--description", default="", help="Description (written to model.toml).")
+@dry_run_option
+@json_option
+@model_option
+def node_add(
+    name: str,
+    states: str,
+    parents: str | None,
+    fill: str,
+    label: str,
+    description: str,
+    dry_run: bool,
+    as_json: bool,
+    model_dir: str | None,
+) -> None:  # fmt: skip
+    """Add node NAME with a table for every combination of its parents' states.
+
+    \b
+    Examples:
+      bn node add sanctions --states none,partial,full --parents nuclear_use
+      bn node add drought --states no,yes --fill 0.9,0.1 --label "Drought this year"
+    """
+    from bn.edit_tables import add_node
+
+    ws = _workspace(model_dir)
+    lines = add_node(ws, name, _split(states), _split(parents), fill, label, description)
+    _finish(ws, lines, dry_run, as_json)
+
+
+@node.command("rename")
+@click.argument("old")
+@click.argument("new")
+@click.option("--keep-alias", is_flag=True, help="Keep OLD as an alias, so old names still work.")
+@dry_run_option
+@json_option
+@model_option
+def node_rename(
+    old: str, new: str, keep_alias: bool, dry_run: bool, as_json: bool, model_dir: str | None
+) -> None:
+    """Rename node OLD to NEW: its file, its children's headers, model.toml, scenarios, overlays.
+
+    Scenario keys and targets that use an alias stay as they are (aliases still work).
+
+    \b
+    Examples:
+      bn node rename nato_response nato_answer
+      bn node rename kaboom russian_nuclear_use --keep-alias
+    """
+    from bn.edit_graph import rename_node
+
+    ws = _workspace(model_dir)
+    _finish(ws, rename_node(ws, old, new, keep_alias), dry_run, as_json)
+
+
+@node.command("remove")
+@click.argument("name")
+@click.option(
+    "--marginalize",
+    is_flag=True,
+    help="Sum the node out of its children's tables (exact: the other nodes' joint is kept).",
+)
+@dry_run_option
+@json_option
+@model_option
+def node_remove(
+    name: str, marginalize: bool, dry_run: bool, as_json: bool, model_dir: str | None
+) -> None:
+    """Remove node NAME (refused while children depend on it, unless --marginalize).
+
+    With --marginalize each child's table becomes the sum over NAME's states of
+    P(child | parents, NAME) P(NAME | its parents); NAME's parents become parents of the child,
+    so every remaining node's distribution is unchanged.
+
+    \b
+    Examples:
+      bn node remove deaths
+      bn node remove crimea_offensive --marginalize
+    """
+    from bn.edit_graph import remove_node
+
+    ws = _workspace(model_dir)
+    _finish(ws, remove_node(ws, name, marginalize), dry_run, as_json)
+
+
+@node.command("add-parent")
+@click.argument("name")
+@click.argument("parent")
+@dry_run_option
+@json_option
+@model_option
+def node_add_parent(
+    name: str, parent: str, dry_run: bool, as_json: bool, model_dir: str | None
+) -> None:
+    """Make PARENT a parent of NAME: each row is copied across PARENT's states.
+
+    Nothing changes in meaning until you edit the new rows (`bn cpt set NAME --when PARENT=...`).
+
+    \b
+    Examples:
+      bn node add-parent nuclear_war western_resolve
+      bn cpt set nuclear_war --when western_resolve=wavering,nuclear_use=yes yes=0.5
+    """
+    from bn.edit_graph import add_parent
+
+    ws = _workspace(model_dir)
+    _finish(ws, add_parent(ws, name, parent), dry_run, as_json)
+
+
+@node.command("remove-parent")
+@click.argument("name")
+@click.argument("parent")
+@click.option(
+    "--weights",
+    metavar="W1,W2,...|STATE=W,...",
+    help="Average NAME's rows over PARENT's states with these weights "
+    "(default: P(PARENT | NAME's other parents), which keeps NAME's marginal).",
+)
+@dry_run_option
+@json_option
+@model_option
+def node_remove_parent(
+    name: str, parent: str, weights: str | None, dry_run: bool, as_json: bool, model_dir: str | None
+) -> None:
+    """Remove PARENT from NAME's parents, averaging NAME's rows over PARENT's states.
+
+    \b
+    Examples:
+      bn node remove-parent battlefield starlink
+      bn node remove-parent battlefield starlink --weights available=0.6,degraded=0.3,cut=0.1
+    """
+    from bn.edit_graph import remove_parent
+
+    ws = _workspace(model_dir)
+    _finish(ws, remove_parent(ws, name, parent, weights), dry_run, as_json)
+
+
+# --- bn state ------------------------------------------------------------------------------------
+
+
+@cli.group()
+def state() -> None:
+    """Add, rename and remove states, keeping every dependent table consistent.
+
+    \b
+    Examples:
+      bn state add starlink restricted --after degraded --like degraded
+      bn state rename peace_talks agreement deal
+      bn state remove starlink degraded --into cut
+    """
+
+
+@state.command("add")
+@click.argument("name")
+@click.argument("new_state", metavar="STATE")
+@click.option("--after", metavar="STATE", help="Put the new state after this one (default: last).")
+@click.option(
+    "--like",
+    metavar="STATE",
+    help="Children's rows for the new state copy this state's rows (default: uniform rows).",
+)
+@click.option("--description", default="", help="What the state means (written to model.toml).")
+@dry_run_option
+@json_option
+@model_option
+def state_add(
+    name: str,
+    new_state: str,
+    after: str | None,
+    like: str | None,
+    description: str,
+    dry_run: bool,
+    as_json: bool,
+    model_dir: str | None,
+) -> None:  # fmt: skip
+    """Add STATE to node NAME with probability 0 in every row (nothing changes in meaning).
+
+    Children get a row for the new state in each combination; then give it probability with
+    `bn cpt set NAME ... STATE=p`.
+
+    \b
+    Examples:
+      bn state add starlink restricted --after degraded --like degraded
+      bn cpt set starlink restricted=0.05
+    """
+    from bn.edit_graph import add_state
+
+    ws = _workspace(model_dir)
+    _finish(ws, add_state(ws, name, new_state, after, like, description), dry_run, as_json)
+
+
+@state.command("rename")
+@click.argument("name")
+@click.argument("old")
+@click.argument("new")
+@dry_run_option
+@json_option
+@model_option
+def state_rename(
+    name: str, old: str, new: str, dry_run: bool, as_json: bool, model_dir: str | None
+) -> None:
+    """Rename state OLD of node NAME to NEW everywhere (tables, model.toml, scenarios, overlays).
+
+    \b
+    Examples:
+      bn state rename peace_talks agreement deal
+    """
+    from bn.edit_graph import rename_state
+
+    ws = _workspace(model_dir)
+    _finish(ws, rename_state(ws, name, old, new), dry_run, as_json)
+
+
+@state.command("remove")
+@click.argument("name")
+@click.argument("old", metavar="STATE")
+@click.option(
+    "--into", metavar="OTHER", help="Move STATE's probability into OTHER (default: rescale rows)."
+)
+@dry_run_option
+@json_option
+@model_option
+def state_remove(
+    name: str, old: str, into: str | None, dry_run: bool, as_json: bool, model_dir: str | None
+) -> None:
+    """Remove STATE from node NAME; children lose their rows for it.
+
+    \b
+    Examples:
+      bn state remove starlink degraded --into cut
+      bn state remove peace_talks talks
+    """
+    from bn.edit_graph import remove_state
+
+    ws = _workspace(model_dir)
+    _finish(ws, remove_state(ws, name, old, into), dry_run, as_json)
+
+
+# --- bn fmt --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 if any file would change.")
+@json_option
+@model_option
+def fmt(check: bool, as_json: bool, model_dir: str | None) -> None:
+    """Rewrite every table in canonical layout (for diffs and reviews); --check for CI.
+
+    Rows in parent-state order, numbers in their shortest exact form (0.30 -> 0.3), surrounding
+    spaces removed; comments and notes kept (a comment between rows moves with the row below
+    it); line endings kept. The tables' values never change.
+
+    \b
+    Examples:
+      bn fmt
+      bn fmt --check        # exit 1 when a file is not in canonical layout
+    """
+    from bn.edit_tables import fmt as run
+
+    ws = _workspace(model_dir, editing=not check)
+    files = run(ws)
+    if not check:
+        ws.commit()
+    if as_json:
+        echo_json({"model": str(ws.root), "check": check, "files": files})
+    else:
+        verb = "would reformat" if check else "reformatted"
+        for path in files:
+            click.echo(f"{verb} {path}")
+        if not files:
+            click.echo("all tables are in canonical layout")
+    if check and files:
+        raise SystemExit(1)

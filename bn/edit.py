@@ -1,0 +1,592 @@
+"""Editing a model directory safely: node files as editable sheets, and one transaction for all writes.
+
+Every editing command (`bn cpt`, `bn node`, `bn state`, `bn fmt`) works the same way:
+
+1. `Workspace(directory)` reads the files it may touch; a node file becomes a `Sheet` (header,
+   rows, comments, the text of each row as written);
+2. the command computes every new file in memory: `workspace.write(path, text)` /
+   `workspace.delete(path)`, nothing on disk yet;
+3. `workspace.commit()` checks the whole new model in a temporary copy (`bn.validate.check`, then
+   every scenario and overlay) and refuses the edit if it adds any problem; then it writes each
+   new file to a temporary file beside it, keeps a backup of each file it replaces or deletes, and
+   renames. If anything fails before the last rename, every file is restored from its backup and
+   the directory is byte-identical to before.
+
+What is kept: `#` comment lines above the header stay there; a comment line between rows belongs to
+the row below it (it moves with that row, and stays above the first of the rows a row becomes);
+comments after the last row stay at the end. A row nobody changed is written back byte for byte
+(quoting, spacing, number format). Notes and `ess` are carried by every edit. The line endings
+(LF or CRLF) and a UTF-8 BOM of a file are kept. `model.toml` and `scenarios.toml` are edited
+textually by `bn.tomledit`, so their comments survive too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import itertools
+import math
+import os
+import secrets
+import shutil
+import tempfile
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bn.csvfiles import RESERVED, csv_records, format_number, node_files, read_table
+from bn.errors import BNError, ModelError, Problem
+from bn.model import Model, suggest
+
+MODEL_TOML = "model.toml"
+SCENARIOS_TOML = "scenarios.toml"
+
+
+@dataclass
+class Row:
+    """One row of a node file: cells as text, plus the comment lines written just above it."""
+
+    parents: list[str]
+    probs: list[str]
+    ess: str = ""
+    note: str = ""
+    comments: list[str] = field(default_factory=list)
+    raw: str | None = None  # the row's text as read; written back when nothing changed
+    line: int = 0
+
+    def __post_init__(self) -> None:
+        self._read = self.cells()
+
+    def cells(self) -> tuple[tuple[str, ...], tuple[str, ...], str, str]:
+        return tuple(self.parents), tuple(self.probs), self.ess, self.note
+
+    @property
+    def changed(self) -> bool:
+        return self.raw is None or self.cells() != self._read
+
+    def copy(self, **changes: Any) -> Row:
+        """A new row (written afresh) with the same cells, comments moved only when given."""
+        values: dict[str, Any] = {
+            "parents": list(self.parents),
+            "probs": list(self.probs),
+            "ess": self.ess,
+            "note": self.note,
+            "comments": [],
+        }
+        values.update(changes)
+        return Row(**values)
+
+
+@dataclass
+class Sheet:
+    """A node's CSV file as an editable document. `text()` writes it back."""
+
+    node: str
+    parents: list[str]
+    states: list[str]
+    extras: list[str]  # "ess" and/or "note", in file order
+    rows: list[Row]
+    head: list[str] = field(default_factory=list)  # comment/blank lines above the header
+    tail: list[str] = field(default_factory=lambda: [""])  # lines after the last row
+    header_raw: str | None = None
+    quote_notes: bool = False  # write every non-empty note in quotes, as most of the file does
+
+    def __post_init__(self) -> None:
+        self._layout = self.layout()
+
+    def layout(self) -> tuple[int, int, tuple[str, ...]]:
+        return len(self.parents), len(self.states), tuple(self.extras)
+
+    @classmethod
+    def parse(cls, data: bytes, file: str) -> Sheet:
+        """Read a node file; `ModelError` if its header or rows cannot be read as a table."""
+        problems: list[Problem] = []
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / Path(file).name
+            path.write_bytes(data)
+            table = read_table(path, problems)
+        if table is None or problems:
+            raise ModelError([Problem(file, p.line, p.message, p.hint) for p in problems])
+        text = data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        records = csv_records(text)
+        (first, last, _), body = records[0], records[1:]
+        extras = [c for c in table.columns if c in RESERVED]
+        rows = []
+        previous = last
+        for (start, end, _), raw in zip(body, table.rows, strict=True):
+            rows.append(
+                Row(
+                    list(raw.parents),
+                    list(raw.probs),
+                    raw.ess,
+                    raw.note,
+                    lines[previous : start - 1],
+                    "\n".join(lines[start - 1 : end]),
+                    start,
+                )
+            )
+            previous = end
+        notes = [r for r in rows if r.note]
+        quoted = [r for r in notes if (r.raw or "").rstrip().endswith('"')]
+        return cls(
+            quote_notes=extras[-1:] == ["note"] and len(quoted) * 2 > len(notes),
+            node=table.node,
+            parents=list(table.parents),
+            states=list(table.states),
+            extras=extras,
+            rows=rows,
+            head=lines[: first - 1],
+            tail=lines[previous:],
+            header_raw="\n".join(lines[first - 1 : last]),
+        )
+
+    def header(self) -> list[str]:
+        return [*self.parents, *(f"{self.node}={s}" for s in self.states), *self.extras]
+
+    def text(self) -> str:
+        """The file's text (LF newlines, no BOM: see `_encoded`): unchanged rows as read."""
+        same = self.layout() == self._layout
+        header = self.header()
+        lines = list(self.head)
+        if self.header_raw is not None and same and _cells(self.header_raw) == header:
+            lines.append(self.header_raw)
+        else:
+            lines.append(_record(header))
+        for row in self.rows:
+            lines.extend(row.comments)
+            if same and not row.changed and row.raw is not None:
+                lines.append(row.raw)
+            else:
+                extra = {"ess": row.ess, "note": row.note}
+                cells = [*row.parents, *row.probs, *(extra[e] for e in self.extras)]
+                lines.append(self.record(cells))
+        lines.extend(self.tail)
+        return "\n".join(lines)
+
+    def record(self, cells: Sequence[str]) -> str:
+        """One row as CSV, notes quoted when the file quotes them."""
+        if self.quote_notes and self.extras[-1:] == ["note"] and cells[-1]:
+            return _record(cells[:-1]) + ',"' + cells[-1].replace('"', '""') + '"'
+        return _record(cells)
+
+    def state_index(self, state: str) -> int:
+        return _choose(state, self.states, f"state of {self.node}")
+
+    def parent_index(self, parent: str) -> int:
+        return _choose(parent, self.parents, f"parent of {self.node}")
+
+    def ensure(self, column: str) -> None:
+        """Add the `ess` or `note` column if the file has none."""
+        if column not in self.extras:
+            self.extras.append(column)
+            self.extras.sort(key=RESERVED.index)
+
+    def order(self, parent_states: Sequence[Sequence[str]]) -> Iterator[tuple[str, ...]]:
+        """Every parent combination in canonical (row-major, state) order."""
+        yield from itertools.product(*parent_states)
+
+    def place(self, rows: Iterable[Row], parent_states: Sequence[Sequence[str]]) -> None:
+        """Insert new rows where canonical order puts them, without reordering existing rows."""
+        rank = {combo: i for i, combo in enumerate(self.order(parent_states))}
+
+        def key(row: Row) -> int:
+            return rank.get(tuple(row.parents), len(rank))
+
+        for row in sorted(rows, key=key):
+            before = [i for i, r in enumerate(self.rows) if key(r) < key(row)]
+            self.rows.insert(before[-1] + 1 if before else 0, row)
+
+    def drop(self, row: Row) -> None:
+        """Remove a row; its comments go to the row below it (or to the end of the file)."""
+        index = self.rows.index(row)
+        del self.rows[index]
+        if row.comments:
+            if index < len(self.rows):
+                self.rows[index].comments[:0] = row.comments
+            else:
+                self.tail[:0] = row.comments
+
+
+def _record(cells: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(cells)
+    return buffer.getvalue()
+
+
+def _cells(text: str) -> list[str]:
+    return [c.strip() for c in next(csv.reader(io.StringIO(text)), [])]
+
+
+def _choose(name: str, choices: Sequence[str], what: str) -> int:
+    if name in choices:
+        return list(choices).index(name)
+    folded = [i for i, c in enumerate(choices) if c.lower() == name.lower()]
+    if len(folded) == 1:
+        return folded[0]
+    raise BNError(
+        f"'{name}' is not a {what}; {suggest(name, choices)}choices: {', '.join(choices)}"
+    )
+
+
+def number(value: float) -> str:
+    """A computed probability as text: 15 significant digits, so 0.1 + 0.2 is written 0.3.
+
+    >>> number(0.1 + 0.2), number(1 / 3), number(2e-7)
+    ('0.3', '0.333333333333333', '0.0000002')
+    """
+    return format_number(float(f"{value:.15g}"))
+
+
+def probability(cell: str) -> float | None:
+    try:
+        value = float(cell)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+class Workspace:
+    """A model directory being edited: files as read, and the new contents not yet written."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.root = Path(directory)
+        if not self.root.is_dir():
+            raise ModelError([Problem(str(self.root), None, "no such model directory")])
+        self.model, self.problems = _check(self.root)
+        self.read: dict[str, bytes | None] = {}
+        self.changes: dict[str, str | None] = {}
+        self._sheets: dict[str, Sheet] = {}
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def bytes(self, path: str) -> bytes | None:
+        if path not in self.read:
+            file = self.root / path
+            self.read[path] = file.read_bytes() if file.is_file() else None
+        return self.read[path]
+
+    def text(self, path: str) -> str | None:
+        """A file's current text (pending changes included), newlines as LF, without BOM."""
+        if path in self.changes:
+            return self.changes[path]
+        data = self.bytes(path)
+        if data is None:
+            return None
+        return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+
+    def sheet(self, path: str) -> Sheet:
+        """The node file at `path` (relative to the model directory), parsed once and shared."""
+        if path not in self._sheets:
+            data = self.bytes(path)
+            if data is None:
+                raise BNError(f"{path} does not exist")
+            self._sheets[path] = Sheet.parse(data, path)
+        return self._sheets[path]
+
+    def valid_model(self) -> Model:
+        """The model as read; `ModelError` (listing every problem) when it is not valid."""
+        if self.model is None:
+            raise ModelError(self.problems)
+        return self.model
+
+    def node_paths(self) -> list[str]:
+        return [p.name for p in node_files(self.root)]
+
+    def overlays(self) -> list[str]:
+        """The overlay directories that scenarios.toml names (relative paths that exist)."""
+        text = self.text(SCENARIOS_TOML)
+        try:
+            document = tomllib.loads(text) if text else {}
+        except tomllib.TOMLDecodeError:
+            return []
+        table = document.get("scenarios", {})
+        names = [
+            str(entry["overlay"])
+            for entry in (table.values() if isinstance(table, Mapping) else [])
+            if isinstance(entry, Mapping) and entry.get("overlay")
+        ]
+        return [n for n in dict.fromkeys(names) if (self.root / n).is_dir()]
+
+    def copies(self, node: str) -> list[str]:
+        """Every file holding a table of `node`: its own file, then each overlay's."""
+        paths = [f"{node}.csv"] if self.bytes(f"{node}.csv") is not None else []
+        return paths + [
+            f"{o}/{node}.csv" for o in self.overlays() if (self.root / o / f"{node}.csv").is_file()
+        ]
+
+    def resolve(self, name: str) -> str:
+        """A node id from an id or alias; works on an invalid model too (file names, aliases)."""
+        if self.model is not None:
+            return self.model.resolve(name)
+        ids = [Path(p).stem for p in self.node_paths()]
+        aliases: dict[str, str] = {}
+        with contextlib.suppress(tomllib.TOMLDecodeError):
+            nodes = tomllib.loads(self.text(MODEL_TOML) or "").get("nodes", {})
+            for node_id, entry in nodes.items() if isinstance(nodes, Mapping) else []:
+                for alias in entry.get("aliases", []) if isinstance(entry, Mapping) else []:
+                    aliases[str(alias)] = str(node_id)
+        if name in ids:
+            return name
+        if name in aliases:
+            return aliases[name]
+        folded = [i for i in ids if i.lower() == name.lower()]
+        if len(folded) == 1:
+            return folded[0]
+        raise BNError(f"unknown node '{name}'; {suggest(name, ids)}nodes: {', '.join(ids)}")
+
+    # --- changing ------------------------------------------------------------------------------
+
+    def write(self, path: str, text: str) -> None:
+        self.changes[path] = text
+
+    def delete(self, path: str) -> None:
+        self.changes[path] = None
+        self._sheets.pop(path, None)
+
+    def save(self, *paths: str) -> None:
+        """Record the current text of the given (or all parsed) sheets as changes."""
+        for path in paths or list(self._sheets):
+            sheet = self._sheets[path]
+            if path not in self.changes or self.changes[path] is not None:
+                self.changes[path] = sheet.text()
+
+    def pending(self) -> dict[str, str | None]:
+        """The changes that differ from what is on disk."""
+        out: dict[str, str | None] = {}
+        for path, text in self.changes.items():
+            old = self.bytes(path)
+            if text is None:
+                if old is not None:
+                    out[path] = None
+            elif old is None or _encoded(text, old) != old:
+                out[path] = text
+        return out
+
+    def check(self) -> list[Problem]:
+        """Problems the pending changes would add (empty when the edit is safe to write)."""
+        pending = self.pending()
+        with tempfile.TemporaryDirectory(prefix="bn-edit-") as scratch:
+            copy = Path(scratch) / "model"
+            _copy_model(self.root, copy, self.overlays(), pending)
+            for path, text in pending.items():
+                target = copy / path
+                if text is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(_encoded(text, self.bytes(path)))
+            _, problems = _check(copy)
+        before = {_key(p) for p in self.problems if p.severity == "error"}
+        return [p for p in problems if p.severity == "error" and _key(p) not in before]
+
+    def commit(self, dry_run: bool = False) -> dict[str, str | None]:
+        """Validate, then write every pending change atomically; return what changed."""
+        pending = self.pending()
+        if not pending:
+            return {}
+        added = self.check()
+        if added:
+            raise ModelError(
+                [
+                    Problem(
+                        p.file,
+                        p.line,
+                        p.message,
+                        (p.hint + "; " if p.hint else "") + "nothing was changed",
+                    )
+                    for p in added
+                ]
+            )
+        if not dry_run:
+            data = {
+                p: None if t is None else _encoded(t, self.bytes(p)) for p, t in pending.items()
+            }
+            replace_files(self.root, data, self.read)
+        return pending
+
+
+def _encoded(text: str, like: bytes | None) -> bytes:
+    """`text` (LF newlines) with the line endings and BOM of the file it replaces."""
+    if like is not None:
+        if b"\r\n" in like:
+            text = text.replace("\n", "\r\n")
+        if like.startswith(b"\xef\xbb\xbf") and not text.startswith("\ufeff"):
+            text = "\ufeff" + text
+    return text.encode("utf-8")
+
+
+def _key(problem: Problem) -> tuple[str, str]:
+    return problem.file, problem.message
+
+
+def _copy_model(
+    source: Path, target: Path, overlays: Sequence[str], pending: Mapping[str, str | None]
+) -> None:
+    target.mkdir()
+    for path in [*node_files(source), source / MODEL_TOML, source / SCENARIOS_TOML]:
+        if path.is_file():
+            shutil.copyfile(path, target / path.name)
+    for overlay in {*overlays, *_overlay_names(pending.get(SCENARIOS_TOML))}:
+        folder = source / overlay
+        if folder.is_dir():
+            (target / overlay).mkdir(parents=True, exist_ok=True)
+            for path in node_files(folder):
+                shutil.copyfile(path, target / overlay / path.name)
+
+
+def _overlay_names(text: str | None) -> list[str]:
+    try:
+        table = tomllib.loads(text or "").get("scenarios", {})
+    except tomllib.TOMLDecodeError:
+        return []
+    return [
+        str(e["overlay"]) for e in table.values() if isinstance(e, Mapping) and e.get("overlay")
+    ]
+
+
+def _check(directory: Path) -> tuple[Model | None, list[Problem]]:
+    """`bn.validate.check`, then every scenario (evidence and overlay) of a valid model."""
+    from bn.scenarios import apply, load_scenarios
+    from bn.validate import check
+
+    model, problems = check(directory)
+    if model is None:
+        return None, problems
+    try:
+        names = list(load_scenarios(model))
+    except ModelError as error:
+        return None, problems + error.problems
+    for name in names:
+        try:
+            apply(model, name)
+        except ModelError as error:
+            problems += [
+                Problem(p.file, p.line, f"scenario '{name}': {p.message}", p.hint)
+                for p in error.problems
+            ]
+        except BNError as error:
+            text = str(error)
+            if not text.startswith(f"scenario '{name}'"):
+                text = f"scenario '{name}': {text}"
+            problems.append(Problem(SCENARIOS_TOML, None, text))
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return model, problems
+
+
+def replace_files(
+    root: Path, new: Mapping[str, bytes | None], expected: Mapping[str, bytes | None]
+) -> None:
+    """Replace (or delete, for None) several files as one change: all of them or none.
+
+    Each new file is first written in full to a temporary file beside its target. Each file that
+    will be replaced or deleted gets a backup (a hard link, else a copy) before anything is
+    renamed. If a rename fails, the files already renamed are restored from their backups.
+    `expected` holds what each file contained when it was read: if a file changed on disk since
+    (a spreadsheet saved it), nothing is written.
+    """
+    for path in new:
+        now = (root / path).read_bytes() if (root / path).is_file() else None
+        if now != expected.get(path, now):
+            raise ModelError(
+                [Problem(path, None, "the file changed on disk during the edit; nothing written")]
+            )
+    temps: dict[str, Path] = {}
+    backups: dict[str, Path] = {}
+    done: list[str] = []
+    try:
+        for path, data in new.items():
+            if data is not None:
+                temps[path] = _temporary(root / path, data)
+        for path in new:
+            target = root / path
+            if target.is_file():
+                backup = target.with_name(f".{target.name}.bn-backup-{secrets.token_hex(4)}")
+                try:
+                    os.link(target, backup)
+                except OSError:
+                    shutil.copy2(target, backup)
+                backups[path] = backup
+        deletes = [p for p, d in new.items() if d is None]
+        writes = [p for p, d in new.items() if d is not None]
+        for path in deletes:  # first, so that a rename to another case of the name works
+            done.append(path)
+            (root / path).unlink()
+        for path in writes:
+            done.append(path)
+            os.replace(temps[path], root / path)
+            del temps[path]
+    except BaseException as error:
+        failed = _restore(root, done, backups)
+        for temp in temps.values():
+            temp.unlink(missing_ok=True)
+        if failed:
+            raise ModelError(
+                [
+                    Problem(
+                        p,
+                        None,
+                        f"could not restore this file after a failed write ({error}); its "
+                        f"previous content is in {backups[p].name}",
+                    )
+                    for p in failed
+                ]
+            ) from error
+        for backup in backups.values():
+            backup.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise ModelError(
+                [
+                    Problem(
+                        error.filename or "model", None, f"write failed, nothing changed: {error}"
+                    )
+                ]
+            ) from error
+        raise
+    for backup in backups.values():
+        backup.unlink(missing_ok=True)
+
+
+def _temporary(target: Path, data: bytes) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        mode = target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask()
+        os.chmod(name, mode)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _restore(root: Path, done: Sequence[str], backups: Mapping[str, Path]) -> list[str]:
+    """Undo the renames in `done`; the paths that could not be restored."""
+    failed = []
+    for path in reversed(done):
+        target = root / path
+        try:
+            if path in backups:
+                try:
+                    os.replace(backups[path], target)
+                except OSError:
+                    target.write_bytes(backups[path].read_bytes())
+                    backups[path].unlink()
+            else:
+                target.unlink(missing_ok=True)
+        except OSError:
+            failed.append(path)
+    return failed
