@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from bn import __version__
-from bn.csvfiles import format_number
 from bn.errors import BNError
 from bn.evidence import Evidence
 from bn.model import Model
@@ -192,23 +191,17 @@ def gather(
     arithmetic = _arithmetic(model, targets)
 
     progress("scenarios")
-    table = scenarios.load_scenarios(model)
     rows: list[ScenarioRow] = []
-    base = headlines[0].point
-    if "baseline" in table:
-        base_model, base_evidence = scenarios.apply(model, "baseline")
-        base = float(posterior(base_model, [main[0]], base_evidence).marginals[main[0]][-1])
-    for name, scenario in table.items():
-        changed, evidence = scenarios.apply(model, name)
-        p = float(posterior(changed, [main[0]], evidence).marginals[main[0]][-1])
-        interval = (
-            _interval(changed, main[0], main[1], evidence) if uncertain_rows(changed) else None
+    if scenarios.load_scenarios(model):
+        table = scenarios.compare(
+            model, f"{main[0]}={main[1]}", intervals=True, draws=DRAWS, seed=SEED
         )
-        rows.append(
+        rows = [
             ScenarioRow(
-                name, scenario.description, p, p - base, p / base if base else None, interval
+                r.name, r.description, r.probability or 0.0, r.delta or 0.0, r.ratio, r.interval_90
             )
-        )
+            for r in table.rows
+        ]
 
     progress("diagrams")
     pictures = []

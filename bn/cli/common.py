@@ -85,19 +85,27 @@ def question(
     model: Model | None = None,
 ) -> Question:
     """Load the model, apply the scenario, and put the command line's evidence on top."""
-    from bn import scenarios
+    from bn.scenarios import pose
 
-    model = model or load_model(model_dir)
-    base = Evidence()
-    if scenario:
-        model, base = scenarios.apply(model, scenario)
-    given = Evidence(
+    model, evidence = pose(
+        model or load_model(model_dir), scenario, parse_evidence(hard, do, likelihood, soft)
+    )
+    return Question(model, evidence, scenario)
+
+
+def parse_evidence(
+    hard: Sequence[str] = (),
+    do: Sequence[str] = (),
+    likelihood: Sequence[str] = (),
+    soft: Sequence[str] = (),
+) -> Evidence:
+    """Evidence from the command line's NODE=... strings (not yet checked against a model)."""
+    return Evidence(
         hard=dict(parse_assignment(t) for t in hard),
         do=dict(parse_assignment(t) for t in do),
         likelihood=dict(parse_weights(t) for t in likelihood),
         soft=dict(parse_weights(t) for t in soft),
     )
-    return Question(model, base.combine(given.resolved(model)).resolved(model), scenario)
 
 
 def echo_json(data: Any) -> None:
