@@ -71,7 +71,7 @@ def _lines(report: dict[str, Any]) -> list[str]:
             for state, p in states.items():
                 old = percent(p["old"]) if p["old"] is not None else "-"
                 new = percent(p["new"]) if p["new"] is not None else "-"
-                change = "" if p["change"] is None else f"  ({p['change'] * 100:+.2f} points)"
+                change = "" if not p["change"] else f"  ({p['change'] * 100:+.2f} points)"
                 lines.append(f"  {target}={state.ljust(width)}  {old:>7} → {new:>7}{change}")
     return lines
 

@@ -1,0 +1,153 @@
+"""`bn diff`: changed cells, nodes, metadata and posteriors between directories or git revisions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import CHAIN, run
+
+WAR = 0.3 * 0.8 * 0.7  # P(KABOOM) in the chain, by hand
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Path, Path]:
+    old, new = tmp_path / "old", tmp_path / "new"
+    shutil.copytree(CHAIN, old)
+    shutil.copytree(CHAIN, new)
+    return old, new
+
+
+def diff(*args: str) -> Any:
+    result = run("diff", *args, "--json")
+    assert result.exit_code == 0, result.output + result.stderr
+    return json.loads(result.stdout)
+
+
+def set_cell(model: Path, *args: str) -> None:
+    result = run("cpt", "set", *args, "--model", str(model))
+    assert result.exit_code == 0, result.stderr
+
+
+def test_changed_cells_and_posteriors(pair: tuple[Path, Path]) -> None:
+    old, new = pair
+    set_cell(new, "KABOOM", "--when", "kaboom=yes,nato_response=strike", "yes=0.6", "--note", "n")
+    report = diff(str(old), str(new))
+    when = {"nuclear_use": "yes", "nato_response": "strike"}
+    assert report["tables"] == [
+        {
+            "node": "nuclear_war",
+            "structure": None,
+            "cells": [
+                {"when": when, "column": "no", "old": 0.3, "new": 0.4},
+                {"when": when, "column": "yes", "old": 0.7, "new": 0.6},
+                {"when": when, "column": "note", "old": "Tegmark (2022): 70%", "new": "n"},
+            ],
+        }
+    ]
+    moved = report["posteriors"]["nuclear_war"]["yes"]
+    assert moved["old"] == pytest.approx(WAR)
+    assert moved["new"] == pytest.approx(0.3 * 0.8 * 0.6)
+    assert moved["change"] == pytest.approx(0.3 * 0.8 * (0.6 - 0.7))
+    assert report["posteriors"]["nuclear_use"]["yes"]["change"] == 0
+    assert report["nodes_added"] == report["nodes_removed"] == report["metadata"] == []
+    text = run("diff", str(old), str(new)).stdout
+    assert "nuclear_use=yes, nato_response=strike: no 0.3 → 0.4; yes 0.7 → 0.6; note" in text
+    assert "nuclear_war=yes    16.8% →   14.4%  (-2.40 points)\n" in text
+    assert "nuclear_use=yes    30.0% →   30.0%\n" in text
+
+
+def test_layout_only_changes_are_not_differences(pair: tuple[Path, Path]) -> None:
+    old, new = pair
+    path = new / "nato_response.csv"
+    path.write_text(path.read_text().replace("0.2,0.8", "0.20,8e-1"))
+    assert diff(str(old), str(new))["tables"] == []
+    result = run("diff", str(old), str(new), "--exit-code")
+    assert result.exit_code == 0 and "no differences in the tables or metadata" in result.stdout
+
+
+def test_structure_nodes_and_metadata(pair: tuple[Path, Path]) -> None:
+    old, new = pair
+    assert run("node", "rename", "nato_response", "nato", "--model", str(new)).exit_code == 0
+    assert run("state", "add", "kaboom", "maybe", "--model", str(new)).exit_code == 0
+    meta = new / "model.toml"
+    meta.write_text(meta.read_text().replace("three-step", "3-step"))
+    report = diff(str(old), str(new))
+    assert report["nodes_added"] == ["nato"] and report["nodes_removed"] == ["nato_response"]
+    tables = {t["node"]: t for t in report["tables"]}
+    assert tables["nuclear_use"]["structure"]["states"] == [["no", "yes"], ["no", "yes", "maybe"]]
+    assert tables["nuclear_war"]["structure"]["parents"] == [
+        ["nuclear_use", "nato_response"],
+        ["nuclear_use", "nato"],
+    ]
+    assert report["metadata"] == [
+        {
+            "file": "model.toml",
+            "key": "model.title",
+            "old": "Tegmark's three-step chain",
+            "new": "Tegmark's 3-step chain",
+        }
+    ]
+    assert report["posteriors"]["nuclear_use"]["maybe"] == {"old": None, "new": 0.0, "change": None}
+    result = run("diff", str(old), str(new), "--exit-code")
+    assert result.exit_code == 1
+    assert "+ node nato" in result.stdout and "states: no, yes → no, yes, maybe" in result.stdout
+
+
+def test_posteriors_under_evidence(pair: tuple[Path, Path]) -> None:
+    old, new = pair
+    set_cell(new, "nato_response", "--when", "kaboom=yes", "strike=0.5")
+    report = diff(str(old), str(new), "-e", "kaboom=yes")
+    assert report["evidence"]["evidence"] == {"nuclear_use": "yes"}
+    moved = report["posteriors"]["nuclear_war"]["yes"]
+    assert moved["old"] == pytest.approx(0.8 * 0.7) and moved["new"] == pytest.approx(0.5 * 0.7)
+
+
+def git(directory: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+        cwd=directory,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_git_revisions(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    model = repo / "models" / "chain"
+    shutil.copytree(CHAIN, model)
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "first")
+    set_cell(model, "kaboom", "yes=0.4")
+    report = diff("HEAD", "--model", str(model))  # NEW defaults to the working tree
+    assert report["old"] == f"HEAD ({model})" and report["new"] == f"{model} (working tree)"
+    assert [c["column"] for c in report["tables"][0]["cells"]] == ["no", "yes"]
+    assert report["posteriors"]["nuclear_war"]["yes"]["new"] == pytest.approx(0.4 * 0.8 * 0.7)
+    git(repo, "commit", "-qam", "second")
+    set_cell(model, "kaboom", "yes=0.5")
+    report = diff("HEAD~1", "HEAD", "--model", str(model))
+    assert report["posteriors"]["nuclear_use"]["yes"]["old"] == pytest.approx(0.3)
+    assert report["posteriors"]["nuclear_use"]["yes"]["new"] == pytest.approx(0.4)
+    assert diff("HEAD", "--model", str(model))["tables"][0]["cells"][1] == {
+        "when": {},
+        "column": "yes",
+        "old": 0.4,
+        "new": 0.5,
+    }
+    result = run("diff", "no-such-rev", "--model", str(model))
+    assert result.exit_code == 2 and "cannot read models/chain/ at git revision" in result.stderr
+
+
+def test_a_revision_outside_git_and_an_invalid_side(pair: tuple[Path, Path]) -> None:
+    old, new = pair
+    result = run("diff", "HEAD", "--model", str(new))
+    assert result.exit_code == 2 and "not in a git repository" in result.stderr
+    path = new / "nato_response.csv"
+    path.write_text(path.read_text().replace("0.2,0.8", "0.2,0.9"))
+    result = run("diff", str(old), str(new))
+    assert result.exit_code == 2 and f"{new}: nato_response.csv:3: error" in result.stderr
