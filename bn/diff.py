@@ -116,12 +116,30 @@ def _toml(directory: Path | None, name: str) -> dict[str, Any]:
 
 
 def _metadata(old: Model, new: Model) -> list[dict[str, Any]]:
+    """Changed keys of model.toml and scenarios.toml; a node or scenario table added or removed
+    as a whole is one change."""
     changes = []
-    for name in ("model.toml", "scenarios.toml"):
-        a, b = _flatten(_toml(old.path, name)), _flatten(_toml(new.path, name))
-        for key in sorted(set(a) | set(b)):
-            if a.get(key) != b.get(key):
-                changes.append({"file": name, "key": key, "old": a.get(key), "new": b.get(key)})
+    for name, group in (("model.toml", "nodes"), ("scenarios.toml", "scenarios")):
+        a, b = _toml(old.path, name), _toml(new.path, name)
+        tables_a, tables_b = a.get(group, {}), b.get(group, {})
+        for key in [*tables_a, *(k for k in tables_b if k not in tables_a)]:
+            if (key in tables_a) != (key in tables_b):
+                changes.append(
+                    {
+                        "file": name,
+                        "key": f"{group}.{key}",
+                        "old": tables_a.get(key),
+                        "new": tables_b.get(key),
+                    }
+                )
+                tables_a.pop(key, None)
+                tables_b.pop(key, None)
+        flat_a, flat_b = _flatten(a), _flatten(b)
+        for key in sorted(set(flat_a) | set(flat_b)):
+            if flat_a.get(key) != flat_b.get(key):
+                changes.append(
+                    {"file": name, "key": key, "old": flat_a.get(key), "new": flat_b.get(key)}
+                )
     return changes
 
 

@@ -46,9 +46,8 @@ def _lines(report: dict[str, Any]) -> list[str]:
                         f"  {key}: {', '.join(old) or '(none)'} → {', '.join(new) or '(none)'}"
                     )
             for parent, (old, new) in structure["parent_states"].items():
-                lines.append(
-                    f"  states of parent {parent}: {', '.join(old or [])} → {', '.join(new)}"
-                )
+                before = ", ".join(old) if old is not None else "(a new node)"
+                lines.append(f"  states of parent {parent}: {before} → {', '.join(new)}")
             continue
         rows: dict[str, list[str]] = {}
         for cell in table["cells"]:
@@ -58,6 +57,10 @@ def _lines(report: dict[str, Any]) -> list[str]:
         for label, changes in rows.items():
             lines.append(f"  {label}: {'; '.join(changes)}")
     for change in report["metadata"]:
+        if isinstance(change["old"], dict) or isinstance(change["new"], dict):
+            verb = "added" if change["old"] is None else "removed"
+            lines.append(f"{change['file']}: [{change['key']}] {verb}")
+            continue
         lines.append(
             f"{change['file']}: {change['key']}: {_value(change['old'])} → {_value(change['new'])}"
         )

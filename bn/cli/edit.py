@@ -262,7 +262,7 @@ def node() -> None:
       bn node add sanctions --states none,partial,full --parents nuclear_use
       bn node rename nato_response nato_answer
       bn node add-parent nuclear_war western_resolve
-      bn node remove crimea_offensive --marginalize
+      bn node remove nato_response --marginalize
     """
 
 
@@ -354,7 +354,7 @@ def node_remove(
     \b
     Examples:
       bn node remove deaths
-      bn node remove crimea_offensive --marginalize
+      bn node remove nato_response --marginalize
     """
     from bn.edit_graph import remove_node
 
@@ -507,7 +507,7 @@ def state_remove(
     \b
     Examples:
       bn state remove starlink degraded --into cut
-      bn state remove peace_talks talks
+      bn state remove starlink degraded
     """
     from bn.edit_graph import remove_state
 
