@@ -26,6 +26,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bn.errors import BNError
 from bn.evidence import Evidence
 from bn.model import Model, Node
@@ -81,10 +83,11 @@ def _float(value: float) -> float | None:
 
 
 def _cells(old: Node, new: Node) -> list[dict[str, Any]]:
+    """Changed probabilities, ess and notes of two tables with the same shape (new names)."""
     changes = []
-    for flat, combo in enumerate(itertools.product(*(range(n) for n in old.parent_shape))):
-        when = dict(zip(old.parents, old.row_label(combo), strict=True))
-        for state, a, b in zip(old.states, old.table[combo], new.table[combo], strict=True):
+    for flat, combo in enumerate(itertools.product(*(range(n) for n in new.parent_shape))):
+        when = dict(zip(new.parents, new.row_label(combo), strict=True))
+        for state, a, b in zip(new.states, old.table[combo], new.table[combo], strict=True):
             if a != b:
                 changes.append({"when": when, "column": state, "old": float(a), "new": float(b)})
         a, b = old.ess[combo], new.ess[combo]
@@ -95,6 +98,37 @@ def _cells(old: Node, new: Node) -> list[dict[str, Any]]:
                 {"when": when, "column": "note", "old": old.notes[flat], "new": new.notes[flat]}
             )
     return changes
+
+
+def _states(model: Model, node: str) -> list[str] | None:
+    return list(model[node].states) if node in model.ids else None
+
+
+def renames(old: Model, new: Model) -> dict[str, str]:
+    """Nodes that only changed id: same states, same table, same (renamed) parents."""
+    found: dict[str, str] = {}
+    removed = [n for n in old.ids if n not in new.ids]
+    added = [n for n in new.ids if n not in old.ids]
+    changed = True
+    while changed:
+        changed = False
+        for r in removed:
+            for a in added:
+                if r in found or a in found.values():
+                    continue
+                x, y = old[r], new[a]
+                parents = tuple(found.get(p, p) for p in x.parents)
+                if (
+                    x.states == y.states
+                    and parents == y.parents
+                    and x.table.shape == y.table.shape
+                    and np.array_equal(x.table, y.table)
+                    and np.array_equal(x.ess, y.ess, equal_nan=True)
+                    and x.notes == y.notes
+                ):
+                    found[r] = a
+                    changed = True
+    return found
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -115,12 +149,14 @@ def _toml(directory: Path | None, name: str) -> dict[str, Any]:
         return {}
 
 
-def _metadata(old: Model, new: Model) -> list[dict[str, Any]]:
+def _metadata(old: Model, new: Model, renamed: Mapping[str, str]) -> list[dict[str, Any]]:
     """Changed keys of model.toml and scenarios.toml; a node or scenario table added or removed
-    as a whole is one change."""
+    as a whole is one change (a renamed node's table is compared under its new id)."""
     changes = []
     for name, group in (("model.toml", "nodes"), ("scenarios.toml", "scenarios")):
         a, b = _toml(old.path, name), _toml(new.path, name)
+        if group == "nodes" and isinstance(a.get("nodes"), dict):
+            a["nodes"] = {renamed.get(k, k): v for k, v in a["nodes"].items()}
         tables_a, tables_b = a.get(group, {}), b.get(group, {})
         for key in [*tables_a, *(k for k in tables_b if k not in tables_a)]:
             if (key in tables_a) != (key in tables_b):
@@ -155,47 +191,53 @@ def compare(
     """
     from bn.engine import query
 
+    renamed = renames(old, new)
+    old_id = {v: k for k, v in renamed.items()}
     tables = []
     for node in new:
-        if node.id not in old.ids:
+        before_id = old_id.get(node.id, node.id)
+        if before_id not in old.ids:
             continue
-        before = old[node.id]
+        before = old[before_id]
         entry: dict[str, Any] = {"node": node.id, "structure": None, "cells": []}
+        parents = [renamed.get(p, p) for p in before.parents]
         if (
-            before.parents != node.parents
+            parents != list(node.parents)
             or before.parent_states != node.parent_states
-            or (before.states != node.states)
+            or before.states != node.states
         ):
             entry["structure"] = {
-                "parents": [list(before.parents), list(node.parents)],
+                "parents": [parents, list(node.parents)],
                 "states": [list(before.states), list(node.states)],
                 "parent_states": {
-                    p: [list(old[p].states) if p in old.ids else None, list(new[p].states)]
+                    p: [_states(old, old_id.get(p, p)), list(new[p].states)]
                     for p in node.parents
-                    if p not in old.ids or old[p].states != new[p].states
+                    if _states(old, old_id.get(p, p)) != list(new[p].states)
                 },
             }
         else:
             entry["cells"] = _cells(before, node)
         if entry["structure"] or entry["cells"]:
             tables.append(entry)
-    targets = [t for t in new.default_targets() if t in old.ids]
+    targets = [t for t in new.default_targets() if old_id.get(t, t) in old.ids]
     posteriors: dict[str, dict[str, dict[str, float | None]]] = {}
     if targets:
-        a = query(old, targets, old_evidence or Evidence()).posteriors
+        a = query(old, [old_id.get(t, t) for t in targets], old_evidence or Evidence()).posteriors
         b = query(new, targets, new_evidence or Evidence()).posteriors
         for target in targets:
-            states = dict.fromkeys([*new[target].states, *old[target].states])
+            was = a[old_id.get(target, target)]
+            states = dict.fromkeys([*new[target].states, *was])
             posteriors[target] = {}
             for state in states:
-                p, q = a[target].get(state), b[target].get(state)
+                p, q = was.get(state), b[target].get(state)
                 change = None if p is None or q is None else q - p
                 posteriors[target][state] = {"old": p, "new": q, "change": change}
     return {
-        "nodes_added": [n for n in new.ids if n not in old.ids],
-        "nodes_removed": [n for n in old.ids if n not in new.ids],
+        "nodes_added": [n for n in new.ids if n not in old.ids and n not in old_id],
+        "nodes_removed": [n for n in old.ids if n not in new.ids and n not in renamed],
+        "nodes_renamed": [[k, v] for k, v in renamed.items()],
         "tables": tables,
-        "metadata": _metadata(old, new),
+        "metadata": _metadata(old, new, renamed),
         "targets": targets,
         "evidence": (new_evidence or Evidence()).to_dict(),
         "posteriors": posteriors,
@@ -219,4 +261,5 @@ def load_side(label: str, directory: Path) -> Model:
 
 
 def has_changes(report: Mapping[str, Any]) -> bool:
-    return any(report[k] for k in ("nodes_added", "nodes_removed", "tables", "metadata"))
+    keys = ("nodes_added", "nodes_removed", "nodes_renamed", "tables", "metadata")
+    return any(report[k] for k in keys)

@@ -151,3 +151,21 @@ def test_a_revision_outside_git_and_an_invalid_side(pair: tuple[Path, Path]) -> 
     path.write_text(path.read_text().replace("0.2,0.8", "0.2,0.9"))
     result = run("diff", str(old), str(new))
     assert result.exit_code == 2 and f"{new}: nato_response.csv:3: error" in result.stderr
+
+
+def test_a_renamed_node_is_recognised_and_its_childrens_cells_compared(
+    pair: tuple[Path, Path],
+) -> None:
+    old, new = pair
+    assert run("node", "rename", "nato_response", "nato", "--model", str(new)).exit_code == 0
+    set_cell(new, "KABOOM", "--when", "nato=limited,kaboom=yes", "yes=0.1")
+    report = diff(str(old), str(new))
+    assert report["nodes_renamed"] == [["nato_response", "nato"]]
+    assert report["nodes_added"] == report["nodes_removed"] == []
+    when = {"nuclear_use": "yes", "nato": "limited"}
+    assert report["tables"][0]["cells"] == [
+        {"when": when, "column": "no", "old": 1.0, "new": 0.9},
+        {"when": when, "column": "yes", "old": 0.0, "new": 0.1},
+    ]
+    assert report["posteriors"]["nuclear_war"]["yes"]["change"] == pytest.approx(0.3 * 0.2 * 0.1)
+    assert "~ node nato_response renamed nato" in run("diff", str(old), str(new)).stdout

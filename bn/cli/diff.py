@@ -35,6 +35,8 @@ def _lines(report: dict[str, Any]) -> list[str]:
         lines.append(click.style(f"+ node {node}", fg="green"))
     for node in report["nodes_removed"]:
         lines.append(click.style(f"- node {node}", fg="red"))
+    for old, new in report["nodes_renamed"]:
+        lines.append(click.style(f"~ node {old} renamed {new}", fg="yellow"))
     for table in report["tables"]:
         lines.append(click.style(f"{table['node']}.csv", bold=True))
         structure = table["structure"]
@@ -64,7 +66,9 @@ def _lines(report: dict[str, Any]) -> list[str]:
         lines.append(
             f"{change['file']}: {change['key']}: {_value(change['old'])} → {_value(change['new'])}"
         )
-    if not any(report[k] for k in ("nodes_added", "nodes_removed", "tables", "metadata")):
+    from bn.diff import has_changes
+
+    if not has_changes(report):
         lines.append("no differences in the tables or metadata")
     if report["posteriors"]:
         lines.append("")
