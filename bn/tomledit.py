@@ -258,7 +258,10 @@ class TomlDoc:
     def __init__(self, text: str, file: str) -> None:
         self.text = text
         self.file = file
-        self.data: dict[str, Any] = tomllib.loads(text)
+        try:
+            self.data: dict[str, Any] = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ModelError([Problem(file, None, f"malformed TOML: {error}")]) from None
         self.expected = copy.deepcopy(self.data)
 
     def _spans(self) -> list[Span]:
@@ -326,7 +329,7 @@ class TomlDoc:
             return span.start, span.end, ""
         if span.kind == "section":
             # Comments just above the next table describe that table: they stay.
-            lines = s[span.start : span.end].splitlines(keepends=True)
+            lines = re.findall(r"[^\n]*\n|[^\n]+\Z", s[span.start : span.end])
             cut = len(lines)
             while cut > 1 and (not lines[cut - 1].strip() or lines[cut - 1].lstrip()[0] == "#"):
                 cut -= 1
@@ -388,6 +391,10 @@ class TomlDoc:
             entry = f"{toml_key(key)} = {literal}"
             new = "{ " + (f"{body}, {entry}" if body else entry) + " }"
             self._splice([(span.start, span.end, new)])
+        elif not table:  # the root table ends where the first [table] starts
+            at = min((s.start for s in spans if s.kind == "section"), default=len(self.text))
+            prefix = "" if not self.text[:at] or self.text[:at].endswith("\n") else "\n"
+            self._splice([(at, at, f"{prefix}{toml_key(key)} = {literal}\n")])
         elif sections := [s for s in spans if s.kind == "section" and s.path == table]:
             section = sections[0]
             lines = [
@@ -413,9 +420,19 @@ class TomlDoc:
             got = tomllib.loads(self.text)
         except tomllib.TOMLDecodeError as error:
             raise self._refuse(f"the edited text would not parse ({error})") from None
-        if got != self.expected:
+        if _pruned(got) != _pruned(self.expected):
             raise self._refuse("the edited text would not mean what the edit means")
         return self.text
+
+
+def _pruned(data: Any) -> Any:
+    """Data without empty tables (a table left empty by a deletion may vanish with it)."""
+    if isinstance(data, dict):
+        items = {k: _pruned(v) for k, v in data.items()}
+        return {k: v for k, v in items.items() if v != {}}
+    if isinstance(data, list):
+        return [_pruned(v) for v in data]
+    return data
 
 
 def _inside(inner: Span, outer: Span) -> bool:
