@@ -400,9 +400,8 @@ class TomlDoc:
             lines = [
                 s for s in spans if s.kind == "line" and section.start <= s.start < section.end
             ]
-            at = max((s.end for s in lines), default=None)
-            if at is None:
-                at = self.text.find("\n", section.start) + 1 or len(self.text)
+            after_header = self.text.find("\n", section.start) + 1 or len(self.text)
+            at = max((s.end for s in lines), default=after_header)
             prefix = "" if self.text[:at].endswith("\n") else "\n"
             self._splice([(at, at, f"{prefix}{toml_key(key)} = {literal}\n")])
         else:
