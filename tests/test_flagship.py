@@ -133,3 +133,18 @@ def test_a_report_of_a_crimea_offensive_raises_kaboom(model):
 def test_KABOOM_brings_deaths_in_the_billions(model):
     assert p(model, "deaths", "billions", evidence={"nuclear_war": "yes"}) > 0.5
     assert p(model, "deaths", "billions", evidence={"nuclear_war": "no"}) < 1e-12
+
+
+def test_the_flagship_checks_clean_and_is_canonically_formatted() -> None:
+    from conftest import FLAGSHIP, run
+
+    checked = run("check", "--model", str(FLAGSHIP))
+    assert checked.exit_code == 0 and "0 warning" in checked.stdout
+    assert run("fmt", "--check", "--model", str(FLAGSHIP)).exit_code == 0
+
+
+def test_every_row_has_a_note_and_every_node_a_description(model):
+    for node in model:
+        assert node.description and node.label != node.id, node.id
+        assert set(node.state_descriptions) == set(node.states), node.id
+        assert all(note.strip() for note in node.notes), node.id
