@@ -61,6 +61,20 @@ def parse_weights(text: str) -> tuple[str, dict[str, float] | list[float]]:
         ) from None
 
 
+def parse_target(model: Model, text: str) -> tuple[str, str]:
+    """`NODE=STATE` (or just `NODE`, meaning its `Node.event`) -> canonical (node id, state).
+
+    >>> import bn
+    >>> m = bn.load(bn.packaged_model_path())
+    >>> parse_target(m, "KABOOM"), parse_target(m, "kaboom=No")
+    (('nuclear_war', 'yes'), ('nuclear_use', 'no'))
+    """
+    name, state = parse_assignment(text) if "=" in text else (text.strip(), "")
+    node = model[name]
+    state = state or node.event
+    return node.id, node.states[node.state_index(state)]
+
+
 @dataclass(frozen=True)
 class Evidence:
     """Everything known or done, keyed by node. `resolved(model)` checks it and makes it canonical."""

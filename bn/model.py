@@ -88,6 +88,12 @@ class Node:
         return len(self.states)
 
     @property
+    def event(self) -> str:
+        """The state a question means when it names only the node: `yes` if there is one, else
+        the last state (by convention the event of interest)."""
+        return "yes" if "yes" in self.states else self.states[-1]
+
+    @property
     def parent_shape(self) -> tuple[int, ...]:
         return tuple(self.table.shape[:-1])
 

@@ -184,10 +184,10 @@ def gather(
     progress("headline")
     headlines = []
     for target in targets[:2]:
-        state = model[target].states[-1]
+        state = model[target].event
         point = float(posterior(model, [target], none).marginals[target][-1])
         headlines.append(Headline(target, state, point, _interval(model, target, state, none)))
-    main = (targets[0], model[targets[0]].states[-1])
+    main = (targets[0], model[targets[0]].event)
     arithmetic = _arithmetic(model, targets)
 
     progress("scenarios")
@@ -261,7 +261,7 @@ def _arithmetic(model: Model, targets: Sequence[str]) -> list[str]:
     if len(targets) < 2 or targets[1] not in model.ancestors([targets[0]]) - {targets[0]}:
         return []
     main, cause = model[targets[0]], model[targets[1]]
-    event = main.states[-1]
+    event = main.event
     prior = posterior(model, [cause.id], Evidence()).marginals[cause.id]
     terms, parts = [], []
     for i, state in enumerate(cause.states):

@@ -182,8 +182,9 @@ def compare(
     >>> [(r.name, round(r.probability, 4)) for r in table.rows[:2]]
     [('baseline', 0.168), ('metaculus_low', 0.028)]
     """
-    from bn.analysis.uncertainty import parse_target, sample
+    from bn.analysis.uncertainty import sample
     from bn.engine import posterior
+    from bn.evidence import parse_target
 
     extra = extra or Evidence()
     scenarios = load_scenarios(model)

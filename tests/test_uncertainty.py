@@ -20,9 +20,10 @@ from conftest import CHAIN, DATA, FLAGSHIP, run, run_json
 from scipy import stats
 
 import bn
-from bn.analysis.uncertainty import draw_tables, parse_target, sample, uncertainty
+from bn.analysis.uncertainty import draw_tables, sample, uncertainty
 from bn.cli.uncertainty import ProgressBar
 from bn.engine import posterior
+from bn.evidence import parse_target
 from bn.model import Model, Node
 
 CHAIN_ESS = DATA / "chain_ess"  # the chain with an ess on each of its three judgements

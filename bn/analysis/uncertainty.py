@@ -39,7 +39,7 @@ import numpy as np
 
 from bn.engine import intervene, posterior
 from bn.errors import BNError, EvidenceError
-from bn.evidence import Evidence, parse_assignment
+from bn.evidence import Evidence
 from bn.model import Model, Node
 
 MEMORY_BUDGET = (
@@ -52,26 +52,6 @@ TINY_LOG = -690.0  # in log space, shares below e^-690 (about 1e-300) of a row's
 
 Progress = Callable[[int, int], None]
 Question = tuple[Model, Evidence]
-
-
-def parse_target(model: Model, text: str) -> tuple[str, str]:
-    """`NODE=STATE` (or just `NODE`) -> canonical (node id, state).
-
-    A bare node means its state `yes` if it has one, else its last state.
-
-    >>> import bn
-    >>> m = bn.load(bn.packaged_model_path())
-    >>> parse_target(m, "KABOOM"), parse_target(m, "kaboom=No")
-    (('nuclear_war', 'yes'), ('nuclear_use', 'no'))
-    """
-    if "=" in text:
-        name, state = parse_assignment(text)
-    else:
-        name, state = text.strip(), ""
-    node = model[name]
-    if not state:
-        state = "yes" if "yes" in node.states else node.states[-1]
-    return node.id, node.states[node.state_index(state)]
 
 
 def uncertain_rows(model: Model, nodes: set[str] | None = None) -> int:

@@ -18,16 +18,7 @@ from bn.cli.common import (
     question,
 )
 from bn.errors import EvidenceError
-from bn.model import Model
-
-
-def target_state(model: Model, text: str) -> tuple[str, str]:
-    """`NODE=STATE` (or `NODE`, meaning its last state, e.g. yes) -> (node id, state name)."""
-    name, _, state = text.partition("=")
-    node = model[name.strip()]
-    if not state.strip():
-        return node.id, node.states[-1]
-    return node.id, node.states[node.state_index(state.strip())]
+from bn.evidence import parse_target
 
 
 def _given(scenario: str | None, lines: Sequence[str]) -> None:
@@ -117,7 +108,7 @@ def sensitivity(
     from bn.analysis.sensitivity import tornado
 
     q = question(model_dir, hard, do, likelihood, soft, scenario)
-    node, state = target_state(q.model, target)
+    node, state = parse_target(q.model, target)
     level = _probability(threshold, "--threshold")
     result = run(
         q.model, node, state, q.evidence, width=width, threshold=level, include_fixed=include_fixed
@@ -221,7 +212,7 @@ def explain(
     from bn.analysis.explain import explain as run
 
     q = question(model_dir, hard, do, likelihood, soft, scenario)
-    node, state = target_state(q.model, target)
+    node, state = parse_target(q.model, target)
     result = run(
         q.model, node, state, q.evidence, top=5 if top is None else top, strict=top is not None
     )
@@ -314,7 +305,7 @@ def voi(
     from bn.analysis.voi import value_of_information
 
     q = question(model_dir, hard, do, likelihood, soft, scenario)
-    node, state = target_state(q.model, target)
+    node, state = parse_target(q.model, target)
     names = [n.strip() for c in candidates for n in c.split(",") if n.strip()]
     result = value_of_information(q.model, node, q.evidence, state=state, candidates=names)
     if as_json:

@@ -21,6 +21,7 @@ from bn.cli.common import (
     percent,
     question,
 )
+from bn.evidence import parse_target
 
 
 class ProgressBar:
@@ -126,7 +127,7 @@ def uncertainty(
     from bn.analysis import uncertainty as analysis
 
     q = question(model_dir, hard, do, likelihood, soft, scenario)
-    node, state = analysis.parse_target(q.model, target)
+    node, state = parse_target(q.model, target)
     if hist is not None:
         analysis.check_histogram_path(hist)
     bar = ProgressBar(sys.stderr) if is_terminal() and not as_json else None
