@@ -15,7 +15,7 @@ import io
 import itertools
 import math
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +38,10 @@ from bn.csvfiles import (
     write_atomic,
 )
 from bn.errors import ModelError, Problem
+from bn.metadata import TomlLines, alias_map, check_metadata, plain_text
 from bn.model import Model, Node, suggest
 
-Add = Callable[..., None]  # reports a model.toml problem at a key path
-
 FIXABLE = 1e-3  # rows off by at most this much are renormalised by `bn check --fix-sums`
-MODEL_KEYS = ("title", "description", "sources", "targets")
-NODE_KEYS = ("label", "description", "aliases", "states")
 
 
 def load(directory: str | Path) -> Model:
@@ -95,7 +92,7 @@ def check(directory: str | Path) -> tuple[Model | None, list[Problem]]:
         else:
             tables.append(table)
     nodes = check_tables(
-        tables, problems, meta, unreadable=unreadable, toml_text=_plain_text(toml_path)
+        tables, problems, meta, unreadable=unreadable, toml_text=plain_text(toml_path)
     )
     problems.sort(key=lambda p: (p.file != "model.toml", p.file, p.line or 0))
     if any(p.severity == "error" for p in problems) or nodes is None:
@@ -111,14 +108,6 @@ def check(directory: str | Path) -> tuple[Model | None, list[Problem]]:
         path=directory,
     )
     return model, problems
-
-
-def _plain_text(path: Path) -> str:
-    """A file's text for locating lines only (its problems are reported by `read_toml`)."""
-    if not path.is_file():
-        return ""
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _check_stray_files(directory: Path, problems: list[Problem]) -> None:
@@ -241,13 +230,13 @@ def check_tables(
     )
     _check_cycles([*known, *tables], by_id, problems)
     nodes = []
-    aliases = _alias_map(meta)
+    aliases = alias_map(meta)
     for table in tables:
         meta_node = node_metadata(meta, table.node)
         node = _build_node(table, by_id, broken, skipped[table.file], problems, meta_node, aliases)
         if node is not None:
             nodes.append(node)
-    _check_metadata(meta, by_id, broken, problems, _TomlLines(toml_text))
+    check_metadata(meta, by_id, broken, problems, TomlLines(toml_text))
     if len([p for p in problems if p.severity == "error"]) > before or len(nodes) < len(tables):
         return None
     return nodes
@@ -312,17 +301,6 @@ def _check_cycles(
 
     for table in tables:
         visit(table.node, [])
-
-
-def _alias_map(meta: Mapping[str, Any]) -> dict[str, str]:
-    """Alias -> node id, as far as model.toml is well formed (its problems are reported apart)."""
-    nodes = meta.get("nodes", {})
-    found: dict[str, str] = {}
-    for node_id, entry in nodes.items() if isinstance(nodes, Mapping) else ():
-        aliases = entry.get("aliases", []) if isinstance(entry, Mapping) else []
-        for alias in aliases if isinstance(aliases, list) else []:
-            found.setdefault(str(alias), node_id)
-    return found
 
 
 def _parent_states(
@@ -535,189 +513,3 @@ def _row_values(
         what = f" is {value}" if value in ("empty", "NaN") else f": '{cell}' is {value}"
         problems.append(Problem(table.file, line, f"{table.node}={state}{what}", hint))
     return values if len(values) == len(cells) else None
-
-
-class _TomlLines:
-    """Where each table and key of a TOML text is, so that model.toml problems have a line.
-
-    >>> where = _TomlLines('[model]\\ntitle = "x"\\n\\n[nodes.rain]\\naliases = ["r"]\\n')
-    >>> where.line("nodes", "rain", "aliases"), where.line("nodes", "rain", "label")
-    (5, 4)
-    """
-
-    TABLE = re.compile(r"\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?\Z")
-    NAME = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
-    KEY = re.compile(rf"({NAME}(?:\s*\.\s*{NAME})*)\s*=")
-    PART = re.compile(r""""([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+)""")
-
-    def __init__(self, text: str) -> None:
-        self.keys: dict[tuple[str, ...], int] = {}
-        table: tuple[str, ...] = ()
-        for number, line in enumerate(text.split("\n"), 1):
-            stripped = line.strip()
-            header = self.TABLE.match(stripped)
-            if header and not stripped.startswith("[["):
-                table = self._path(header.group(1))
-                self.keys.setdefault(table, number)
-                continue
-            key = self.KEY.match(stripped)
-            if key:
-                self.keys.setdefault(table + self._path(key.group(1)), number)
-
-    def _path(self, dotted: str) -> tuple[str, ...]:
-        return tuple("".join(parts) for parts in self.PART.findall(dotted))
-
-    def line(self, *path: str) -> int | None:
-        """The line of the key, else of the nearest enclosing table or key that is written."""
-        while path:
-            if path in self.keys:
-                return self.keys[path]
-            path = path[:-1]
-        return None
-
-
-def _check_metadata(
-    meta: Mapping[str, Any],
-    by_id: Mapping[str, RawTable],
-    broken: Collection[str],
-    problems: list[Problem],
-    where: _TomlLines,
-) -> None:
-    """`model.toml`: the shape of [model] and [nodes.<id>], aliases, state descriptions."""
-
-    def add(path: Sequence[str], message: str, hint: str, severity: str = "error") -> None:
-        problems.append(Problem("model.toml", where.line(*path), message, hint, severity))
-
-    for key in meta:
-        if key not in ("model", "nodes"):
-            add(
-                [key],
-                f"unknown table [{key}] in model.toml",
-                f"{suggest(key, ['model', 'nodes'])}model.toml has [model] and [nodes.<id>]",
-                "warning",
-            )
-    ids = sorted({*by_id, *broken})
-    nodes = meta.get("nodes", {})
-    aliases_of: dict[str, str] = {}
-    if not isinstance(nodes, Mapping):
-        add(["nodes"], "nodes must be a table of node tables", "write [nodes.<id>] tables")
-        nodes = {}
-    for node_id, entry in nodes.items():
-        at = ["nodes", node_id]
-        if node_id not in by_id and node_id not in broken:
-            add(
-                at,
-                f"[nodes.{node_id}] describes no node (there is no {node_id}.csv)",
-                f"{suggest(node_id, ids)}nodes: {', '.join(ids)}",
-                "warning",
-            )
-            continue
-        if not isinstance(entry, Mapping):
-            add(
-                at,
-                f"[nodes.{node_id}] must be a table",
-                f"write [nodes.{node_id}] then key = value",
-            )
-            continue
-        _check_keys(entry, NODE_KEYS, f"[nodes.{node_id}]", at, add)
-        for key in ("label", "description"):
-            if key in entry and not isinstance(entry[key], str):
-                add([*at, key], f"[nodes.{node_id}] {key} must be a string", f'{key} = "..."')
-        aliases = entry.get("aliases", [])
-        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-            add(
-                [*at, "aliases"],
-                f"aliases of {node_id} must be a list of strings",
-                f'for example: aliases = ["{node_id.lower()}_alias"]',
-            )
-            aliases = []
-        for alias in aliases:
-            clash = alias if alias in by_id or alias in broken else ""
-            if not alias.strip() or "=" in alias or alias != alias.strip():
-                add(
-                    [*at, "aliases"],
-                    f"alias '{alias}' of {node_id} cannot be typed as a node name",
-                    "an alias is a name such as kaboom: not empty, no '=', no surrounding spaces",
-                )
-            elif clash and clash != node_id:
-                add(
-                    [*at, "aliases"],
-                    f"alias '{alias}' of {node_id} is the id of another node",
-                    "aliases must differ from node ids; remove or rename it",
-                )
-            elif aliases_of.get(alias, node_id) != node_id:
-                add(
-                    [*at, "aliases"],
-                    f"alias '{alias}' of {node_id} is already an alias of {aliases_of[alias]}",
-                    "aliases must be unique across the model; remove or rename one",
-                )
-            else:
-                aliases_of[alias] = node_id
-        states = entry.get("states", {})
-        if not isinstance(states, Mapping):
-            add([*at, "states"], f"[nodes.{node_id}] states must be a table", "state = text")
-        elif not all(isinstance(text, str) for text in states.values()):
-            add([*at, "states"], f"[nodes.{node_id}.states] values must be strings", 'yes = "..."')
-        elif node_id in by_id:
-            for state in states:
-                if state not in by_id[node_id].states:
-                    add(
-                        [*at, "states", state],
-                        f"[nodes.{node_id}.states] describes '{state}', not a state of {node_id}",
-                        f"{suggest(state, by_id[node_id].states)}"
-                        f"states of {node_id}: {', '.join(by_id[node_id].states)}",
-                    )
-    _check_head(meta.get("model", {}), ids, aliases_of, add)
-
-
-def _check_head(head: Any, ids: Sequence[str], aliases: Mapping[str, str], add: Add) -> None:
-    """The [model] table: title, description, sources, targets."""
-    if not isinstance(head, Mapping):
-        add(["model"], "model must be a table", 'write [model] then title = "..."')
-        return
-    _check_keys(head, MODEL_KEYS, "[model]", ["model"], add)
-    for key in ("title", "description"):
-        if key in head and not isinstance(head[key], str):
-            add(["model", key], f"[model] {key} must be a string", f'{key} = "..."')
-    sources = head.get("sources", [])
-    if not isinstance(sources, list) or not all(isinstance(s, str | Mapping) for s in sources):
-        add(
-            ["model", "sources"],
-            "[model] sources must be a list of strings or tables",
-            'sources = ["Tegmark (2022)"], or [[model.sources]] tables with title = "..."',
-        )
-    targets = head.get("targets", [])
-    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
-        add(["model", "targets"], "[model] targets must be a list of node names", 'targets = ["x"]')
-        return
-    names = {*ids, *aliases}
-    folded = {n.lower() for n in names}
-    for target in targets:
-        if target not in names and target.lower() not in folded:
-            add(
-                ["model", "targets"],
-                f"target '{target}' names no node",
-                f"{suggest(target, sorted(names))}nodes: {_describe(ids, aliases)}",
-            )
-
-
-def _describe(ids: Sequence[str], aliases: Mapping[str, str]) -> str:
-    """Node ids with their aliases: 'rain (r), wet'."""
-    parts = []
-    for node_id in ids:
-        own = [a for a, owner in aliases.items() if owner == node_id]
-        parts.append(f"{node_id} ({', '.join(own)})" if own else node_id)
-    return ", ".join(parts)
-
-
-def _check_keys(
-    table: Mapping[str, Any], allowed: Sequence[str], name: str, at: list[str], add: Add
-) -> None:
-    for key in table:
-        if key not in allowed:
-            add(
-                [*at, key],
-                f"unknown key '{key}' in {name}",
-                f"{suggest(key, allowed)}keys: {', '.join(allowed)}",
-                "warning",
-            )
