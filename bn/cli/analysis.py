@@ -10,22 +10,15 @@ import click
 from bn.cli.base import cli
 from bn.cli.common import (
     EVIDENCE_HELP,
+    Given,
     echo_json,
     evidence_options,
     json_option,
     model_option,
     percent,
-    question,
 )
 from bn.errors import EvidenceError
 from bn.evidence import parse_target
-
-
-def _given(scenario: str | None, lines: Sequence[str]) -> None:
-    if scenario:
-        click.echo(f"scenario: {scenario}")
-    for line in lines:
-        click.echo(f"given: {line}")
 
 
 def _probability(text: str | None, what: str) -> float | None:
@@ -86,11 +79,7 @@ def sensitivity(
     width: float,
     include_fixed: bool,
     output: str | None,
-    hard: Sequence[str],
-    do: Sequence[str],
-    likelihood: Sequence[str],
-    soft: Sequence[str],
-    scenario: str | None,
+    given: Given,
     as_json: bool,
     model_dir: str | None,
 ) -> None:  # fmt: skip
@@ -107,7 +96,7 @@ def sensitivity(
     from bn.analysis.sensitivity import sensitivity as run
     from bn.analysis.sensitivity import tornado
 
-    q = question(model_dir, hard, do, likelihood, soft, scenario)
+    q = given.question(model_dir)
     node, state = parse_target(q.model, target)
     level = _probability(threshold, "--threshold")
     result = run(
@@ -116,12 +105,9 @@ def sensitivity(
     if output:
         tornado(result, output, top)
     if as_json:
-        data = result.to_dict()
-        if scenario:
-            data["scenario"] = scenario
-        echo_json(data)
+        echo_json(given.tag(result.to_dict()))
         return
-    _given(scenario, q.evidence.describe())
+    given.echo(q.evidence)
     name = f"P({result.target}={result.state})"
     method = "exact" if result.exact else "exact evaluations at points (soft evidence)"
     click.echo(click.style(f"{name} = {percent(result.baseline)}", bold=True) + f"   [{method}]")
@@ -194,11 +180,7 @@ Examples:
 def explain(
     target: str,
     top: int | None,
-    hard: Sequence[str],
-    do: Sequence[str],
-    likelihood: Sequence[str],
-    soft: Sequence[str],
-    scenario: str | None,
+    given: Given,
     as_json: bool,
     model_dir: str | None,
 ) -> None:  # fmt: skip
@@ -211,19 +193,16 @@ def explain(
     """
     from bn.analysis.explain import explain as run
 
-    q = question(model_dir, hard, do, likelihood, soft, scenario)
+    q = given.question(model_dir)
     node, state = parse_target(q.model, target)
     result = run(
         q.model, node, state, q.evidence, top=5 if top is None else top, strict=top is not None
     )
     if as_json:
-        data = result.to_dict()
-        if scenario:
-            data["scenario"] = scenario
-        echo_json(data)
+        echo_json(given.tag(result.to_dict()))
         return
-    if scenario:
-        click.echo(f"scenario: {scenario}")
+    if given.scenario:
+        click.echo(f"scenario: {given.scenario}")
     name = f"P({result.target}={result.state})"
     click.echo(
         click.style(f"{name} = {percent(result.probability)}", bold=True)
@@ -289,11 +268,7 @@ Examples:
 def voi(
     target: str,
     candidates: Sequence[str],
-    hard: Sequence[str],
-    do: Sequence[str],
-    likelihood: Sequence[str],
-    soft: Sequence[str],
-    scenario: str | None,
+    given: Given,
     as_json: bool,
     model_dir: str | None,
 ) -> None:  # fmt: skip
@@ -304,17 +279,14 @@ def voi(
     """
     from bn.analysis.voi import value_of_information
 
-    q = question(model_dir, hard, do, likelihood, soft, scenario)
+    q = given.question(model_dir)
     node, state = parse_target(q.model, target)
     names = [n.strip() for c in candidates for n in c.split(",") if n.strip()]
     result = value_of_information(q.model, node, q.evidence, state=state, candidates=names)
     if as_json:
-        data = result.to_dict()
-        if scenario:
-            data["scenario"] = scenario
-        echo_json(data)
+        echo_json(given.tag(result.to_dict()))
         return
-    _given(scenario, q.evidence.describe())
+    given.echo(q.evidence)
     name = f"P({result.target}={result.state})"
     click.echo(
         click.style(f"{name} = {percent(result.probability)}", bold=True)

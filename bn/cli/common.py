@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
@@ -43,7 +44,10 @@ def json_option(function: F) -> F:
 
 
 def evidence_options(function: F) -> F:
-    """-e/--evidence, --do, --likelihood, --soft and --scenario, as in `bn query`."""
+    """-e/--evidence, --do, --likelihood, --soft and --scenario, as in `bn query`.
+
+    The command receives them together as `given: Given`.
+    """
     options = [
         click.option("-e", "--evidence", "hard", multiple=True, metavar="NODE=STATE",
                      help="Hard evidence (repeatable)."),
@@ -55,9 +59,54 @@ def evidence_options(function: F) -> F:
                      help="Fixed-marginal (Jeffrey) evidence (repeatable)."),
         click.option("--scenario", metavar="NAME", help="Apply a scenario from scenarios.toml first."),
     ]  # fmt: skip
+
+    @functools.wraps(function)
+    def command(
+        *args: Any,
+        hard: Sequence[str],
+        do: Sequence[str],
+        likelihood: Sequence[str],
+        soft: Sequence[str],
+        scenario: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        given = Given(tuple(hard), tuple(do), tuple(likelihood), tuple(soft), scenario)
+        return function(*args, given=given, **kwargs)
+
     for option in reversed(options):
-        function = option(function)
-    return function
+        command = option(command)
+    return command  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Given:
+    """The evidence flags of a command as typed; `question` checks them against a model."""
+
+    hard: Sequence[str] = ()
+    do: Sequence[str] = ()
+    likelihood: Sequence[str] = ()
+    soft: Sequence[str] = ()
+    scenario: str | None = None
+
+    def evidence(self) -> Evidence:
+        """The flags' own evidence (without the scenario's), not yet checked against a model."""
+        return parse_evidence(self.hard, self.do, self.likelihood, self.soft)
+
+    def question(self, model_dir: str | None = None, model: Model | None = None) -> Question:
+        return question(
+            model_dir, self.hard, self.do, self.likelihood, self.soft, self.scenario, model
+        )
+
+    def tag(self, data: dict[str, Any]) -> dict[str, Any]:
+        """JSON output with the scenario named, when there is one."""
+        return {**data, "scenario": self.scenario} if self.scenario else data
+
+    def echo(self, evidence: Evidence) -> None:
+        """The scenario and every piece of evidence a human answer was conditioned on."""
+        if self.scenario:
+            click.echo(f"scenario: {self.scenario}")
+        for line in evidence.describe():
+            click.echo(f"given: {line}")
 
 
 @dataclass(frozen=True)

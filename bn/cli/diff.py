@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from bn.cli.base import cli
-from bn.cli.common import EVIDENCE_HELP, echo_json, evidence_options, json_option, model_option
+from bn.cli.common import (
+    EVIDENCE_HELP,
+    Given,
+    echo_json,
+    evidence_options,
+    json_option,
+    model_option,
+)
 
 
 def _value(value: Any) -> str:
@@ -104,11 +110,7 @@ def diff(
     old: str,
     new: str | None,
     exit_code: bool,
-    hard: Sequence[str],
-    do: Sequence[str],
-    likelihood: Sequence[str],
-    soft: Sequence[str],
-    scenario: str | None,
+    given: Given,
     as_json: bool,
     model_dir: str | None,
 ) -> None:
@@ -120,14 +122,13 @@ def diff(
     targets' posteriors moved (under any evidence given).
     """
     from bn import model_path
-    from bn.cli.common import question
     from bn.diff import compare, has_changes, load_side, side
 
     default = model_path(model_dir)
     with side(old, default) as (old_label, old_path), side(new, default) as (new_label, new_path):
         before, after = load_side(old_label, old_path), load_side(new_label, new_path)
-        a = question(None, hard, do, likelihood, soft, scenario, model=before)
-        b = question(None, hard, do, likelihood, soft, scenario, model=after)
+        a = given.question(model=before)
+        b = given.question(model=after)
         report = compare(a.model, b.model, a.evidence, b.evidence)
     report = {"old": old_label, "new": new_label, **report}
     if as_json:

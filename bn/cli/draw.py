@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -11,6 +10,7 @@ import click
 from bn.cli.base import cli
 from bn.cli.common import (
     EVIDENCE_HELP,
+    Given,
     Question,
     echo_json,
     evidence_options,
@@ -68,11 +68,7 @@ Examples:
 def draw(
     output: str | None,
     fmt: str | None,
-    hard: Sequence[str],
-    do: Sequence[str],
-    likelihood: Sequence[str],
-    soft: Sequence[str],
-    scenario: str | None,
+    given: Given,
     compare: str | None,
     rankdir: str,
     focus: str | None,
@@ -95,7 +91,7 @@ def draw(
     if path is None and as_json:
         raise BNError("--json prints to stdout, and so does `-o -`: choose one")
     base = load_model(model_dir)
-    q = question(model_dir, hard, do, likelihood, soft, scenario, model=base)
+    q = given.question(model_dir, model=base)
     other = None
     if compare:
         if compare == "baseline" and compare not in scenarios.load_scenarios(base):
@@ -103,7 +99,7 @@ def draw(
         else:
             c = question(model_dir, scenario=compare, model=base)
         other = diagram.posteriors(c.model, c.evidence)
-    notes = [f"scenario: {scenario}"] if scenario else []
+    notes = [f"scenario: {given.scenario}"] if given.scenario else []
     if q.evidence:
         notes.append("given: " + "; ".join(q.evidence.describe()))
     if not notes:

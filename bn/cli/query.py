@@ -9,13 +9,13 @@ import click
 from bn.cli.base import cli
 from bn.cli.common import (
     EVIDENCE_HELP,
+    Given,
     distribution_lines,
     echo_json,
     evidence_options,
     json_option,
     model_option,
     percent,
-    question,
 )
 
 
@@ -42,36 +42,26 @@ def query(
     targets: Sequence[str],
     all_nodes: bool,
     joint: bool,
-    hard: Sequence[str],
-    do: Sequence[str],
-    likelihood: Sequence[str],
-    soft: Sequence[str],
-    scenario: str | None,
+    given: Given,
     as_json: bool,
     model_dir: str | None,
 ) -> None:
     """Posterior probabilities of TARGETS (default: the model's targets) given evidence."""
     from bn.engine import query as run
 
-    q = question(model_dir, hard, do, likelihood, soft, scenario)
+    q = given.question(model_dir)
     fixed = {*q.evidence.hard, *q.evidence.do}
     names = list(targets)
     if all_nodes:
         names += [n.id for n in q.model if n.id not in fixed]
     result = run(q.model, names or list(q.model.default_targets()), q.evidence, joint=joint)
     if as_json:
-        data = result.to_dict()
-        if scenario:
-            data["scenario"] = scenario
-        echo_json(data)
+        echo_json(given.tag(result.to_dict()))
         return
-    if scenario:
-        click.echo(f"scenario: {scenario}")
-    for line in q.evidence.describe():
-        click.echo(f"given: {line}")
+    given.echo(q.evidence)
     if q.evidence.hard or q.evidence.likelihood:
         click.echo(f"P(evidence) = {result.probability_of_evidence:.6g}")
-    if scenario or q.evidence:
+    if given.scenario or q.evidence:
         click.echo()
     for node_id, dist in result.posteriors.items():
         click.echo("\n".join(distribution_lines(q.model, node_id, dist)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -13,13 +13,13 @@ import click
 from bn.cli.base import cli
 from bn.cli.common import (
     EVIDENCE_HELP,
+    Given,
     echo_json,
     evidence_options,
     is_terminal,
     json_option,
     model_option,
     percent,
-    question,
 )
 from bn.evidence import parse_target
 
@@ -107,11 +107,7 @@ def uncertainty(
     seed: int,
     threshold: float | None,
     hist: Path | None,
-    hard: Sequence[str],
-    do: Sequence[str],
-    likelihood: Sequence[str],
-    soft: Sequence[str],
-    scenario: str | None,
+    given: Given,
     as_json: bool,
     model_dir: str | None,
 ) -> None:
@@ -126,7 +122,7 @@ def uncertainty(
     """
     from bn.analysis import uncertainty as analysis
 
-    q = question(model_dir, hard, do, likelihood, soft, scenario)
+    q = given.question(model_dir)
     node, state = parse_target(q.model, target)
     if hist is not None:
         analysis.check_histogram_path(hist)
@@ -141,18 +137,13 @@ def uncertainty(
     if hist is not None:
         analysis.histogram(result, hist)
     if as_json:
-        data = result.to_dict()
-        data["scenario"] = scenario
-        echo_json(data)
+        echo_json({**result.to_dict(), "scenario": given.scenario})
         return
     alias = q.model[node].aliases
     click.echo(
         click.style(f"P({node} = {state})", bold=True) + (f"  (alias {alias[0]})" if alias else "")
     )
-    if scenario:
-        click.echo(f"scenario: {scenario}")
-    for line in q.evidence.describe():
-        click.echo(f"given: {line}")
+    given.echo(q.evidence)
     low90, high90 = result.interval_90
     low95, high95 = result.interval_95
     lines = [
