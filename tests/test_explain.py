@@ -2,77 +2,19 @@
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Mapping
 
 import numpy as np
 import pytest
 from conftest import CHAIN, FLAGSHIP, run, run_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oracle import brute_joint, marginal, prob, random_model
 
 import bn
 from bn.analysis.explain import escalation_paths, explain, most_probable_explanation
 from bn.evidence import Evidence
 from bn.model import Model, Node
-
-# --- independent oracle: the whole joint, enumerated -------------------------------------------
-
-
-def brute_joint(model: Model, evidence: Evidence) -> np.ndarray:
-    """P(all nodes | evidence) as an array with one axis per node in `model.nodes` order."""
-    nodes = model.nodes
-    axis = {n.id: i for i, n in enumerate(nodes)}
-    joint = np.zeros([n.card for n in nodes])
-    for combo in itertools.product(*(range(n.card) for n in nodes)):
-        p = 1.0
-        for n in nodes:
-            x = combo[axis[n.id]]
-            if n.id in evidence.do:  # graph surgery
-                p *= float(n.states[x] == evidence.do[n.id])
-            else:
-                p *= n.table[(*(combo[axis[q]] for q in n.parents), x)]
-            if n.id in evidence.hard:
-                p *= float(n.states[x] == evidence.hard[n.id])
-            if n.id in evidence.likelihood:
-                p *= evidence.likelihood[n.id][n.states[x]]  # type: ignore[call-overload]
-        joint[combo] = p
-    if joint.sum() <= 0:
-        raise ZeroDivisionError("the evidence is impossible")
-    joint /= joint.sum()
-    for name, wanted in evidence.soft.items():  # Jeffrey's rule, one fully given node
-        assert isinstance(wanted, Mapping)
-        others = tuple(i for i in range(len(nodes)) if i != axis[name])
-        marginal = joint.sum(axis=others)
-        r = np.array([wanted[s] for s in model[name].states])
-        shape = [-1 if i == axis[name] else 1 for i in range(len(nodes))]
-        joint = joint * (r / marginal).reshape(shape)
-    return joint
-
-
-def marginal(model: Model, joint: np.ndarray, names: list[str]) -> np.ndarray:
-    """The joint of `names` (in that order) from a full joint."""
-    axes = [model.ids.index(n) for n in names]
-    rest = tuple(i for i in range(joint.ndim) if i not in axes)
-    table = joint.sum(axis=rest)
-    return np.transpose(table, np.argsort(np.argsort(axes)))
-
-
-def prob(model: Model, target: str, state: str, evidence: Evidence) -> float:
-    table = marginal(model, brute_joint(model, evidence), [target])
-    return float(table[model[target].states.index(state)])
-
-
-def random_model(rng: np.random.Generator, size: int) -> Model:
-    nodes: list[Node] = []
-    for i in range(size):
-        parents = tuple(f"n{j}" for j in range(i) if rng.random() < 0.5)[-2:]
-        card = int(rng.integers(2, 4))
-        shape = (*(nodes[int(p[1:])].card for p in parents), card)
-        table = rng.dirichlet(np.ones(card), size=math.prod(shape[:-1])).reshape(shape)
-        nodes.append(Node(f"n{i}", tuple(f"s{k}" for k in range(card)), parents, table))
-    return Model(tuple(nodes))
 
 
 def random_evidence(model: Model, rng: np.random.Generator) -> Evidence:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ import pytest
 from conftest import CHAIN, FLAGSHIP, run, run_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oracle import prob, random_model
 
 import bn
 from bn.analysis.sensitivity import Cell, plausible_range, sensitivity
@@ -21,39 +20,6 @@ from bn.evidence import Evidence
 from bn.model import Model, Node
 
 # --- independent oracles ----------------------------------------------------------------------
-
-
-def brute_posterior(model: Model, target: str, state: str, evidence: Evidence) -> float:
-    """P(target=state | evidence) by enumerating every joint state (one soft node at most)."""
-    nodes = model.nodes
-    axis = {n.id: i for i, n in enumerate(nodes)}
-    joint = np.zeros([n.card for n in nodes])
-    for combo in itertools.product(*(range(n.card) for n in nodes)):
-        p = 1.0
-        for n in nodes:
-            x = combo[axis[n.id]]
-            if n.id in evidence.do:
-                p *= float(n.states[x] == evidence.do[n.id])
-            else:
-                p *= n.table[(*(combo[axis[q]] for q in n.parents), x)]
-            if n.id in evidence.hard:
-                p *= float(n.states[x] == evidence.hard[n.id])
-            if n.id in evidence.likelihood:
-                p *= evidence.likelihood[n.id][n.states[x]]  # type: ignore[call-overload]
-        joint[combo] = p
-    if joint.sum() <= 0:
-        raise ZeroDivisionError("the evidence is impossible")
-    joint /= joint.sum()
-    for name, wanted in evidence.soft.items():  # Jeffrey's rule, one node
-        assert isinstance(wanted, Mapping)
-        others = tuple(i for i in range(len(nodes)) if i != axis[name])
-        marginal = joint.sum(axis=others)
-        r = np.array([wanted[s] for s in model[name].states])
-        shape = [-1 if i == axis[name] else 1 for i in range(len(nodes))]
-        ratio = np.divide(r, marginal, out=np.zeros_like(r), where=marginal > 0)
-        joint = joint * ratio.reshape(shape)
-    others = tuple(i for i in range(len(nodes)) if i != axis[target])
-    return float(joint.sum(axis=others)[model[target].states.index(state)] / joint.sum())
 
 
 def set_cell(model: Model, cell: Cell, theta: float) -> Model:
@@ -73,23 +39,7 @@ def set_cell(model: Model, cell: Cell, theta: float) -> Model:
 
 
 def along(model: Model, cell: Cell, target: str, state: str, evidence: Evidence) -> Any:
-    return lambda theta: brute_posterior(set_cell(model, cell, theta), target, state, evidence)
-
-
-def random_model(rng: np.random.Generator, size: int) -> Model:
-    nodes: list[Node] = []
-    for i in range(size):
-        parents = tuple(f"n{j}" for j in range(i) if rng.random() < 0.5)[-2:]
-        card = int(rng.integers(2, 4))
-        shape = (*(nodes[int(p[1:])].card for p in parents), card)
-        table = rng.dirichlet(np.ones(card), size=math.prod(shape[:-1])).reshape(shape)
-        if rng.random() < 0.3:  # some exact zeros
-            table = np.where(table < 0.15, 0.0, table)
-            table[table.sum(axis=-1) == 0] = 1.0 / card
-            table = table / table.sum(axis=-1, keepdims=True)
-        ess = rng.choice([math.nan, 5.0, 20.0], size=shape[:-1])
-        nodes.append(Node(f"n{i}", tuple(f"s{k}" for k in range(card)), parents, table, ess=ess))
-    return Model(tuple(nodes))
+    return lambda theta: prob(set_cell(model, cell, theta), target, state, evidence)
 
 
 def random_evidence(model: Model, rng: np.random.Generator, soft: bool) -> Evidence:
@@ -207,7 +157,7 @@ def test_plausible_range_is_the_beta_interval() -> None:
 
 def check_against_brute(model: Model, target: str, state: str, evidence: Evidence) -> None:
     result = sensitivity(model, target, state, evidence)
-    truth = brute_posterior(model, target, state, evidence)
+    truth = prob(model, target, state, evidence)
     assert result.baseline == pytest.approx(truth, abs=1e-10)
     reported = {(c.node, tuple(c.parents.values()), c.state): c for c in result.cells}
     allowed = {
@@ -250,13 +200,13 @@ def check_against_brute(model: Model, target: str, state: str, evidence: Evidenc
 @given(seed=st.integers(0, 2**32 - 1), size=st.integers(2, 5))
 def test_random_networks_hard_and_likelihood_evidence(seed: int, size: int) -> None:
     rng = np.random.default_rng(seed)
-    model = random_model(rng, size)
+    model = random_model(rng, size, zeros=True, ess=True)
     evidence = random_evidence(model, rng, soft=False)
     target = model.nodes[int(rng.integers(size))]
     if target.id in evidence.hard:
         return
     try:
-        brute_posterior(model, target.id, target.states[0], evidence)
+        prob(model, target.id, target.states[0], evidence)
     except ZeroDivisionError:
         return
     check_against_brute(model, target.id, target.states[-1], evidence)
@@ -266,7 +216,7 @@ def test_random_networks_hard_and_likelihood_evidence(seed: int, size: int) -> N
 @given(seed=st.integers(0, 2**32 - 1), size=st.integers(2, 4))
 def test_random_networks_soft_evidence(seed: int, size: int) -> None:
     rng = np.random.default_rng(seed)
-    model = random_model(rng, size)
+    model = random_model(rng, size, zeros=True, ess=True)
     names = [n.id for n in model.nodes]
     soft_node, target = names[int(rng.integers(size))], names[int(rng.integers(size))]
     if soft_node == target:
@@ -279,9 +229,7 @@ def test_random_networks_soft_evidence(seed: int, size: int) -> None:
     except bn.EvidenceError:  # a state of the soft node is impossible
         return
     assert not result.exact
-    assert result.baseline == pytest.approx(
-        brute_posterior(model, target, state, evidence), abs=1e-10
-    )
+    assert result.baseline == pytest.approx(prob(model, target, state, evidence), abs=1e-10)
     for c in result.cells:
         f = along(model, c, target, state, evidence)
         a, b = c.range
@@ -301,7 +249,7 @@ def test_random_networks_soft_evidence(seed: int, size: int) -> None:
 
 def test_soft_threshold_reaches_the_level_on_a_random_network() -> None:
     rng = np.random.default_rng(7)
-    model = random_model(rng, 4)
+    model = random_model(rng, 4, zeros=True, ess=True)
     evidence = Evidence(
         soft={"n1": [0.6, *[0.4 / (model["n1"].card - 1)] * (model["n1"].card - 1)]}
     )

@@ -10,12 +10,13 @@ import pytest
 from conftest import CHAIN, FLAGSHIP, run, run_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oracle import random_model
 
 import bn
 from bn.analysis.voi import value_of_information
 from bn.engine import query
 from bn.evidence import Evidence
-from bn.model import Model, Node
+from bn.model import Model
 
 
 def loop(
@@ -35,17 +36,6 @@ def loop(
         given[x] = (px, post)
         bits += px * sum(p * math.log2(p / prior[target][t]) for t, p in post.items() if p > 0)
     return bits, given
-
-
-def random_model(rng: np.random.Generator, size: int) -> Model:
-    nodes: list[Node] = []
-    for i in range(size):
-        parents = tuple(f"n{j}" for j in range(i) if rng.random() < 0.5)[-2:]
-        card = int(rng.integers(2, 4))
-        shape = (*(nodes[int(p[1:])].card for p in parents), card)
-        table = rng.dirichlet(np.ones(card), size=math.prod(shape[:-1])).reshape(shape)
-        nodes.append(Node(f"n{i}", tuple(f"s{k}" for k in range(card)), parents, table))
-    return Model(tuple(nodes))
 
 
 def test_chain() -> None:
