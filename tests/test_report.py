@@ -142,3 +142,11 @@ def test_committed_flagship_report_is_current(tmp_path: Path) -> None:
             pattern = re.compile(r"<svg.*?</svg>", re.S)
             fresh, old = pattern.sub("", fresh), pattern.sub("", old)
         assert fresh == old, f"{path.name} is stale: run `make report`"
+
+
+def test_json_lists_what_was_written(tmp_path: Path) -> None:
+    from conftest import run_json
+
+    data = run_json("report", "--model", str(CHAIN), "--date", "2026-01-02", "-o", str(tmp_path))
+    assert sorted(Path(p).suffix for p in data["written"]) == [".html", ".md"]
+    assert data["command"].endswith("--date 2026-01-02")

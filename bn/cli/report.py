@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from bn.cli.base import cli
-from bn.cli.common import load_model, model_option
+from bn.cli.common import echo_json, json_option, load_model, model_option
 
 
 @cli.command()
@@ -41,9 +41,15 @@ from bn.cli.common import load_model, model_option
     metavar="YYYY-MM-DD",
     help="Date printed in the brief (default: $SOURCE_DATE_EPOCH, else today).",
 )
+@json_option
 @model_option
 def report(
-    scenarios: Sequence[str], out_dir: str, formats: str, date: str | None, model_dir: str | None
+    scenarios: Sequence[str],
+    out_dir: str,
+    formats: str,
+    date: str | None,
+    as_json: bool,
+    model_dir: str | None,
 ) -> None:
     """Write a self-contained analytic brief (HTML and Markdown) of the model.
 
@@ -54,7 +60,7 @@ def report(
     Examples:
       bn report --date 2026-11-25
       bn report --scenario starlink_cut --scenario samotsvety -o briefs
-      bn report --model my-model --format html
+      bn report --model my-model --format html --json
     """
     from bn.report import write_report
     from bn.scenarios import get_scenario
@@ -80,7 +86,10 @@ def report(
         scenarios,
         date,
         " ".join(parts),
-        progress=lambda step: click.echo(f"  {step}...", err=True),
+        progress=lambda step: None if as_json else click.echo(f"  {step}...", err=True),
     )
+    if as_json:
+        echo_json({"written": [str(p) for p in written], "command": " ".join(parts)})
+        return
     for path in written:
         click.echo(f"wrote {path}")
