@@ -215,13 +215,19 @@ def _describe(ids: Sequence[str], aliases: Mapping[str, str]) -> str:
 
 
 def check_keys(
-    table: Mapping[str, Any], allowed: Sequence[str], name: str, at: list[str], add: Add
+    table: Mapping[str, Any],
+    allowed: Sequence[str],
+    name: str,
+    at: list[str],
+    add: Add,
+    severity: str = "warning",
 ) -> None:
+    """One problem per key of `table` (the TOML table `name`, at key path `at`) not in `allowed`."""
     for key in table:
         if key not in allowed:
             add(
                 [*at, key],
                 f"unknown key '{key}' in {name}",
                 f"{suggest(key, allowed)}keys: {', '.join(allowed)}",
-                "warning",
+                severity,
             )

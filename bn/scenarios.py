@@ -14,7 +14,7 @@ further evidence given on the command line goes on top (`Evidence.combine`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,10 +22,22 @@ from typing import Any
 from bn.csvfiles import RawTable, node_files, read_table, read_toml
 from bn.errors import BNError, EvidenceError, ModelError, Problem
 from bn.evidence import Evidence
+from bn.metadata import TomlLines, check_keys, plain_text
 from bn.model import Model, Node, suggest
 from bn.validate import check_tables
 
 KINDS = {"evidence": "hard", "do": "do", "likelihood": "likelihood", "soft": "soft"}
+KEYS = ("description", "source", "evidence", "do", "likelihood", "soft", "overlay")
+FILE = "scenarios.toml"
+SHAPES = {  # how each kind of evidence is written, for hints
+    "hard": 'evidence = { node = "state" }: what was observed, by node id or alias',
+    "do": 'do = { node = "state" }: what the scenario sets, by node id or alias',
+    "likelihood": "likelihood = { node = { state = weight, ... } } weighs every state (numbers "
+    ">= 0, not all 0), or node = [w1, w2, ...] with one weight per state, in order",
+    "soft": "soft = { node = { state = p, ... } } is the node's new distribution (numbers >= 0 "
+    "summing to 1; states left out share the rest), or node = [p1, p2, ...] for every state",
+}
+SHAPES_OVERLAY = 'overlay = "overlays/NAME": a folder of node CSVs, relative to the model directory'
 
 
 @dataclass(frozen=True)
@@ -254,28 +266,202 @@ def _interval(draws: Any) -> tuple[float, float] | None:
 
 def overlay(model: Model, directory: str | Path) -> Model:
     """Replace the tables of the nodes that `directory` has CSVs for, validated like the model."""
+    nodes, problems = overlay_nodes(model, directory)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise ModelError(errors)
+    return model.with_nodes(nodes)
+
+
+def overlay_nodes(model: Model, directory: str | Path) -> tuple[list[Node], list[Problem]]:
+    """The nodes an overlay directory replaces (metadata kept), and its problems, without raising.
+
+    Problems name files relative to the model directory (`overlays/x/node.csv`); the nodes are
+    [] when any problem is an error. An overlay may give a node other parents, but not other
+    states unless it also replaces every child of that node.
+    """
     path = (model.path or Path(".")) / directory
     if not path.is_dir():
-        raise ModelError(
-            [Problem("scenarios.toml", None, f"overlay directory '{directory}' not found")]
-        )
+        return [], [_missing_folder(model, str(directory))]
     problems: list[Problem] = []
     tables = [t for t in (read_table(p, problems) for p in node_files(path)) if t is not None]
     for table in tables:
-        if table.node not in model:
+        if table.node not in model.ids:
+            hint = f"{suggest(table.node, model.ids)}nodes: {', '.join(model.ids)}"
+            if table.node in model:
+                hint = f"files are named by node id: rename it {model.resolve(table.node)}.csv"
             problems.append(
-                Problem(f"{directory}/{table.file}", None, f"{table.node} is not a node")
+                Problem(table.file, None, f"{table.node} is not a node of the model", hint)
             )
-    tables = [t for t in tables if t.node in model]
+    tables = [t for t in tables if t.node in model.ids]
     names = {t.node for t in tables}
     known = [RawTable(f"{n.id}.csv", n.id, n.parents, n.states) for n in model if n.id not in names]
-    nodes = check_tables(tables, problems, known=known) if not problems else None
-    errors = [p for p in problems if p.severity == "error"]
-    if errors or nodes is None:
-        raise ModelError(
-            [Problem(f"{directory}/{p.file}", p.line, p.message, p.hint) for p in errors]
-        )
-    return model.with_nodes([_keep_metadata(model[n.id], n) for n in nodes])
+    nodes = check_tables(tables, problems, known=known)
+    for table in tables:
+        old = model[table.node].states
+        orphans = [c for c in model.children(table.node) if c not in names]
+        if table.states != old and orphans:
+            problems.append(
+                Problem(
+                    table.file,
+                    table.header_line,
+                    f"the overlay changes the states of {table.node} but not the table of its "
+                    f"child {', '.join(orphans)}",
+                    f"keep the states of {table.node} ({', '.join(old)}), or add "
+                    f"{', '.join(c + '.csv' for c in orphans)} to the overlay",
+                )
+            )
+    folder = Path(directory).as_posix()
+    problems = [replace(p, file=f"{folder}/{p.file}") for p in problems]
+    if nodes is None or any(p.severity == "error" for p in problems):
+        return [], problems
+    return [_keep_metadata(model[n.id], n) for n in nodes], problems
+
+
+def _missing_folder(model: Model, directory: str) -> Problem:
+    root = model.path or Path(".")
+    folders = sorted(
+        {
+            p.parent.relative_to(root).as_posix()
+            for g in ("*/*.csv", "*/*/*.csv")
+            for p in root.glob(g)
+        }
+    )
+    hint = "overlay is a folder of node CSVs, relative to the model directory"
+    if folders:
+        hint = f"{suggest(directory, folders)}{hint}; folders with CSVs: {', '.join(folders)}"
+    return Problem(FILE, None, f"overlay directory '{directory}' not found", hint)
+
+
+def check_scenarios(model: Model) -> list[Problem]:
+    """Every problem of the model's `scenarios.toml` and its overlays, without raising.
+
+    Each scenario is checked on its own, so one run reports them all: its keys and their types,
+    the names and states its evidence gives (resolved as `apply` resolves them, with the same
+    messages) and its overlay (validated like the model). No query is run: whether evidence is
+    possible is only known when it is asked.
+
+    >>> import bn
+    >>> check_scenarios(bn.load(bn.packaged_model_path()))
+    []
+    """
+    if model.path is None:
+        return []
+    path = model.path / FILE
+    problems: list[Problem] = []
+    document = read_toml(path, problems)
+    if problems:
+        return problems
+    where = TomlLines(plain_text(path))
+
+    def add(at: Sequence[str], message: str, hint: str, severity: str = "error") -> None:
+        problems.append(Problem(FILE, where.line(*at), message, hint, severity))
+
+    for key in document:
+        if key != "scenarios":
+            add(
+                [key],
+                f"unknown table [{key}] in {FILE}",
+                f"{suggest(key, ['scenarios'])}{FILE} has one [scenarios.NAME] table per scenario",
+                "warning",
+            )
+    table = document.get("scenarios", {})
+    if not isinstance(table, Mapping):
+        add(["scenarios"], "scenarios must be a table", "write one [scenarios.NAME] per scenario")
+        return problems
+    entries = {name: _check_entry(name, entry, add) for name, entry in table.items()}
+    overlays = {f: overlay_nodes(model, f) for _, f in entries.values() if f}
+    for name, (evidence, folder) in entries.items():
+        view = model.with_nodes(overlays[folder][0]) if folder else model
+        for key, text in _evidence_errors(view, evidence) if evidence is not None else []:
+            message, hint = _split(text, key)
+            at = ["scenarios", name, key] if key else ["scenarios", name]
+            add(at, f"scenario '{name}' in {FILE}: {message}", hint)
+    for folder, (_, found) in overlays.items():
+        names = [name for name, (_, f) in entries.items() if f == folder]
+        for p in found:
+            if p.file == FILE:  # the folder is missing: one problem per scenario, at its line
+                for name in names:
+                    add(["scenarios", name, "overlay"], f"scenario '{name}': {p.message}", p.hint)
+            else:
+                who = "scenario" + "s" * (len(names) > 1) + " " + ", ".join(f"'{n}'" for n in names)
+                problems.append(replace(p, message=f"{who}: {p.message}"))
+    return problems
+
+
+def _check_entry(name: str, entry: Any, add: Callable[..., None]) -> tuple[Evidence | None, str]:
+    """One scenario's keys and value types; its evidence (None if malformed) and overlay."""
+    at = ["scenarios", name]
+    if not isinstance(entry, Mapping):
+        add(at, f"[scenarios.{name}] must be a table", f"write [scenarios.{name}] then key = value")
+        return None, ""
+    check_keys(entry, KEYS, f"[scenarios.{name}]", at, add, "error")
+    for key in ("description", "source"):
+        if key in entry and not isinstance(entry[key], str):
+            add(
+                [*at, key],
+                f"scenario '{name}': {key} must be a string",
+                f'{key} = "..."',
+                "warning",
+            )
+    folder = entry.get("overlay", "")
+    if not isinstance(folder, str):
+        add([*at, "overlay"], f"scenario '{name}': overlay must be a string", SHAPES_OVERLAY)
+        folder = ""
+    kinds: dict[str, dict[str, Any]] = {}
+    for key, kind in KINDS.items():
+        if key not in entry:
+            continue
+        value = entry[key]
+        wrong = _wrong_shape(kind, value)
+        if wrong:
+            add([*at, key], f"scenario '{name}': {key} {wrong}", SHAPES[kind])
+        else:
+            kinds[kind] = dict(value)
+    malformed = len(kinds) < sum(k in entry for k in KINDS)
+    return (None if malformed else Evidence(**kinds)), folder
+
+
+def _wrong_shape(kind: str, value: Any) -> str:
+    """What is wrong with the shape of one kind of evidence ('' if nothing)."""
+    if not isinstance(value, Mapping):
+        return "must be a table of node = value"
+    for node, given in value.items():
+        if kind in ("hard", "do"):
+            if not isinstance(given, str):
+                return f"on {node} must be a state name, not {given!r}"
+            continue
+        numbers = list(given.values()) if isinstance(given, Mapping) else given
+        if not isinstance(numbers, list) or not all(
+            isinstance(x, int | float) and not isinstance(x, bool) for x in numbers
+        ):
+            return f"on {node} must be a table of state = number or a list of numbers"
+    return ""
+
+
+def _evidence_errors(model: Model, evidence: Evidence) -> list[tuple[str, str]]:
+    """(scenario key, message) for each item of `evidence` that does not fit the model."""
+    errors = []
+    for key, kind in KINDS.items():
+        for node, value in getattr(evidence, kind).items():
+            try:
+                Evidence(**{kind: {node: value}}).resolved(model)
+            except EvidenceError as error:
+                errors.append((key, str(error)))
+    if not errors:
+        try:
+            evidence.resolved(model)  # a node given twice
+        except EvidenceError as error:
+            errors.append(("", str(error)))
+    return errors
+
+
+def _split(text: str, key: str) -> tuple[str, str]:
+    """An `Evidence.resolved` message as (what is wrong, how to fix it: the valid choices)."""
+    head, _, tail = text.partition("; ")
+    if ":" in tail or tail.startswith("give"):
+        return head, tail
+    return text, SHAPES.get(KINDS.get(key, ""), "give each node one kind of evidence")
 
 
 def _keep_metadata(old: Node, new: Node) -> Node:

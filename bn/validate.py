@@ -1,8 +1,9 @@
 """Every check of a model directory, reported all at once, and the construction of the `Model`.
 
 `check(directory)` returns the model (None when there are errors) and the list of problems, each
-naming the file and line, saying what is wrong and how to fix it. `load` raises `ModelError` with
-all of them. `bn check` prints them; every other command loads through here first.
+naming the file and line, saying what is wrong and how to fix it; once the model itself is valid,
+its `scenarios.toml` and overlays are checked too (`bn.scenarios.check_scenarios`). `load` raises
+`ModelError` with all of them. `bn check` prints them; every other command loads through here first.
 
 One mistake gives one message: a node whose file cannot be read is reported once, in its own
 file; its children are still checked, except for what depends on its states.
@@ -107,6 +108,12 @@ def check(directory: str | Path) -> tuple[Model | None, list[Problem]]:
         targets=tuple(str(t) for t in head.get("targets", [])),
         path=directory,
     )
+    from bn.scenarios import check_scenarios  # bn.scenarios imports this module
+
+    problems += check_scenarios(model)
+    problems.sort(key=lambda p: (p.file != "model.toml", p.file, p.line or 0))
+    if any(p.severity == "error" for p in problems):
+        return None, problems
     return model, problems
 
 

@@ -11,8 +11,9 @@ import pytest
 
 import bn
 from bn.errors import ModelError, Problem
+from bn.scenarios import apply, check_scenarios
 from bn.validate import fix_sums
-from tests.conftest import CHAIN, run
+from tests.conftest import CHAIN, FLAGSHIP, run
 
 RAIN = "rain=no,rain=yes\n0.8,0.2\n"
 SPRINKLER = "rain,sprinkler=off,sprinkler=on\nno,0.6,0.4\nyes,0.99,0.01\n"
@@ -399,6 +400,208 @@ def test_toml_warnings_do_not_fail(tmp_path: Path) -> None:
     )
     result = run("check", "--model", str(directory))
     assert result.exit_code == 0 and "2 warning(s), no errors" in result.stdout
+
+
+# -- scenarios.toml and its overlays ----------------------------------------------------------
+
+SCENARIOS = """\
+[scenarios.dry_day]
+description = "an observation, through an alias"
+evidence = { r = "no" }
+
+[scenarios.expert]
+description = "another expert's table for wet, and the sprinkler forced on"
+overlay = "overlays/expert"
+do = { sprinkler = "on" }
+likelihood = { grass = { dry = 1, wet = 2 } }
+"""
+EXPERT_WET = WET.replace("0.2,0.8", "0.3,0.7")
+
+
+def scenario_model(tmp_path: Path, scenarios: str = SCENARIOS, wet: str = EXPERT_WET) -> Path:
+    """The sprinkler model with `scenarios.toml` and an overlay folder overlays/expert."""
+    directory = sprinkler(tmp_path, scenarios_toml=scenarios)
+    write(directory / "overlays" / "expert", {"wet.csv": wet})
+    return directory
+
+
+def line_of(text: str, start: str) -> int:
+    """The number of the first line of `text` that starts with `start`."""
+    return next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith(start))
+
+
+def test_valid_scenarios_pass(tmp_path: Path) -> None:
+    directory = scenario_model(tmp_path)
+    model, problems = bn.check(directory)
+    assert model is not None and problems == []
+    assert run("check", "--model", str(directory)).exit_code == 0
+    _, evidence = apply(model, "expert")
+    assert evidence.do == {"sprinkler": "on"}
+
+
+def test_scenario_naming_an_unknown_node(tmp_path: Path) -> None:
+    scenarios = SCENARIOS.replace('{ r = "no" }', '{ rian = "no" }')
+    p = only_error(scenario_model(tmp_path, scenarios))
+    assert (p.file, p.line) == ("scenarios.toml", line_of(scenarios, "evidence"))
+    assert "scenario 'dry_day'" in p.message and "unknown node 'rian'" in p.message
+    assert p.hint == "did you mean 'rain'? nodes: rain (r), sprinkler, wet (grass)"
+
+
+def test_scenario_naming_an_unknown_state(tmp_path: Path) -> None:
+    scenarios = SCENARIOS.replace('sprinkler = "on"', 'sprinkler = "onn"')
+    p = only_error(scenario_model(tmp_path, scenarios))
+    assert (p.file, p.line) == ("scenarios.toml", line_of(scenarios, "do ="))
+    assert "scenario 'expert'" in p.message and "'onn' is not a state of sprinkler" in p.message
+    assert p.hint == "did you mean 'on'? states of sprinkler: off, on"
+
+
+def test_scenario_evidence_that_does_not_fit_its_node(tmp_path: Path) -> None:
+    scenarios = SCENARIOS.replace("{ dry = 1, wet = 2 }", "[1, 2, 3]")
+    p = only_error(scenario_model(tmp_path, scenarios))
+    assert (p.file, p.line) == ("scenarios.toml", line_of(scenarios, "likelihood"))
+    assert "gives 3 numbers but wet has 2 states (dry, wet)" in p.message
+    assert "one weight per state" in p.hint
+
+
+def test_scenario_giving_a_node_twice(tmp_path: Path) -> None:
+    scenarios = SCENARIOS.replace('{ r = "no" }', '{ r = "no" }\ndo = { rain = "yes" }')
+    p = only_error(scenario_model(tmp_path, scenarios))
+    assert (p.file, p.line) == ("scenarios.toml", 1)  # the scenario's table
+    assert "scenario 'dry_day'" in p.message and "rain is given twice" in p.message
+    assert "one kind per node" in p.hint
+
+
+def test_malformed_scenarios_toml(tmp_path: Path) -> None:
+    scenarios = SCENARIOS.replace('sprinkler = "on"', "sprinkler = on")
+    p = only_error(scenario_model(tmp_path, scenarios))
+    assert (p.file, p.line) == ("scenarios.toml", line_of(scenarios, "do ="))
+    assert "malformed TOML" in p.message and "double quotes" in p.hint
+
+
+def test_malformed_scenario_values_do_not_crash(tmp_path: Path) -> None:
+    scenarios = "scenarios.number = 3\n\n" + (
+        SCENARIOS.replace('{ r = "no" }', "{ r = 0 }").replace("dry = 1", 'dry = "1"')
+        + '\n[scenarios.flat]\nsoft = "rain=0.5"\n'
+    )
+    errors = errors_of(scenario_model(tmp_path, scenarios))
+    found = {(p.line, p.message) for p in errors}
+    observed = line_of(scenarios, "evidence")
+    assert found == {
+        (observed, "scenario 'dry_day': evidence on r must be a state name, not 0"),
+        (
+            line_of(scenarios, "likelihood"),
+            "scenario 'expert': likelihood on grass must be a table of state = number or a "
+            "list of numbers",
+        ),
+        (line_of(scenarios, "soft"), "scenario 'flat': soft must be a table of node = value"),
+        (line_of(scenarios, "scenarios.number"), "[scenarios.number] must be a table"),
+    }
+    assert "what was observed" in next(p.hint for p in errors if p.line == observed)
+
+
+def test_unknown_scenario_key(tmp_path: Path) -> None:
+    scenarios = SCENARIOS.replace("do = {", "doo = {")
+    p = only_error(scenario_model(tmp_path, scenarios))
+    assert (p.file, p.line) == ("scenarios.toml", line_of(scenarios, "doo"))
+    assert p.message == "unknown key 'doo' in [scenarios.expert]"
+    assert "did you mean 'do'?" in p.hint and "description, source, evidence, do" in p.hint
+
+
+def test_missing_overlay_directory(tmp_path: Path) -> None:
+    scenarios = SCENARIOS.replace("overlays/expert", "overlays/expret")
+    p = only_error(scenario_model(tmp_path, scenarios))
+    assert (p.file, p.line) == ("scenarios.toml", line_of(scenarios, "overlay"))
+    assert p.message == "scenario 'expert': overlay directory 'overlays/expret' not found"
+    assert "did you mean 'overlays/expert'?" in p.hint
+    assert "folders with CSVs: overlays/expert" in p.hint
+
+
+def test_overlay_row_not_summing_to_one(tmp_path: Path) -> None:
+    wet = EXPERT_WET.replace("0.3,0.7", "0.3,0.8")
+    p = only_error(scenario_model(tmp_path, wet=wet))
+    assert (p.file, p.line) == ("overlays/expert/wet.csv", line_of(wet, "yes,off"))
+    assert p.message == "scenario 'expert': the row sums to 1.1, not 1"
+    assert "must sum to 1" in p.hint
+
+
+def test_overlay_file_naming_no_node(tmp_path: Path) -> None:
+    directory = scenario_model(tmp_path)
+    write(directory / "overlays" / "expert", {"wett.csv": WET.replace("wet=", "wett=")})
+    p = only_error(directory)
+    assert (p.file, p.line) == ("overlays/expert/wett.csv", None)
+    assert p.message == "scenario 'expert': wett is not a node of the model"
+    assert p.hint == "did you mean 'wet'? nodes: rain, sprinkler, wet"
+    (directory / "overlays" / "expert" / "wett.csv").unlink()
+    write(directory / "overlays" / "expert", {"grass.csv": WET.replace("wet=", "grass=")})
+    p = only_error(directory)
+    assert p.message == "scenario 'expert': grass is not a node of the model"
+    assert p.hint == "files are named by node id: rename it wet.csv"
+
+
+def test_overlay_with_wrong_parents(tmp_path: Path) -> None:
+    wet = EXPERT_WET.replace("rain,sprinkler,", "rain,sprinkle,")
+    p = only_error(scenario_model(tmp_path, wet=wet))
+    assert (p.file, p.line) == ("overlays/expert/wet.csv", 1)
+    assert "scenario 'expert': parent column 'sprinkle' names no node" in p.message
+    assert "did you mean 'sprinkler'?" in p.hint
+
+
+def test_overlay_changing_states_under_a_child(tmp_path: Path) -> None:
+    directory = scenario_model(tmp_path)
+    rain = "rain=no,rain=yes,rain=storm\n0.7,0.2,0.1\n"
+    write(directory / "overlays" / "expert", {"rain.csv": rain})
+    errors = errors_of(directory)
+    assert [(p.file, p.line) for p in errors] == [
+        ("overlays/expert/rain.csv", 1),  # sprinkler.csv is not in the overlay
+        ("overlays/expert/wet.csv", 1),  # wet.csv is, and lacks rows for rain=storm
+    ]
+    assert (
+        "changes the states of rain but not the table of its child sprinkler" in errors[0].message
+    )
+    assert (
+        errors[0].hint == "keep the states of rain (no, yes), or add sprinkler.csv to the overlay"
+    )
+    assert "missing row(s): rain=storm, sprinkler=off" in errors[1].message
+
+
+def test_overlay_shared_by_scenarios_is_reported_once(tmp_path: Path) -> None:
+    scenarios = SCENARIOS + '\n[scenarios.expert_alone]\noverlay = "overlays/expert"\n'
+    p = only_error(scenario_model(tmp_path, scenarios, wet=EXPERT_WET.replace("0.3,0.7", "0.3,x")))
+    assert p.message.startswith("scenarios 'expert', 'expert_alone': wet=wet:")
+
+
+def test_all_scenario_problems_are_reported_in_one_run(tmp_path: Path) -> None:
+    scenarios = SCENARIOS.replace('"no"', '"maybe"').replace("sprinkler =", "sprinklr =")
+    errors = errors_of(scenario_model(tmp_path, scenarios, wet=EXPERT_WET.replace("0.3,", "0.4,")))
+    assert [(p.file, p.line) for p in errors] == [
+        ("overlays/expert/wet.csv", 4),
+        ("scenarios.toml", line_of(scenarios, "evidence")),
+        ("scenarios.toml", line_of(scenarios, "do =")),
+    ]
+
+
+def test_scenario_problems_are_checked_only_in_a_valid_model(tmp_path: Path) -> None:
+    directory = sprinkler(
+        tmp_path, rain_csv="rain=no,rain=yes\n0.8,0.3\n", scenarios_toml="[scenarios.x]\ny = 1\n"
+    )
+    assert [p.file for p in errors_of(directory)] == ["rain.csv"]
+
+
+def test_a_broken_scenario_stops_every_command(tmp_path: Path) -> None:
+    directory = scenario_model(tmp_path, SCENARIOS.replace('{ r = "no" }', '{ r = "maybe" }'))
+    (p,) = errors_of(directory)
+    for command in (["query", "wet"], ["scenarios"]):
+        result = run(*command, "--model", str(directory))
+        assert result.exit_code == 2 and str(p) in result.stderr, result.output
+    with pytest.raises(ModelError) as caught:
+        bn.load(directory)
+    assert caught.value.problems == [p]
+
+
+def test_flagship_scenarios_are_clean() -> None:
+    model = bn.load(FLAGSHIP)
+    assert check_scenarios(model) == []
+    assert (FLAGSHIP / "scenarios.toml").is_file() and any((FLAGSHIP / "overlays").iterdir())
 
 
 # -- everything at once, without cascades -----------------------------------------------------
