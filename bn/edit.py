@@ -40,6 +40,7 @@ from typing import Any
 from bn.csvfiles import RESERVED, csv_records, format_number, node_files, read_table
 from bn.errors import BNError, ModelError, Problem
 from bn.model import Model, suggest
+from bn.validate import check as check_model
 
 MODEL_TOML = "model.toml"
 SCENARIOS_TOML = "scenarios.toml"
@@ -256,7 +257,7 @@ class Workspace:
         self.root = Path(directory)
         if not self.root.is_dir():
             raise ModelError([Problem(str(self.root), None, "no such model directory")])
-        self.model, self.problems = _check(self.root)
+        self.model, self.problems = check_model(self.root)
         self.read: dict[str, bytes | None] = {}
         self.changes: dict[str, str | None] = {}
         self._sheets: dict[str, Sheet] = {}
@@ -379,7 +380,7 @@ class Workspace:
                 else:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(_encoded(text, self.bytes(path)))
-            _, problems = _check(copy)
+            _, problems = check_model(copy)
         before = {_key(p) for p in self.problems if p.severity == "error"}
         return [p for p in problems if p.severity == "error" and _key(p) not in before]
 
@@ -446,36 +447,6 @@ def _overlay_names(text: str | None) -> list[str]:
     return [
         str(e["overlay"]) for e in table.values() if isinstance(e, Mapping) and e.get("overlay")
     ]
-
-
-def _check(directory: Path) -> tuple[Model | None, list[Problem]]:
-    """`bn.validate.check`, then every scenario (evidence and overlay) of a valid model."""
-    from bn.scenarios import apply, load_scenarios
-    from bn.validate import check
-
-    model, problems = check(directory)
-    if model is None:
-        return None, problems
-    try:
-        names = list(load_scenarios(model))
-    except ModelError as error:
-        return None, problems + error.problems
-    for name in names:
-        try:
-            apply(model, name)
-        except ModelError as error:
-            problems += [
-                Problem(p.file, p.line, f"scenario '{name}': {p.message}", p.hint)
-                for p in error.problems
-            ]
-        except BNError as error:
-            text = str(error)
-            if not text.startswith(f"scenario '{name}'"):
-                text = f"scenario '{name}': {text}"
-            problems.append(Problem(SCENARIOS_TOML, None, text))
-    if any(p.severity == "error" for p in problems):
-        return None, problems
-    return model, problems
 
 
 def replace_files(
