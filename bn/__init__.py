@@ -35,16 +35,14 @@ __all__ = [
 
 
 def packaged_model_path() -> Path:
-    """The flagship model shipped with the package (the repository's `cpts/`)."""
-    from importlib.resources import files
+    """The flagship model shipped with the package (the repository's `cpts/`).
 
-    try:
-        path = Path(str(files("bn.flagship")))
-    except ModuleNotFoundError:
-        path = Path(__file__).resolve().parent.parent / "cpts"
-    if not path.is_dir():
-        path = Path(__file__).resolve().parent.parent / "cpts"
-    return path
+    An installed package holds it as `bn/flagship/`; a source checkout (or an editable install)
+    finds it beside the package.
+    """
+    here = Path(__file__).resolve().parent
+    installed = here / "flagship"
+    return installed if installed.is_dir() else here.parent / "cpts"
 
 
 def model_path(given: str | Path | None = None) -> Path:
