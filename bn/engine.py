@@ -192,9 +192,11 @@ def _soft_weights(
 ) -> dict[str, np.ndarray]:
     """Likelihood vectors that give each soft-evidence node its required marginal (Jeffrey's rule).
 
-    With one soft node this is one step, lambda = r / q. With several, iterative proportional fitting
-    (each step is Jeffrey's rule for one node) converges to the closest distribution, in KL, that has
-    all the required marginals.
+    With one soft node this is one step, lambda = r / q. With several, the answer is the distribution
+    closest in KL to the current one that has all the required marginals: it starts from one sweep
+    of Jeffrey's rule per node (iterative proportional fitting) and finishes with Newton steps on
+    log lambda, which converge in a few iterations even where the nodes are strongly dependent and
+    plain proportional fitting would crawl.
     """
     if not evidence.soft:
         return {}
@@ -204,24 +206,86 @@ def _soft_weights(
         prior = _marginal(model, name, hard, weights, tables)
         wanted[name] = _complete(model[name], given, prior)
     soft = {name: np.ones_like(r) for name, r in wanted.items()}
-    for _ in range(500):
-        worst = 0.0
-        for name, r in wanted.items():
-            q = _marginal(model, name, hard, {**weights, **soft}, tables)
-            impossible = np.any(((r > 0) & (q <= 0)).reshape(-1, r.shape[-1]), axis=0)
-            if impossible.any():
-                state = model[name].states[int(np.argmax(impossible))]
-                raise EvidenceError(
-                    f"soft evidence puts probability on {name}={state}, which is impossible "
-                    "given the other evidence"
-                )
-            worst = max(worst, float(np.max(np.abs(q - r))))
-            soft[name] = soft[name] * np.divide(r, q, out=np.zeros_like(q * r), where=q > 0)
-        if worst < 1e-13:
+    for name, r in wanted.items():  # one sweep of proportional fitting
+        q = _marginal(model, name, hard, {**weights, **soft}, tables)
+        impossible = np.any(((r > 0) & (q <= 0)).reshape(-1, r.shape[-1]), axis=0)
+        if impossible.any():
+            state = model[name].states[int(np.argmax(impossible))]
+            raise EvidenceError(
+                f"soft evidence puts probability on {name}={state}, which is impossible "
+                "given the other evidence"
+            )
+        soft[name] = soft[name] * np.divide(r, q, out=np.zeros_like(q * r), where=q > 0)
+    if len(wanted) == 1:
+        return soft
+    return _newton(model, wanted, soft, hard, weights, tables)
+
+
+def _newton(
+    model: Model,
+    wanted: Mapping[str, np.ndarray],
+    soft: dict[str, np.ndarray],
+    hard: Mapping[str, int],
+    weights: Mapping[str, np.ndarray],
+    tables: Tables,
+) -> dict[str, np.ndarray]:
+    """Damped Newton steps on log lambda until every soft node has its marginal (to 1e-13).
+
+    The gradient of log Z(lambda) - sum r log lambda is q - r (the current marginals minus the
+    required ones) and its Hessian is the covariance of the nodes' state indicators, built from
+    the pairwise joints. States with lambda = 0 (required probability 0) stay at 0.
+    """
+    names = list(wanted)
+    target = np.concatenate([wanted[n] for n in names], axis=-1)
+
+    def state(lam: Mapping[str, np.ndarray]) -> tuple[np.ndarray, float]:
+        q = np.concatenate(
+            [_marginal(model, n, hard, {**weights, **lam}, tables) for n in names], axis=-1
+        )
+        return q, float(np.max(np.abs(q - target)))
+
+    q, gap = state(soft)
+    sizes = [wanted[n].shape[-1] for n in names]
+    starts = np.cumsum([0, *sizes])
+    for _ in range(100):
+        if gap < 1e-13:
             return soft
+        both = {**weights, **soft}
+        hessian = np.zeros((*q.shape[:-1], q.shape[-1], q.shape[-1]))
+        for i, a in enumerate(names):
+            qa = q[..., starts[i] : starts[i + 1]]
+            for j, b in enumerate(names):
+                qb = q[..., starts[j] : starts[j + 1]]
+                if i == j:
+                    pair = np.einsum("...s,st->...st", qa, np.eye(sizes[i]))
+                elif i < j:
+                    joint = contract(model, [a, b], hard=hard, weights=both, tables=tables)
+                    pair = joint / joint.sum(axis=(-2, -1), keepdims=True)
+                else:
+                    continue
+                block = pair - qa[..., :, None] * qb[..., None, :]
+                hessian[..., starts[i] : starts[i + 1], starts[j] : starts[j + 1]] = block
+                hessian[..., starts[j] : starts[j + 1], starts[i] : starts[i + 1]] = np.swapaxes(
+                    block, -1, -2
+                )
+        step = -(np.linalg.pinv(hessian, hermitian=True) @ (q - target)[..., None])[..., 0]
+        for _ in range(30):  # halve the step until the marginals get closer
+            trial = {
+                n: soft[n] * np.exp(step[..., starts[i] : starts[i + 1]])
+                for i, n in enumerate(names)
+            }
+            q_trial, gap_trial = state(trial)
+            if gap_trial < gap:
+                soft, q, gap = trial, q_trial, gap_trial
+                break
+            step = step / 2
+        else:
+            break
+    if gap < 1e-9:
+        return soft
     raise EvidenceError(
         "the soft evidence cannot all hold at once (the required marginals contradict each other "
-        "or the other evidence): " + ", ".join(evidence.soft)
+        "or the other evidence): " + ", ".join(names)
     )
 
 
