@@ -134,32 +134,73 @@ def posterior(
     *,
     tables: Tables | None = None,
 ) -> Posterior:
-    """Marginals of each target under resolved `evidence` (see `Evidence.resolved`).
+    """Marginals of each target under `evidence` (see `condition`).
+
+    >>> import bn
+    >>> m = bn.load(bn.packaged_model_path())
+    >>> r = posterior(m, ["nuclear_war"], Evidence(hard={"kaboom": "yes"}))
+    >>> r.marginals["nuclear_war"].round(2), float(r.probability_of_evidence)
+    (array([0.44, 0.56]), 0.3...)
+    """
+    given = condition(model, evidence, tables=tables)
+    marginals = {t: given.joint([t]) for t in dict.fromkeys(model.resolve(t) for t in targets)}
+    return Posterior(marginals, given.mass, dict(given.soft))
+
+
+@dataclass(frozen=True)
+class Conditioned:
+    """A model with its evidence applied once, ready for any number of questions.
+
+    `model` is after graph surgery; `hard` holds observed and set states as indices; `weights` the
+    likelihood vectors, soft evidence's included; `mass` is P(hard and likelihood evidence), with
+    the batch axis when `tables` carry one.
+    """
+
+    model: Model
+    hard: Mapping[str, int]
+    weights: Mapping[str, np.ndarray]
+    tables: Tables
+    mass: np.ndarray
+    soft: Mapping[str, np.ndarray]
+
+    def joint(self, targets: Sequence[str]) -> np.ndarray:
+        """P(targets | evidence): one axis per target (after any batch axis); point masses for
+        observed or set targets; NaN for parameter sets under which the evidence is impossible."""
+        free = [t for t in targets if t not in self.hard]
+        table = contract(self.model, free, hard=self.hard, weights=self.weights, tables=self.tables)
+        table = np.broadcast_to(table, (*self.mass.shape, *table.shape[table.ndim - len(free) :]))
+        axes = tuple(range(self.mass.ndim, table.ndim))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            table = table / table.sum(axis=axes, keepdims=True) if free else table / self.mass
+        offset = self.mass.ndim
+        for position, target in enumerate(targets):
+            if target in self.hard:
+                point = np.zeros(self.model[target].card)
+                point[self.hard[target]] = 1.0
+                shape = [1] * (table.ndim + 1)
+                shape[offset + position] = -1
+                table = np.expand_dims(table, offset + position) * point.reshape(shape)
+        result: np.ndarray = table
+        return result
+
+
+def condition(model: Model, evidence: Evidence, *, tables: Tables | None = None) -> Conditioned:
+    """Apply `evidence` (resolved here if it is not yet) to `model`, once.
 
     Raises `EvidenceError` when the evidence has probability zero; in a batch, the parameter sets
-    under which the evidence is impossible get NaN instead.
+    under which it is impossible answer NaN instead.
     """
+    evidence = evidence.resolved(model)
     batch = _batch_shape(model, tables or {})
-    model, hard, weights, tables = prepare(model, evidence, tables)
-    mass = np.broadcast_to(contract(model, [], hard=hard, weights=weights, tables=tables), batch)
+    surgery, hard, weights, kept = prepare(model, evidence, tables)
+    mass = np.broadcast_to(contract(surgery, [], hard=hard, weights=weights, tables=kept), batch)
     if mass.ndim == 0 and mass <= 0:
         raise EvidenceError(
             "the evidence is impossible under the model (probability 0): "
             + "; ".join(evidence.describe())
         )
-    soft = _soft_weights(model, evidence, hard, weights, tables)
-    weights = {**weights, **soft}
-    marginals: dict[str, np.ndarray] = {}
-    for target in targets:
-        node = model[target]
-        if target in hard:
-            point = np.zeros(node.card)
-            point[hard[target]] = 1.0
-            marginals[target] = np.where(mass[..., None] > 0, point, np.nan)
-            continue
-        joint = contract(model, [target], hard=hard, weights=weights, tables=tables)
-        marginals[target] = np.broadcast_to(_normalise(joint), (*batch, node.card))
-    return Posterior(marginals, mass, soft)
+    soft = _soft_weights(surgery, evidence, hard, weights, kept)
+    return Conditioned(surgery, hard, {**weights, **soft}, kept, mass, soft)
 
 
 def prepare(
@@ -167,6 +208,7 @@ def prepare(
 ) -> tuple[Model, dict[str, int], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Surgery for do(), then hard evidence (and do) as state indices, likelihoods as vectors, and
     the tables that still apply (a do() node's own table is replaced by the surgery)."""
+    evidence = evidence.resolved(model)
     model = intervene(model, evidence.do)
     kept = {k: v for k, v in (tables or {}).items() if k not in evidence.do}
     hard = {k: model[k].states.index(v) for k, v in {**evidence.hard, **evidence.do}.items()}
@@ -202,7 +244,8 @@ def _soft_weights(
         return {}
     wanted: dict[str, np.ndarray] = {}
     for name, given in evidence.soft.items():
-        assert isinstance(given, Mapping)  # resolved evidence is always named
+        if not isinstance(given, Mapping):
+            raise EvidenceError(f"soft evidence on {name} must be resolved against the model")
         prior = _marginal(model, name, hard, weights, tables)
         wanted[name] = _complete(model[name], given, prior)
     soft = {name: np.ones_like(r) for name, r in wanted.items()}
@@ -361,7 +404,7 @@ def query(
     evidence = evidence.resolved(model)
     ids = tuple(dict.fromkeys(model.resolve(t) for t in targets))
     if not ids:
-        raise EvidenceError("no target: name at least one node, or use --all")
+        raise EvidenceError("no target: name at least one node")
     result = posterior(model, ids, evidence)
     posteriors = {
         t: {s: float(p) for s, p in zip(model[t].states, result.marginals[t], strict=True)}
@@ -383,20 +426,9 @@ def query(
 
 
 def joint(model: Model, targets: Sequence[str], evidence: Evidence) -> np.ndarray:
-    """The posterior joint of `targets` (resolved evidence) as an array with one axis per target."""
-    surgery, hard, weights, _ = prepare(model, evidence)
-    weights.update(_soft_weights(surgery, evidence, hard, weights, {}))
-    free = [t for t in targets if t not in hard]
-    table = contract(surgery, free, hard=hard, weights=weights)
-    table = table / table.sum()
-    for axis, target in enumerate(targets):
-        if target in hard:
-            point = np.zeros(surgery[target].card)
-            point[hard[target]] = 1.0
-            table = np.expand_dims(table, axis) * point.reshape(
-                [-1 if a == axis else 1 for a in range(table.ndim + 1)]
-            )
-    return table
+    """The posterior joint of `targets` as an array with one axis per target (see `condition`)."""
+    ids = [model.resolve(t) for t in targets]
+    return condition(model, evidence).joint(ids)
 
 
 def _joint_rows(
