@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,6 +52,15 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     return f"did you mean '{close[0]}'? " if close else ""
 
 
+def _index_of(states: Sequence[str], state: str, node: str) -> int:
+    if state not in states:
+        raise EvidenceError(
+            f"'{state}' is not a state of {node}; {suggest(state, states)}states of {node}: "
+            + ", ".join(states)
+        )
+    return list(states).index(state)
+
+
 @dataclass(frozen=True, eq=False)
 class Node:
     """A discrete node and its table: `table[i, j, ..., s]` = P(node=s | parents = (i, j, ...)).
@@ -74,6 +84,7 @@ class Node:
     def __post_init__(self) -> None:
         table = _frozen(self.table)
         object.__setattr__(self, "table", table)
+        self._check_table()
         shape = table.shape[:-1]
         ess = np.broadcast_to(np.asarray(self.ess, dtype=float), shape).copy()
         object.__setattr__(self, "ess", _frozen(ess))
@@ -82,6 +93,29 @@ class Node:
         object.__setattr__(self, "notes", notes[:rows])
         if not self.label:
             object.__setattr__(self, "label", self.id)
+        object.__setattr__(
+            self, "state_descriptions", MappingProxyType(dict(self.state_descriptions))
+        )
+
+    def _check_table(self) -> None:
+        """A table must have one axis per parent plus one for the node, and rows that are
+        distributions; anything else would fail later, deep inside a contraction."""
+        table = self.table
+        if table.ndim != len(self.parents) + 1 or table.shape[-1] != len(self.states):
+            raise ModelError(
+                f"{self.id}: table of shape {table.shape} for {len(self.parents)} parent(s) and "
+                f"{len(self.states)} state(s)"
+            )
+        if self.parent_states and table.shape[:-1] != tuple(len(s) for s in self.parent_states):
+            raise ModelError(
+                f"{self.id}: table shape {table.shape} does not match its parents' states"
+            )
+        if not np.all(np.isfinite(table)) or np.any(table < 0):
+            raise ModelError(f"{self.id}: probabilities must be finite and non-negative")
+        sums = table.sum(axis=-1)
+        if np.any(np.abs(sums - 1) > 1e-6):
+            worst = float(sums.flat[int(np.argmax(np.abs(sums - 1)))])
+            raise ModelError(f"{self.id}: a row sums to {worst:.10g}, not 1")
 
     @property
     def card(self) -> int:
@@ -116,8 +150,15 @@ class Node:
 
     def row(self, parent_states: Sequence[str]) -> tuple[float, ...]:
         """The probability row for one combination of parent state names."""
+        if len(parent_states) != len(self.parents):
+            raise EvidenceError(
+                f"{self.id} has {len(self.parents)} parent(s): {', '.join(self.parents)}"
+            )
         index = tuple(
-            states.index(s) for states, s in zip(self.parent_states, parent_states, strict=True)
+            _index_of(states, state, parent)
+            for states, state, parent in zip(
+                self.parent_states, parent_states, self.parents, strict=True
+            )
         )
         return tuple(float(p) for p in self.table[index])
 
