@@ -14,6 +14,7 @@ further evidence given on the command line goes on top (`Evidence.combine`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -53,6 +54,13 @@ class Scenario:
 
 def load_scenarios(model: Model) -> dict[str, Scenario]:
     """The model's scenarios in file order ({} when it has no `scenarios.toml`)."""
+    return dict(_load_scenarios(model))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_scenarios(model: Model) -> dict[str, Scenario]:
+    # Cached per model object (models are immutable and hash by identity): one command asks for
+    # the scenarios several times (check, apply, compare) and should read the file once.
     if model.path is None:
         return {}
     problems: list[Problem] = []
@@ -111,6 +119,13 @@ def apply(model: Model, name: str) -> tuple[Model, Evidence]:
     except EvidenceError as error:
         raise EvidenceError(f"scenario '{name}' in scenarios.toml: {error}") from None
     return model, evidence
+
+
+def baseline(model: Model, extra: Evidence) -> tuple[Model, Evidence, str | None]:
+    """What scenarios are compared with: the scenario named `baseline` if the model has one, else
+    the model with no scenario; `extra` evidence on top either way. The name, or None."""
+    name = "baseline" if "baseline" in load_scenarios(model) else None
+    return (*pose(model, name, extra), name)
 
 
 def pose(model: Model, name: str | None, extra: Evidence) -> tuple[Model, Evidence]:
@@ -216,15 +231,11 @@ def compare(
             values.append(None)
             errors.append(str(error))
     names = list(scenarios)
-    if "baseline" in scenarios:
-        base_name: str | None = "baseline"
-        base = values[names.index("baseline")]
-        if base is None:
-            raise EvidenceError(f"scenario 'baseline': {errors[names.index('baseline')]}")
-    else:
-        plain_model, plain_evidence = pose(model, None, extra)
-        base_name = None
-        base = float(posterior(plain_model, [node], plain_evidence).marginals[node][index])
+    base_model, base_evidence, base_name = baseline(model, extra)
+    try:
+        base = float(posterior(base_model, [node], base_evidence).marginals[node][index])
+    except EvidenceError as error:
+        raise EvidenceError(f"the baseline: {error}") from None
     spans: list[tuple[float, float] | None] = [None] * len(values)
     if intervals:
         possible = [i for i, v in enumerate(values) if v is not None]
@@ -274,6 +285,18 @@ def overlay(model: Model, directory: str | Path) -> Model:
 
 
 def overlay_nodes(model: Model, directory: str | Path) -> tuple[list[Node], list[Problem]]:
+    """The overlay's nodes and its problems (never raises); read once per model and folder."""
+    nodes, problems = _overlay_nodes(model, str(directory))
+    return list(nodes), list(problems)
+
+
+@functools.lru_cache(maxsize=32)
+def _overlay_nodes(model: Model, directory: str) -> tuple[tuple[Node, ...], tuple[Problem, ...]]:
+    nodes, problems = _read_overlay(model, directory)
+    return tuple(nodes), tuple(problems)
+
+
+def _read_overlay(model: Model, directory: str | Path) -> tuple[list[Node], list[Problem]]:
     """The nodes an overlay directory replaces (metadata kept), and its problems, without raising.
 
     Problems name files relative to the model directory (`overlays/x/node.csv`); the nodes are

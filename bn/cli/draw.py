@@ -11,13 +11,11 @@ from bn.cli.base import cli
 from bn.cli.common import (
     EVIDENCE_HELP,
     Given,
-    Question,
     echo_json,
     evidence_options,
     json_option,
     load_model,
     model_option,
-    question,
 )
 from bn.errors import BNError
 
@@ -94,11 +92,11 @@ def draw(
     q = given.question(model_dir, model=base)
     other = None
     if compare:
-        if compare == "baseline" and compare not in scenarios.load_scenarios(base):
-            c = Question(base, Evidence())
+        if compare == "baseline":
+            c_model, c_evidence, _ = scenarios.baseline(base, Evidence())
         else:
-            c = question(model_dir, scenario=compare, model=base)
-        other = diagram.posteriors(c.model, c.evidence)
+            c_model, c_evidence = scenarios.pose(base, compare, Evidence())
+        other = diagram.posteriors(c_model, c_evidence)
     notes = [f"scenario: {given.scenario}"] if given.scenario else []
     if q.evidence:
         notes.append("given: " + "; ".join(q.evidence.describe()))
