@@ -112,7 +112,7 @@ def spec(
     ('evidence', [{'source': 'rain', 'target': 'wet', 'cut': False}])
     """
     if rankdir not in RANKDIRS:
-        raise EvidenceError(f"rankdir must be one of {', '.join(RANKDIRS)}, not '{rankdir}'")
+        raise BNError(f"rankdir must be one of {', '.join(RANKDIRS)}, not '{rankdir}'")
     shown = _neighbourhood(model, focus, depth)
     depth = (1 if depth is None else depth) if focus else None
     fixed = {**evidence.hard, **evidence.do}
@@ -179,11 +179,11 @@ def _neighbourhood(model: Model, focus: str | None, depth: int | None) -> set[st
     """The nodes within `depth` links of `focus`, in either direction (all nodes without focus)."""
     if focus is None:
         if depth is not None:
-            raise EvidenceError("--depth needs --focus NODE: the depth counts links from that node")
+            raise BNError("--depth needs --focus NODE: the depth counts links from that node")
         return set(model.ids)
     depth = 1 if depth is None else depth
     if depth < 0:
-        raise EvidenceError(f"depth must be 0 or more, not {depth}")
+        raise BNError(f"depth must be 0 or more, not {depth}")
     seen = {model.resolve(focus)}
     frontier = set(seen)
     for _ in range(depth):

@@ -231,11 +231,11 @@ def test_spec_rejects_bad_arguments(chain):
     post = diagram.posteriors(chain, e)
     with pytest.raises(EvidenceError, match="unknown node 'nato'"):
         diagram.spec(chain, post, e, focus="nato")
-    with pytest.raises(EvidenceError, match="--depth needs --focus"):
+    with pytest.raises(BNError, match="--depth needs --focus"):
         diagram.spec(chain, post, e, depth=2)
-    with pytest.raises(EvidenceError, match="depth must be 0 or more"):
+    with pytest.raises(BNError, match="depth must be 0 or more"):
         diagram.spec(chain, post, e, focus="kaboom", depth=-1)
-    with pytest.raises(EvidenceError, match="rankdir must be one of TB, LR"):
+    with pytest.raises(BNError, match="rankdir must be one of TB, LR"):
         diagram.spec(chain, post, e, rankdir="BT")
     with pytest.raises(EvidenceError, match="no posterior given for node nato_response"):
         diagram.spec(chain, {"nuclear_use": post["nuclear_use"]}, e)

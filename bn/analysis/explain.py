@@ -156,9 +156,16 @@ def explain(
 ) -> Explanation:
     """Leave-one-out effects, the MPE, and the `top` likeliest paths to target=state.
 
-    `evidence` must be resolved. With `strict=False`, paths whose joint would be too large are
-    skipped with a note instead of raising.
+    With `strict=False`, paths whose joint would be too large are skipped with a note instead of
+    raising.
+
+    >>> import bn
+    >>> m = bn.load(bn.packaged_model_path())
+    >>> e = explain(m, "KABOOM", "yes", Evidence(hard={"crimea_offensive": "yes"}), top=1)
+    >>> round(e.probability, 3), e.pieces[0].node
+    (0.386, 'crimea_offensive')
     """
+    evidence = evidence.resolved(model)
     target = model.resolve(target)
     index = model[target].state_index(state)
     state = model[target].states[index]

@@ -109,11 +109,12 @@ def value_of_information(
 ) -> ValueOfInformation:
     """Mutual information of each candidate with `target` and the range of P(target=state).
 
-    `evidence` must be resolved; `state` defaults to the target's last state (`yes`).
+    `state` defaults to the target's event state (`yes` if it has one, else its last state).
     """
+    evidence = evidence.resolved(model)
     target = model.resolve(target)
     node = model[target]
-    index = node.card - 1 if state is None else node.state_index(state)
+    index = node.state_index(node.event if state is None else state)
     fixed = {*evidence.hard, *evidence.do}
     if target in fixed:
         raise EvidenceError(f"{target} is already observed or set; there is nothing left to learn")
