@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bn.errors import BNError, EvidenceError
-from bn.evidence import Evidence
+from bn.evidence import KIND_NAMES, Evidence
 from bn.model import Model
 
 FORMATS = ("svg", "png", "dot")
@@ -197,28 +197,19 @@ def _neighbourhood(model: Model, focus: str | None, depth: int | None) -> set[st
 
 
 def _mark(node_id: str, evidence: Evidence) -> str | None:
-    for kind, given in (
-        ("evidence", evidence.hard),
-        ("do", evidence.do),
-        ("likelihood", evidence.likelihood),
-        ("soft", evidence.soft),
-    ):
-        if node_id in given:
-            return kind
-    return None
+    kind = evidence.kind_of(node_id)
+    return None if kind is None else KIND_NAMES[kind]
 
 
 def _given(node_id: str, evidence: Evidence) -> Any:
     """What the evidence says about the node: a state name, or {state: weight}."""
-    for given in (evidence.hard, evidence.do):
-        if node_id in given:
-            return given[node_id]
-    for weighted in (evidence.likelihood, evidence.soft):
-        if node_id in weighted:
-            values = weighted[node_id]
-            if isinstance(values, Mapping):
-                return {str(s): float(w) for s, w in values.items()}
-            return [float(w) for w in values]
+    for _, node, value in evidence.items():
+        if node == node_id:
+            if isinstance(value, str):
+                return value
+            if isinstance(value, Mapping):
+                return {str(s): float(w) for s, w in value.items()}
+            return [float(w) for w in value]
     return None
 
 

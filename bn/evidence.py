@@ -21,7 +21,7 @@ the rest in proportion to their posterior under the other evidence; likelihoods 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from bn.model import Model
 
 Weights = Mapping[str, float] | Sequence[float]
+
+# Each kind of evidence: its field in `Evidence` -> its name in scenarios.toml, JSON and output.
+KIND_NAMES = {"hard": "evidence", "do": "do", "likelihood": "likelihood", "soft": "soft"}
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -89,6 +92,29 @@ class Evidence:
 
     def nodes(self) -> set[str]:
         return {*self.hard, *self.do, *self.likelihood, *self.soft}
+
+    def items(self) -> Iterator[tuple[str, str, Any]]:
+        """Every piece as (kind, node, value), kind being the field name (`hard`, `do`, ...).
+
+        >>> list(Evidence(hard={"a": "x"}, soft={"b": {"y": 0.1}}).items())
+        [('hard', 'a', 'x'), ('soft', 'b', {'y': 0.1})]
+        """
+        for kind in KIND_NAMES:
+            for node, value in getattr(self, kind).items():
+                yield kind, node, value
+
+    def kind_of(self, node: str) -> str | None:
+        """Which kind of evidence names `node` (a field name), or None."""
+        return next((kind for kind, name, _ in self.items() if name == node), None)
+
+    def without(self, node: str) -> Evidence:
+        """This evidence with every piece about `node` removed.
+
+        >>> Evidence(hard={"a": "x", "b": "y"}).without("a").hard
+        {'b': 'y'}
+        """
+        parts = {k: {n: v for n, v in getattr(self, k).items() if n != node} for k in KIND_NAMES}
+        return Evidence(**parts)
 
     def combine(self, other: Evidence) -> Evidence:
         """This evidence with `other` on top (a node named in `other` takes `other`'s word)."""

@@ -22,12 +22,12 @@ from typing import Any
 
 from bn.csvfiles import RawTable, node_files, read_table, read_toml
 from bn.errors import BNError, EvidenceError, ModelError, Problem
-from bn.evidence import Evidence
+from bn.evidence import KIND_NAMES, Evidence
 from bn.metadata import TomlLines, check_keys, plain_text
 from bn.model import Model, Node, suggest
 from bn.validate import check_tables
 
-KINDS = {"evidence": "hard", "do": "do", "likelihood": "likelihood", "soft": "soft"}
+KINDS = {name: field for field, name in KIND_NAMES.items()}  # key in scenarios.toml -> field
 KEYS = ("description", "source", "evidence", "do", "likelihood", "soft", "overlay")
 FILE = "scenarios.toml"
 SHAPES = {  # how each kind of evidence is written, for hints

@@ -34,10 +34,9 @@ import numpy as np
 
 from bn.engine import contract, intervene, joint, posterior, prepare
 from bn.errors import EvidenceError, ModelError
-from bn.evidence import Evidence
+from bn.evidence import KIND_NAMES, Evidence
 from bn.model import Model, Node  # noqa: F401  (Node: doctest)
 
-KINDS = {"hard": "evidence", "do": "do", "likelihood": "likelihood", "soft": "soft"}
 MAX_FACTOR = 10_000_000  # cells in one intermediate table of the MPE elimination
 MAX_PATHS_JOINT = 1_000_000  # cells in the joint of the target's ancestors
 
@@ -134,17 +133,6 @@ def _log_odds(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def without(evidence: Evidence, kind: str, node: str) -> Evidence:
-    """`evidence` with one piece removed.
-
-    >>> without(Evidence(hard={"a": "x", "b": "y"}), "hard", "a").hard
-    {'b': 'y'}
-    """
-    parts: dict[str, Any] = {k: dict(getattr(evidence, k)) for k in KINDS}
-    del parts[kind][node]
-    return Evidence(**parts)
-
-
 def explain(
     model: Model,
     target: str,
@@ -175,14 +163,13 @@ def explain(
     probability = _probability(model, target, index, evidence)
     prior = _probability(model, target, index, Evidence())
     pieces = []
-    for kind, label in KINDS.items():
-        for node, value in getattr(evidence, kind).items():
-            try:
-                rest = _probability(model, target, index, without(evidence, kind, node))
-            except EvidenceError:  # the remaining evidence alone is impossible
-                rest = None
-            llr = None if rest is None else _llr(probability, rest)
-            pieces.append(Piece(label, node, value, probability, rest, llr))
+    for kind, node, value in evidence.items():
+        try:
+            rest = _probability(model, target, index, evidence.without(node))
+        except EvidenceError:  # the remaining evidence alone is impossible
+            rest = None
+        llr = None if rest is None else _llr(probability, rest)
+        pieces.append(Piece(KIND_NAMES[kind], node, value, probability, rest, llr))
     mpe = most_probable_explanation(model, evidence)
     ancestors: tuple[str, ...] = ()
     paths: tuple[Assignment, ...] = ()
