@@ -5,9 +5,10 @@ then the optional columns `ess` and `note`; one row per parent combination. A li
 `#` (outside a quoted cell) is a comment. Reading never converts text: a state named `NA` or `01`
 stays exactly that.
 
-`read_table` parses one file into a `RawTable` (cells as text, with line numbers) and reports
-what is wrong inside that file; `bn.validate` checks the directory as a whole and builds the
-`Model`; `write_model` writes a model back (atomically, file by file).
+`parse_table` parses one file's text into a `RawTable` (cells as text, with line numbers) and
+reports what is wrong inside that file (`read_table` reads and decodes the file first);
+`bn.validate` checks the directory as a whole and builds the `Model`; `write_model` writes a model
+back (atomically, file by file).
 """
 
 from __future__ import annotations
@@ -70,10 +71,8 @@ class CSVSyntaxError(csv.Error):
 
 
 def read_text(path: Path, problems: list[Problem]) -> str | None:
-    """The file's text with `\\n` line ends (UTF-8; a BOM, CRLF or CR are accepted).
-
-    None, with a problem naming the line of the first bad byte, when it is not UTF-8.
-    """
+    """The file's text with `\\n` line ends (see `decode_text`); None, with a problem, when it
+    cannot be read or is not UTF-8."""
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -86,13 +85,27 @@ def read_text(path: Path, problems: list[Problem]) -> str | None:
             )
         )
         return None
+    return decode_text(data, path.name, problems)
+
+
+def decode_text(data: bytes, name: str, problems: list[Problem]) -> str | None:
+    """The text of a file's bytes with `\\n` line ends (UTF-8; a BOM, CRLF or CR are accepted).
+
+    None, with a problem naming the line of the first bad byte, when it is not UTF-8.
+
+    >>> decode_text(b"\\xef\\xbb\\xbfa=x,a=y\\r\\n1,0\\r0,1\\n", "a.csv", [])
+    'a=x,a=y\\n1,0\\n0,1\\n'
+    >>> problems = []
+    >>> decode_text(b"a=x\\n\\xe9\\n", "a.csv", problems), problems[0].where
+    (None, 'a.csv:2')
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         problems.append(
             Problem(
-                path.name,
+                name,
                 line,
                 f"undecodable byte 0x{data[error.start]:02x} (the file is not UTF-8)",
                 "save the file as UTF-8 (in a spreadsheet: 'CSV UTF-8'); "
@@ -279,32 +292,39 @@ def _header_problems(
 
 
 def read_table(path: Path, problems: list[Problem]) -> RawTable | None:
-    """Parse one node file; problems found inside the file are appended to `problems`.
-
-    None when the file cannot be read or its header is wrong (its rows cannot then be checked);
-    rows with the wrong number of cells are reported and left out of the table.
-    """
-    name = path.name
+    """Read and parse one node file (see `parse_table`)."""
     text = read_text(path, problems)
-    if text is None:
-        return None
+    return None if text is None else parse_table(text, path.name, problems)
+
+
+def parse_table(text: str, name: str, problems: list[Problem]) -> RawTable | None:
+    """Parse a node file's text (`\\n` line ends); problems inside it are appended to `problems`.
+
+    `name` is the file's name (its stem is the node id), used in the problems. None when the
+    header is wrong (the rows cannot then be checked); rows with the wrong number of cells are
+    reported and left out of the table.
+
+    >>> table = parse_table("# rain\\nrain=no,rain=yes\\n0.8,0.2\\n", "rain.csv", [])
+    >>> table.states, table.header_line, [(r.line, r.probs) for r in table.rows]
+    (('no', 'yes'), 2, [(3, ('0.8', '0.2'))])
+    """
     try:
         records = csv_rows(text)
     except CSVSyntaxError as error:
         problems.append(Problem(name, error.line, f"not valid CSV: {error.reason}", error.hint))
         return None
+    node = Path(name).stem
     if not records:
         problems.append(
             Problem(
                 name,
                 None,
                 "the file is empty (no header, no rows)",
-                f"add a header and rows, e.g. {path.stem}=no,{path.stem}=yes then 0.9,0.1; "
+                f"add a header and rows, e.g. {node}=no,{node}=yes then 0.9,0.1; "
                 "or delete the file",
             )
         )
         return None
-    node = path.stem
     header_line, header = records[0]
     header = [h.strip() for h in header]
     parents, states, found = _header_problems(name, node, header_line, header)
@@ -341,6 +361,21 @@ def read_table(path: Path, problems: list[Problem]) -> RawTable | None:
     return table
 
 
+def parse_decimal(cell: str) -> float | None:
+    """A finite decimal as people and spreadsheets write it, or None.
+
+    >>> parse_decimal(" 0.25"), parse_decimal("1e-05"), parse_decimal("20")
+    (0.25, 1e-05, 20.0)
+    >>> parse_decimal("1_0"), parse_decimal("inf"), parse_decimal("0x1"), parse_decimal("")
+    (None, None, None, None)
+    """
+    cell = cell.strip()
+    if not _DECIMAL.match(cell):
+        return None
+    value = float(cell)
+    return value if math.isfinite(value) else None
+
+
 def parse_probability(cell: str) -> float | str:
     """A probability from a cell, or the reason it is not one.
 
@@ -348,6 +383,8 @@ def parse_probability(cell: str) -> float | str:
     (0.25, 1e-05, 'negative')
     >>> parse_probability(""), parse_probability("nan"), parse_probability("30%")
     ('empty', 'NaN', 'not a number')
+    >>> parse_probability("1_0")
+    'not a number'
     """
     cell = cell.strip()
     if not cell:
@@ -380,12 +417,23 @@ def parse_ess(cell: str) -> float | str:
 
 
 def read_toml(path: Path, problems: list[Problem]) -> dict[str, Any]:
-    """`model.toml` (or `scenarios.toml`) as a dict; {} with a problem when it is malformed."""
+    """`model.toml` (or `scenarios.toml`) as a dict; {} when it is missing, {} with a problem
+    when it cannot be read or is malformed."""
     if not path.exists():
         return {}
     text = read_text(path, problems)
-    if text is None:
-        return {}
+    return {} if text is None else parse_toml(text, path.name, problems)
+
+
+def parse_toml(text: str, name: str, problems: list[Problem]) -> dict[str, Any]:
+    """A TOML file's text as a dict; {} with a problem (at its line) when it is malformed.
+
+    >>> problems = []
+    >>> parse_toml('[model]\\ntitle = "x"\\n', "model.toml", problems), problems
+    ({'model': {'title': 'x'}}, [])
+    >>> parse_toml("[model]\\ntitle = \\n", "model.toml", problems), problems[0].where
+    ({}, 'model.toml:2')
+    """
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -393,7 +441,7 @@ def read_toml(path: Path, problems: list[Problem]) -> dict[str, Any]:
         line = int(match.group(1)) if match else None
         problems.append(
             Problem(
-                path.name,
+                name,
                 line,
                 f"malformed TOML: {error}",
                 "TOML syntax: [table] headers, key = value, strings in double quotes, "
@@ -401,6 +449,19 @@ def read_toml(path: Path, problems: list[Problem]) -> dict[str, Any]:
             )
         )
         return {}
+
+
+def scenario_tables(document: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The `[scenarios.<name>]` tables of a parsed scenarios.toml, as far as it is well formed
+    (`bn.scenarios` reports what is not).
+
+    >>> scenario_tables({"scenarios": {"a": {"overlay": "o"}, "b": 3}})
+    {'a': {'overlay': 'o'}}
+    """
+    table = document.get("scenarios", {})
+    if not isinstance(table, Mapping):
+        return {}
+    return {str(k): v for k, v in table.items() if isinstance(v, Mapping)}
 
 
 def format_number(value: float) -> str:
@@ -486,17 +547,34 @@ def toml_text(model: Model) -> str:
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write text (UTF-8) or bytes to `path` through a temporary file in the same directory, then
-    rename: a reader sees the old file or the new one, never half of one."""
+    rename: a reader sees the old file or the new one, never half of one (see `write_temporary`)."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temp = write_temporary(path, payload)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.chmod(temp, _mode_for(path))
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
+
+
+def write_temporary(target: Path, data: bytes) -> Path:
+    """A new temporary file beside `target` holding `data`, flushed to disk, with the permissions
+    `target` has (a new file: 0o666 less the umask); the caller renames it over `target`.
+
+    Nothing is left behind when writing fails.
+    """
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    temp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())  # the data is on disk before any rename makes it visible
+        os.chmod(temp, _mode_for(target))
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp
 
 
 def _mode_for(path: Path) -> int:
@@ -504,9 +582,25 @@ def _mode_for(path: Path) -> int:
     try:
         return path.stat().st_mode & 0o777
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system tells it (Linux).
+
+    Elsewhere it can only be read by setting it: for that instant it is the strict 0o077, so
+    that a file another thread creates meanwhile is private rather than world-writable.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def write_model(model: Model, directory: Path) -> None:

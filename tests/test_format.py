@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bn
-from bn.csvfiles import table_text, write_model
+from bn.csvfiles import (
+    decode_text,
+    parse_table,
+    read_table,
+    table_text,
+    write_atomic,
+    write_model,
+)
+from bn.errors import Problem
 from bn.model import Model, Node
 from tests.conftest import CHAIN, run
 
@@ -215,3 +226,98 @@ def test_rows_may_come_in_any_order(tmp_path: Path) -> None:
     for order in itertools.islice(itertools.permutations(rows), 0, 24, 5):
         war.write_text("\n".join([header, *order]) + "\n")
         same_model(bn.load(tmp_path), bn.load(CHAIN))
+
+
+# --- atomic writes -------------------------------------------------------------------------------
+
+
+def test_write_atomic_syncs_the_data_before_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "rain.csv"
+    path.write_text("old\n")
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append("fsync")
+        real_fsync(fd)
+
+    def replace(src: Any, dst: Any) -> None:
+        events.append("replace")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    write_atomic(path, "new\n")
+    assert events == ["fsync", "replace"] and path.read_text() == "new\n"
+
+
+def test_write_atomic_failing_leaves_the_old_file_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "rain.csv"
+    path.write_text("old\n")
+
+    def fail(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(OSError, match="Input/output error"):
+        write_atomic(path, "new\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["rain.csv"] and path.read_text() == "old\n"
+
+
+def test_write_atomic_keeps_permissions_and_new_files_follow_the_umask(tmp_path: Path) -> None:
+    kept = tmp_path / "kept.csv"
+    kept.write_text("old\n")
+    kept.chmod(0o600)
+    write_atomic(kept, "new\n")
+    assert kept.stat().st_mode & 0o777 == 0o600
+    previous = os.umask(0o027)
+    try:
+        write_atomic(tmp_path / "new.csv", b"data\n")
+        assert os.umask(0o027) == 0o027  # unchanged by the write
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "new.csv").stat().st_mode & 0o777 == 0o640  # 0o666 less the umask
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads the umask from /proc")
+def test_the_umask_is_read_without_setting_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    previous = os.umask(0o022)
+    try:
+
+        def forbidden(mask: int) -> int:
+            raise AssertionError("setting the umask affects files other threads create")
+
+        monkeypatch.setattr(os, "umask", forbidden)
+        write_atomic(tmp_path / "new.csv", "x\n")
+    finally:
+        monkeypatch.undo()
+        os.umask(previous)
+    assert (tmp_path / "new.csv").stat().st_mode & 0o777 == 0o644
+
+
+# --- parsing text ----------------------------------------------------------------------------------
+
+
+def test_parse_table_reads_text_as_read_table_reads_the_file(tmp_path: Path) -> None:
+    for path in CHAIN.glob("*.csv"):
+        data = b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n")
+        (tmp_path / path.name).write_bytes(data)
+        from_file: list[Problem] = []
+        from_text: list[Problem] = []
+        text = decode_text(data, path.name, from_text)
+        assert text is not None and "\r" not in text and not text.startswith("\ufeff")
+        assert read_table(tmp_path / path.name, from_file) == parse_table(
+            text, path.name, from_text
+        )
+        assert from_file == from_text == []
+    problems: list[Problem] = []
+    assert parse_table("rain=no,rain=no\n0.5,0.5\n", "rain.csv", problems) is None
+    assert [(p.file, p.line, p.message) for p in problems] == [
+        ("rain.csv", 1, "duplicate state(s) of rain: no")
+    ]
