@@ -22,23 +22,35 @@ textually by `bn.tomledit`, so their comments survive too.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import itertools
-import math
 import os
+import re
 import secrets
 import shutil
 import tempfile
-import tomllib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from bn.csvfiles import RESERVED, csv_records, format_number, node_files, read_table
+from bn.csvfiles import (
+    RESERVED,
+    csv_records,
+    decode_text,
+    format_number,
+    node_files,
+    parse_probability,
+    parse_table,
+    parse_toml,
+    scenario_tables,
+    write_temporary,
+)
 from bn.errors import BNError, ModelError, Problem
+from bn.metadata import alias_map
 from bn.model import Model, suggest
 from bn.validate import check as check_model
 
@@ -105,13 +117,10 @@ class Sheet:
     def parse(cls, data: bytes, file: str) -> Sheet:
         """Read a node file; `ModelError` if its header or rows cannot be read as a table."""
         problems: list[Problem] = []
-        with tempfile.TemporaryDirectory() as scratch:
-            path = Path(scratch) / Path(file).name
-            path.write_bytes(data)
-            table = read_table(path, problems)
-        if table is None or problems:
-            raise ModelError([Problem(file, p.line, p.message, p.hint) for p in problems])
-        text = data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+        text = decode_text(data, file, problems)
+        table = None if text is None else parse_table(text, file, problems)
+        if text is None or table is None or problems:
+            raise ModelError(problems)
         lines = text.split("\n")
         records = csv_records(text)
         (first, last, _), body = records[0], records[1:]
@@ -243,11 +252,23 @@ def number(value: float) -> str:
 
 
 def probability(cell: str) -> float | None:
-    try:
-        value = float(cell)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
+    """A cell's probability read as `bn check` reads it (a decimal from 0 to 1), else None.
+
+    >>> probability(" 0.25"), probability("1e-3"), probability("1_0"), probability("1.5")
+    (0.25, 0.001, None, None)
+    """
+    value = parse_probability(cell)
+    return value if isinstance(value, float) else None
+
+
+class WriteFailed(ModelError):
+    """Writing the files failed (`error` says why) and every file was left as it was."""
+
+    def __init__(self, error: OSError) -> None:
+        self.error = error
+        super().__init__(
+            [Problem(error.filename or "model", None, f"write failed, nothing changed: {error}")]
+        )
 
 
 class Workspace:
@@ -277,7 +298,21 @@ class Workspace:
         data = self.bytes(path)
         if data is None:
             return None
-        return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+        problems: list[Problem] = []
+        text = decode_text(data, path, problems)
+        if text is None:
+            raise ModelError(problems)
+        return text
+
+    def toml(self, path: str) -> dict[str, Any]:
+        """A TOML file's current content; {} when it is missing, not UTF-8 or malformed (the
+        model's check reports why)."""
+        if path in self.changes:
+            text = self.changes[path]
+        else:
+            data = self.bytes(path)
+            text = None if data is None else decode_text(data, path, [])
+        return {} if text is None else parse_toml(text, path, [])
 
     def sheet(self, path: str) -> Sheet:
         """The node file at `path` (relative to the model directory), parsed once and shared."""
@@ -299,17 +334,7 @@ class Workspace:
 
     def overlays(self) -> list[str]:
         """The overlay directories that scenarios.toml names (relative paths that exist)."""
-        text = self.text(SCENARIOS_TOML)
-        try:
-            document = tomllib.loads(text) if text else {}
-        except tomllib.TOMLDecodeError:
-            return []
-        table = document.get("scenarios", {})
-        names = [
-            str(entry["overlay"])
-            for entry in (table.values() if isinstance(table, Mapping) else [])
-            if isinstance(entry, Mapping) and entry.get("overlay")
-        ]
+        names = _overlay_names(self.toml(SCENARIOS_TOML))
         return [n for n in dict.fromkeys(names) if (self.root / n).is_dir()]
 
     def copies(self, node: str) -> list[str]:
@@ -324,12 +349,7 @@ class Workspace:
         if self.model is not None:
             return self.model.resolve(name)
         ids = [Path(p).stem for p in self.node_paths()]
-        aliases: dict[str, str] = {}
-        with contextlib.suppress(tomllib.TOMLDecodeError):
-            nodes = tomllib.loads(self.text(MODEL_TOML) or "").get("nodes", {})
-            for node_id, entry in nodes.items() if isinstance(nodes, Mapping) else []:
-                for alias in entry.get("aliases", []) if isinstance(entry, Mapping) else []:
-                    aliases[str(alias)] = str(node_id)
+        aliases = alias_map(self.toml(MODEL_TOML))
         if name in ids:
             return name
         if name in aliases:
@@ -411,12 +431,39 @@ class Workspace:
 
 
 def _encoded(text: str, like: bytes | None) -> bytes:
-    """`text` (LF newlines) with the line endings and BOM of the file it replaces."""
-    if like is not None:
-        if b"\r\n" in like:
-            text = text.replace("\n", "\r\n")
-        if like.startswith(b"\xef\xbb\xbf") and not text.startswith("\ufeff"):
-            text = "\ufeff" + text
+    """`text` (LF newlines) with the line endings and BOM of the file it replaces.
+
+    In a file that mixes line endings, each line keeps the ending of the line it was (or
+    replaces); a line inserted takes the ending of the line before it.
+
+    >>> _encoded("a\\nB\\nc\\nd\\n", b"\\xef\\xbb\\xbfa\\r\\nb\\r\\nc\\n")
+    b'\\xef\\xbb\\xbfa\\r\\nB\\r\\nc\\nd\\n'
+    """
+    if like is None:
+        return text.encode("utf-8")
+    pieces = re.split(r"(\r\n|\r|\n)", like.decode("utf-8-sig", errors="replace"))
+    old_lines, old_ends = pieces[0::2], pieces[1::2]
+    kinds = Counter(old_ends)
+    newline = kinds.most_common(1)[0][0] if kinds else "\n"
+    if len(kinds) <= 1:
+        text = text.replace("\n", newline)
+    else:
+        lines = text.split("\n")
+        ends: list[str] = []
+        matcher = SequenceMatcher(None, old_lines, lines, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            for k in range(j2 - j1):
+                if tag == "equal":
+                    old = i1 + k
+                elif tag == "replace":
+                    old = min(i1 + k, i2 - 1)
+                else:  # inserted
+                    old = i1 - 1
+                ends.append(old_ends[old] if 0 <= old < len(old_ends) else newline)
+        ends[-1] = ""  # after the last line: nothing (text ends with its own newline, if any)
+        text = "".join(line + end for line, end in zip(lines, ends, strict=True))
+    if like.startswith(b"\xef\xbb\xbf") and not text.startswith("\ufeff"):
+        text = "\ufeff" + text
     return text.encode("utf-8")
 
 
@@ -431,7 +478,8 @@ def _copy_model(
     for path in [*node_files(source), source / MODEL_TOML, source / SCENARIOS_TOML]:
         if path.is_file():
             shutil.copyfile(path, target / path.name)
-    for overlay in {*overlays, *_overlay_names(pending.get(SCENARIOS_TOML))}:
+    scenarios = pending.get(SCENARIOS_TOML)
+    for overlay in {*overlays, *_overlay_names(parse_toml(scenarios or "", SCENARIOS_TOML, []))}:
         folder = source / overlay
         if folder.is_dir():
             (target / overlay).mkdir(parents=True, exist_ok=True)
@@ -439,14 +487,9 @@ def _copy_model(
                 shutil.copyfile(path, target / overlay / path.name)
 
 
-def _overlay_names(text: str | None) -> list[str]:
-    try:
-        table = tomllib.loads(text or "").get("scenarios", {})
-    except tomllib.TOMLDecodeError:
-        return []
-    return [
-        str(e["overlay"]) for e in table.values() if isinstance(e, Mapping) and e.get("overlay")
-    ]
+def _overlay_names(document: Mapping[str, Any]) -> list[str]:
+    """The overlay folders a parsed scenarios.toml names."""
+    return [str(e["overlay"]) for e in scenario_tables(document).values() if e.get("overlay")]
 
 
 def replace_files(
@@ -472,7 +515,8 @@ def replace_files(
     try:
         for path, data in new.items():
             if data is not None:
-                temps[path] = _temporary(root / path, data)
+                (root / path).parent.mkdir(parents=True, exist_ok=True)
+                temps[path] = write_temporary(root / path, data)
         for path in new:
             target = root / path
             if target.is_file():
@@ -510,38 +554,10 @@ def replace_files(
         for backup in backups.values():
             backup.unlink(missing_ok=True)
         if isinstance(error, OSError):
-            raise ModelError(
-                [
-                    Problem(
-                        error.filename or "model", None, f"write failed, nothing changed: {error}"
-                    )
-                ]
-            ) from error
+            raise WriteFailed(error) from error
         raise
     for backup in backups.values():
         backup.unlink(missing_ok=True)
-
-
-def _temporary(target: Path, data: bytes) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        mode = target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask()
-        os.chmod(name, mode)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _restore(root: Path, done: Sequence[str], backups: Mapping[str, Path]) -> list[str]:

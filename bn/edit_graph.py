@@ -1,17 +1,17 @@
-"""Structural edits: `bn node rename|remove|add-parent|remove-parent` and `bn state add|rename|remove`.
+"""Structural edits of nodes and edges: `bn node rename|remove|add-parent|remove-parent`.
 
 Each function takes a `bn.edit.Workspace` over a valid model, records every file it changes (the
 node's own file, its children's, the overlays' copies, `model.toml`, `scenarios.toml`) and returns
 lines describing what it did; `workspace.commit()` then validates the whole new model and writes it
-atomically. What each edit preserves (tested in tests/test_edit.py against the engine):
+atomically. The state edits (`bn state ...`, in `bn.edit_states`) work the same way and share the
+helpers here. What each edit preserves (tested in tests/test_edit.py against the engine):
 
-- `rename_node`, `add_parent`, `add_state`, `rename_state`: every posterior, under every scenario;
+- `rename_node`, `add_parent`: every posterior, under every scenario;
 - `remove_node(marginalize=True)`: the joint distribution of the remaining nodes (by arc
   reversal: each child gains X's parents, and later children the earlier ones, so that summing X
   out is exact);
 - `remove_parent` with its default weights P(PARENT | the node's other parents): the node's
-  marginal and its joint with its other parents;
-- `remove_state(into=OTHER)`: P(OTHER) afterwards is P(OTHER) + P(STATE) before.
+  marginal and its joint with its other parents.
 
 Merged rows (remove-parent, marginalize) keep the distinct notes of the rows they came from, joined
 with " / ", and the smallest ess among them (a blank ess, exact, when none had one).
@@ -20,26 +20,26 @@ with " / ", and the smallest ess among them (a blank ess, exact, when none had o
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bn.csvfiles import ID_PATTERN, RESERVED
-from bn.edit import MODEL_TOML, SCENARIOS_TOML, Row, Sheet, Workspace, number, probability
-from bn.errors import BNError
-from bn.model import Model
+from bn.csvfiles import ID_PATTERN, RESERVED, parse_ess, scenario_tables
+from bn.edit import MODEL_TOML, SCENARIOS_TOML, Row, Sheet, Workspace, _choose, number, probability
+from bn.errors import BNError, EvidenceError, ModelError, Problem
+from bn.model import Model, suggest
 from bn.tomledit import TomlDoc
 
 KINDS = ("evidence", "do", "likelihood", "soft")
 
 
-def _floats(row: Row, path: str) -> np.ndarray:
+def row_values(row: Row, path: str) -> np.ndarray:
+    """A row's probabilities; `BNError` if a cell is not one (the model is checked before)."""
     values = [probability(c) for c in row.probs]
     if any(v is None for v in values):
-        raise BNError(f"{path}:{row.line}: a cell is not a number")
+        raise BNError(f"{path}:{row.line}: a cell is not a probability (a decimal from 0 to 1)")
     return np.array(values, dtype=float)
 
 
@@ -56,7 +56,7 @@ def _merge(rows: Sequence[Row], total: np.ndarray, placed: set[int]) -> Row:
     texts = {tuple(r.probs) for r in rows}
     probs = list(rows[0].probs) if len(texts) == 1 else [number(v) for v in total]
     notes = [r.note for r in rows if r.note]
-    ess = [v for r in rows if r.ess and (v := probability(r.ess)) is not None]
+    ess = [v for r in rows if isinstance(v := parse_ess(r.ess), float) and not np.isnan(v)]
     comments = []
     for row in {id(r): r for r in rows}.values():
         if id(row) not in placed:
@@ -81,25 +81,24 @@ def _rebuild(sheet: Sheet, parents: Sequence[str], rows: Sequence[Row]) -> None:
         sheet.ensure("ess")
 
 
-def _children_copies(ws: Workspace, model: Model, node: str) -> Iterator[str]:
+def children_copies(ws: Workspace, model: Model, node: str) -> Iterator[str]:
+    """Every file holding a table of one of `node`'s children."""
     for child in model.children(node):
         yield from ws.copies(child)
 
 
-def _scenarios(ws: Workspace, model: Model) -> Iterator[tuple[str, str, str, str, Any]]:
+def scenario_uses(ws: Workspace, model: Model) -> Iterator[tuple[str, str, str, str, Any]]:
     """(scenario, kind, key as written, node id, value) for each node a scenario names."""
-    import tomllib
-
-    text = ws.text(SCENARIOS_TOML)
-    table = tomllib.loads(text).get("scenarios", {}) if text else {}
-    for name, entry in table.items():
+    for name, entry in scenario_tables(ws.toml(SCENARIOS_TOML)).items():
         for kind in KINDS:
-            for key, value in (entry.get(kind) or {}).items():
+            given = entry.get(kind) or {}
+            for key, value in given.items() if isinstance(given, Mapping) else ():
                 if key in model:
                     yield name, kind, key, model.resolve(key), value
 
 
-def _docs(ws: Workspace) -> tuple[TomlDoc | None, TomlDoc | None]:
+def toml_docs(ws: Workspace) -> tuple[TomlDoc | None, TomlDoc | None]:
+    """model.toml and scenarios.toml (as they stand in the workspace) for textual editing."""
     model_text, scenario_text = ws.text(MODEL_TOML), ws.text(SCENARIOS_TOML)
     return (
         TomlDoc(model_text, MODEL_TOML) if model_text is not None else None,
@@ -107,7 +106,8 @@ def _docs(ws: Workspace) -> tuple[TomlDoc | None, TomlDoc | None]:
     )
 
 
-def _save_docs(ws: Workspace, *docs: TomlDoc | None) -> None:
+def save_docs(ws: Workspace, *docs: TomlDoc | None) -> None:
+    """Record the TOML documents that an edit changed."""
     for doc in docs:
         if doc is not None and doc.text != ws.text(doc.file):
             ws.write(doc.file, doc.result())
@@ -147,12 +147,12 @@ def rename_node(ws: Workspace, name: str, new: str, keep_alias: bool = False) ->
         ws.delete(path)
         ws.write(target, sheet.text())
         lines.append(f"renamed {path} -> {target}")
-    for path in _children_copies(ws, model, old):
+    for path in children_copies(ws, model, old):
         sheet = ws.sheet(path)
         sheet.parents[sheet.parents.index(old)] = new
         ws.save(path)
         lines.append(f"{path}: parent column {old} -> {new}")
-    meta, scenarios = _docs(ws)
+    meta, scenarios = toml_docs(ws)
     if meta is not None:
         aliases = list(model[old].aliases)
         if meta.has(("nodes", old)):
@@ -173,10 +173,10 @@ def rename_node(ws: Workspace, name: str, new: str, keep_alias: bool = False) ->
             ):
                 meta.set_string(("model", "targets", index), new)
     if scenarios is not None:
-        for scenario, kind, key, node, _ in list(_scenarios(ws, model)):
+        for scenario, kind, key, node, _ in list(scenario_uses(ws, model)):
             if node == old and not _is_alias(model, old, key):
                 scenarios.rename_key(("scenarios", scenario, kind, key), new)
-    _save_docs(ws, meta, scenarios)
+    save_docs(ws, meta, scenarios)
     return lines
 
 
@@ -192,7 +192,7 @@ def remove_node(ws: Workspace, name: str, marginalize: bool = False) -> list[str
             f"{node} has children ({', '.join(children)}): use --marginalize to sum it out of "
             f"their tables, or first `bn node remove-parent CHILD {node}` for each"
         )
-    used = sorted({s for s, _, _, n, _ in _scenarios(ws, model) if n == node})
+    used = sorted({s for s, _, _, n, _ in scenario_uses(ws, model) if n == node})
     if used:
         raise BNError(
             f"scenario(s) {', '.join(used)} in {SCENARIOS_TOML} use {node}: remove it from them first"
@@ -201,7 +201,7 @@ def remove_node(ws: Workspace, name: str, marginalize: bool = False) -> list[str
     for path in ws.copies(node):
         ws.delete(path)
         lines.append(f"deleted {path}")
-    meta, _ = _docs(ws)
+    meta, _ = toml_docs(ws)
     if meta is not None:
         if meta.has(("nodes", node)):
             meta.delete(("nodes", node))
@@ -210,7 +210,7 @@ def remove_node(ws: Workspace, name: str, marginalize: bool = False) -> list[str
             meta.delete(("model", "targets"))
         for index in reversed(drop):
             meta.delete(("model", "targets", index))
-    _save_docs(ws, meta)
+    save_docs(ws, meta)
     return lines
 
 
@@ -219,25 +219,66 @@ Factor = tuple[list[str], np.ndarray]
 
 def _factor(sheet: Sheet, model: Model, path: str) -> Factor:
     """A sheet's table as an array with one axis per parent, then the node's."""
+    for parent in sheet.parents:
+        if parent not in model.ids:
+            raise ModelError(
+                [
+                    Problem(
+                        path,
+                        None,
+                        f"parent column '{parent}' names no node",
+                        f"{suggest(parent, model.ids)}nodes: {', '.join(model.ids)}",
+                    )
+                ]
+            )
     array = np.zeros([model[p].card for p in sheet.parents] + [len(sheet.states)])
     for row in sheet.rows:
         index = tuple(
-            model[p].states.index(s) for p, s in zip(sheet.parents, row.parents, strict=True)
+            _state_position(model, p, s, path, row.line)
+            for p, s in zip(sheet.parents, row.parents, strict=True)
         )
-        array[index] = _floats(row, path)
+        array[index] = row_values(row, path)
     return [*sheet.parents, sheet.node], array
 
 
+def _state_position(model: Model, parent: str, state: str, path: str, line: int) -> int:
+    states = model[parent].states
+    if state not in states:
+        raise ModelError(
+            [
+                Problem(
+                    path,
+                    line or None,
+                    f"'{state}' is not a state of parent {parent}",
+                    f"{suggest(state, states)}states of {parent}: {', '.join(states)}",
+                )
+            ]
+        )
+    return states.index(state)
+
+
 def _einsum(output: Sequence[str], *factors: Factor) -> np.ndarray:
+    """The product of the factors summed over every variable not in `output`, axes in that order.
+
+    By broadcasting rather than `np.einsum`, whose subscripts are 52 letters: the product here
+    spans every variable at once, so no contraction order would keep a step under 52 of them.
+    """
     names = list(dict.fromkeys([*output, *(v for f in factors for v in f[0])]))
-    letter = {
-        n: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[i] for i, n in enumerate(names)
-    }
-    spec = ",".join("".join(letter[v] for v in f[0]) for f in factors)
-    result: np.ndarray = np.einsum(
-        f"{spec}->{''.join(letter[v] for v in output)}", *(f[1] for f in factors)
-    )
-    return result
+    try:
+        product = np.ones([1] * len(names))
+        for variables, array in factors:
+            order = sorted(range(len(variables)), key=lambda i: names.index(variables[i]))
+            shape = [1] * len(names)
+            for i in order:
+                shape[names.index(variables[i])] = array.shape[i]
+            product = product * np.transpose(array, order).reshape(shape)
+    except ValueError as error:  # more axes than a numpy array can have
+        raise BNError(
+            f"the edit needs a table over {len(names)} nodes at once, more than numpy can hold "
+            f"({error})"
+        ) from None
+    summed: np.ndarray = product.sum(axis=tuple(range(len(output), len(names))))
+    return summed
 
 
 def _reverse(x: Factor, child: Factor, node: str) -> tuple[Factor, Factor]:
@@ -351,22 +392,40 @@ def add_parent(ws: Workspace, name: str, parent_name: str) -> list[str]:
     return lines
 
 
-def parse_weights(text: str, states: Sequence[str]) -> np.ndarray:
-    """`--weights 0.2,0.8` or `--weights yes=0.2,no=0.8` as a normalised vector over `states`."""
-    from bn.edit import _choose
+def parse_weights(text: str, states: Sequence[str], parent: str = "PARENT") -> np.ndarray:
+    """`--weights` as a normalised vector over `states` (the states of `parent`).
 
+    Written as evidence weights are (`bn.evidence.parse_weights`): one weight per state in order,
+    or `STATE:W` for some states, the others getting 0; `STATE=W` is read as `STATE:W`.
+
+    >>> parse_weights("1,3", ["no", "yes"]).tolist(), parse_weights("yes:3,no=1", ["no", "yes"])
+    ([0.25, 0.75], array([0.25, 0.75]))
+    """
+    from bn.evidence import parse_weights as parse_evidence_weights
+
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    items = [
+        ":".join(item.rsplit("=", 1)) if "=" in item and ":" not in item else item for item in items
+    ]
+    usage = (
+        f"--weights needs {len(states)} numbers ({', '.join(states)}) or STATE:W for some "
+        f"states of {parent}, e.g. {states[0]}:0.5"
+    )
+    try:
+        _, given = parse_evidence_weights(f"{parent}={','.join(items)}")
+    except EvidenceError:
+        raise BNError(f"--weights '{text}' cannot be read: {usage}") from None
     weights = np.zeros(len(states))
-    items = [i.strip() for i in text.split(",") if i.strip()]
-    named = all("=" in i for i in items)
-    if not named and len(items) != len(states):
-        raise BNError(f"--weights needs {len(states)} numbers ({', '.join(states)}) or STATE=w")
-    for index, item in enumerate(items):
-        state, _, value = item.rpartition("=") if named else ("", "", item)
-        position = _choose(state.strip(), states, "state") if named else index
-        number_ = probability(value)
-        if number_ is None or number_ < 0:
-            raise BNError(f"--weights: '{value}' is not a non-negative number")
-        weights[position] = number_
+    if isinstance(given, dict):
+        for state, value in given.items():
+            weights[_choose(state, states, f"state of {parent}")] = value
+    elif len(given) == len(states):
+        weights[:] = given
+    else:
+        raise BNError(usage)
+    bad = [w for w in weights if not np.isfinite(w) or w < 0]
+    if bad:
+        raise BNError(f"--weights: '{bad[0]:g}' is not a non-negative number")
     if weights.sum() <= 0:
         raise BNError("--weights are all zero")
     normalised: np.ndarray = weights / weights.sum()
@@ -389,7 +448,7 @@ def remove_parent(
         raise BNError(
             f"{parent} is not a parent of {node} (parents: {', '.join(model[node].parents)})"
         )
-    given = parse_weights(weights, model[parent].states) if weights else None
+    given = parse_weights(weights, model[parent].states, parent) if weights else None
     lines = []
     for path in ws.copies(node):
         sheet = ws.sheet(path)
@@ -412,7 +471,9 @@ def remove_parent(
             ]
             index = tuple(model[p].states.index(s) for p, s in zip(others, combo, strict=True))
             weights = np.moveaxis(table, 0, -1)[index]
-            total = np.sum([w * _floats(r, path) for r, w in zip(sources, weights, strict=True)], 0)
+            total = np.sum(
+                [w * row_values(r, path) for r, w in zip(sources, weights, strict=True)], 0
+            )
             row = _merge(sources, total, placed)
             row.parents = list(combo)
             rows.append(row)
@@ -435,190 +496,3 @@ def _conditional(model: Model, parent: str, others: Sequence[str]) -> np.ndarray
     with np.errstate(invalid="ignore", divide="ignore"):
         table: np.ndarray = np.where(mass > 0, joint / mass, prior.reshape(shape))
     return table
-
-
-# --- states --------------------------------------------------------------------------------------
-
-
-def _new_state(model: Model, node: str, state: str, old: str = "") -> str:
-    state = state.strip()
-    if not state:
-        raise BNError("a state name cannot be empty")
-    clash = [s for s in model[node].states if s != old and s.lower() == state.lower()]
-    if clash:
-        raise BNError(f"{node} already has a state '{clash[0]}'")
-    return state
-
-
-def add_state(
-    ws: Workspace,
-    name: str,
-    state: str,
-    after: str | None = None,
-    like: str | None = None,
-    description: str = "",
-) -> list[str]:
-    """Add a state with probability 0 in every row; children get rows for it (copies or uniform)."""
-    model = ws.valid_model()
-    node = model.resolve(name)
-    state = _new_state(model, node, state)
-    states = list(model[node].states)
-    position = states.index(states[model[node].state_index(after)]) + 1 if after else len(states)
-    source = states[model[node].state_index(like)] if like else None
-    new_states = [*states[:position], state, *states[position:]]
-    lines = []
-    for path in ws.copies(node):
-        sheet = ws.sheet(path)
-        sheet.states.insert(position, state)
-        for row in sheet.rows:
-            row.probs.insert(position, "0")
-        ws.save(path)
-        lines.append(f"{path}: added state {state} (probability 0 in every row)")
-    for path in _children_copies(ws, model, node):
-        sheet = ws.sheet(path)
-        column = sheet.parents.index(node)
-        template = source or states[0]
-        new_rows = []
-        for row in sheet.rows:
-            if row.parents[column] != template:
-                continue
-            parents = [*row.parents]
-            parents[column] = state
-            if source:
-                new_rows.append(row.copy(parents=parents))
-            else:
-                card = len(sheet.states)
-                new_rows.append(Row(parents, [number(1 / card)] * card))
-        states_of = [new_states if p == node else model[p].states for p in sheet.parents]
-        sheet.place(new_rows, states_of)
-        ws.save(path)
-        how = f"copied from {node}={source}" if source else "uniform"
-        lines.append(f"{path}: {len(new_rows)} row(s) for {node}={state} ({how})")
-    if description:
-        meta, _ = _docs(ws)
-        meta = meta or TomlDoc("", MODEL_TOML)
-        meta.set_value(("nodes", node, "states"), state, description)
-        ws.write(MODEL_TOML, meta.result())
-    return lines
-
-
-def rename_state(ws: Workspace, name: str, old: str, new: str) -> list[str]:
-    """Rename a state everywhere: headers, children's rows, model.toml, scenarios, overlays."""
-    model = ws.valid_model()
-    node = model.resolve(name)
-    index = model[node].state_index(old)
-    old = model[node].states[index]
-    new = _new_state(model, node, new, old)
-    if new == old:
-        raise BNError(f"{node}'s state is already called {new}")
-    lines = []
-    for path in ws.copies(node):
-        sheet = ws.sheet(path)
-        sheet.states[index] = new
-        ws.save(path)
-        lines.append(f"{path}: state {old} -> {new}")
-    for path in _children_copies(ws, model, node):
-        sheet = ws.sheet(path)
-        column = sheet.parents.index(node)
-        for row in sheet.rows:
-            if row.parents[column] == old:
-                row.parents[column] = new
-        ws.save(path)
-        lines.append(f"{path}: rows for {node}={old} now {node}={new}")
-    meta, scenarios = _docs(ws)
-    if meta is not None and meta.has(("nodes", node, "states", old)):
-        meta.rename_key(("nodes", node, "states", old), new)
-    if scenarios is not None:
-        for scenario, kind, key, owner, value in list(_scenarios(ws, model)):
-            if owner != node:
-                continue
-            where = ("scenarios", scenario, kind, key)
-            if kind in ("evidence", "do") and _state_is(model, node, value, index):
-                scenarios.set_string(where, new)
-            elif isinstance(value, Mapping):
-                for state in value:
-                    if _state_is(model, node, state, index):
-                        scenarios.rename_key((*where, state), new)
-    _save_docs(ws, meta, scenarios)
-    return lines
-
-
-def _state_is(model: Model, node: str, name: Any, index: int) -> bool:
-    try:
-        return isinstance(name, str) and model[node].state_index(name) == index
-    except BNError:
-        return False
-
-
-def remove_state(ws: Workspace, name: str, state: str, into: str | None = None) -> list[str]:
-    """Remove a state: its probability is spread over the others (or moved `into` one)."""
-    model = ws.valid_model()
-    node = model.resolve(name)
-    states = model[node].states
-    index = model[node].state_index(state)
-    state = states[index]
-    target = model[node].state_index(into) if into else None
-    if target == index:
-        raise BNError("--into must name another state")
-    if len(states) < 2:
-        raise BNError(f"{node} has only one state")
-    meta, scenarios = _docs(ws)
-    for scenario, kind, key, owner, value in list(_scenarios(ws, model)):
-        if owner != node:
-            continue
-        if kind in ("evidence", "do") and _state_is(model, node, value, index):
-            if target is None or scenarios is None:
-                raise BNError(
-                    f"scenario '{scenario}' sets {key}={value}: use --into to move it to another "
-                    "state, or edit scenarios.toml"
-                )
-            scenarios.set_string(("scenarios", scenario, kind, key), states[target])
-        elif kind in ("likelihood", "soft") and (
-            not isinstance(value, Mapping) or any(_state_is(model, node, s, index) for s in value)
-        ):
-            raise BNError(
-                f"scenario '{scenario}' gives {kind} evidence on {key} that involves {state}: "
-                "edit scenarios.toml first"
-            )
-    lines = []
-    for path in ws.copies(node):
-        sheet = ws.sheet(path)
-        for row in sheet.rows:
-            row.probs = _without(row, index, target, path)
-        del sheet.states[index]
-        ws.save(path)
-        lines.append(
-            f"{path}: removed state {state}"
-            + (f" (moved into {states[target]})" if target is not None else " (rows rescaled)")
-        )
-    for path in _children_copies(ws, model, node):
-        sheet = ws.sheet(path)
-        column = sheet.parents.index(node)
-        dropped = [r for r in sheet.rows if r.parents[column] == state]
-        for row in dropped:
-            sheet.drop(row)
-        ws.save(path)
-        lines.append(f"{path}: removed {len(dropped)} row(s) for {node}={state}")
-    if meta is not None and meta.has(("nodes", node, "states", state)):
-        meta.delete(("nodes", node, "states", state))
-    _save_docs(ws, meta, scenarios)
-    return lines
-
-
-def _without(row: Row, index: int, target: int | None, path: str) -> list[str]:
-    values = _floats(row, path)
-    cells = list(row.probs)
-    if values[index] == 0:
-        del cells[index]
-        return cells
-    if target is not None:
-        cells[target] = number(values[target] + values[index])
-        del cells[index]
-        return cells
-    rest = math.fsum(values) - values[index]
-    if rest <= 0:
-        raise BNError(
-            f"{path}:{row.line}: the row puts all its probability on the state being removed; "
-            "use --into to say where it goes"
-        )
-    return [number(v / rest) for i, v in enumerate(values) if i != index]

@@ -26,8 +26,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bn.csvfiles import ID_PATTERN, RESERVED, SUM_TOLERANCE, format_number
-from bn.edit import MODEL_TOML, Row, Sheet, Workspace, _choose, number, probability
+from bn.csvfiles import (
+    ID_PATTERN,
+    RESERVED,
+    SUM_TOLERANCE,
+    format_number,
+    parse_decimal,
+    parse_ess,
+    parse_probability,
+)
+from bn.edit import MODEL_TOML, Row, Sheet, Workspace, _choose, number
 from bn.errors import BNError, ModelError, Problem
 
 
@@ -56,14 +64,13 @@ def show(ws: Workspace, name: str) -> dict[str, Any]:
     meta = ws.model[sheet.node] if ws.model is not None else None
     rows = []
     for row in sheet.rows:
-        ess = probability(row.ess) if row.ess else None
         rows.append(
             {
                 "when": dict(zip(sheet.parents, row.parents, strict=True)),
                 "probabilities": {
-                    s: probability(c) for s, c in zip(sheet.states, row.probs, strict=True)
+                    s: parse_decimal(c) for s, c in zip(sheet.states, row.probs, strict=True)
                 },
-                "ess": ess,
+                "ess": parse_decimal(row.ess),
                 "note": row.note,
                 "line": row.line or None,
             }
@@ -131,8 +138,9 @@ def fill_row(fill: str, states: Sequence[str]) -> list[str]:
 
 
 def _probability(text: str, what: str) -> float:
-    value = probability(text.strip())
-    if value is None or not 0 <= value <= 1:
+    """A probability given on the command line, read as `bn check` reads a cell."""
+    value = parse_probability(text)
+    if isinstance(value, str):
         raise BNError(f"{what}: '{text}' is not a probability (a number from 0 to 1)")
     return value
 
@@ -288,7 +296,7 @@ def _new_row(row: Row, values: Mapping[int, float], path: str) -> list[str]:
     """Given states take their values; the others share the rest in proportion to their old ones."""
     cells = list(row.probs)
     rest = [i for i in range(len(cells)) if i not in values]
-    old = [probability(cells[i]) for i in rest]
+    old = [parse_decimal(cells[i]) for i in rest]
     remainder = 1 - math.fsum(values.values())
     if rest and any(v is None for v in old):
         raise BNError(
@@ -307,8 +315,8 @@ def _new_row(row: Row, values: Mapping[int, float], path: str) -> list[str]:
 def _ess(text: str) -> str:
     if text.strip().lower() in ("", "exact", "none"):
         return ""
-    value = probability(text)
-    if value is None or value <= 0:
+    value = parse_ess(text)
+    if isinstance(value, str):
         raise BNError(f"--ess '{text}' is not a positive number (or 'exact' to clear it)")
     return format_number(value)
 
@@ -325,7 +333,7 @@ def normalize(ws: Workspace, names: Sequence[str]) -> list[str]:
         sheet = ws.sheet(path)
         fixed = 0
         for row in sheet.rows:
-            values = [probability(c) for c in row.probs]
+            values = [parse_decimal(c) for c in row.probs]
             floats = [v for v in values if v is not None and v >= 0]
             if len(floats) < len(values):
                 continue
@@ -364,7 +372,7 @@ def canonical(sheet: Sheet, states: Sequence[Sequence[str]]) -> str:
 
 
 def _tidy(cell: str) -> str:
-    value = probability(cell) if cell else None
+    value = parse_decimal(cell)
     return cell if value is None else format_number(value)
 
 
@@ -401,8 +409,8 @@ def _same_meaning(old: Sheet, new: Sheet, path: str) -> None:
         return sorted(
             (
                 tuple(r.parents),
-                tuple(probability(c) if probability(c) is not None else c for c in r.probs),
-                probability(r.ess) if r.ess else None,
+                tuple(_number_or_text(c) for c in r.probs),
+                parse_decimal(r.ess),
                 r.note,
             )
             for r in sheet.rows
@@ -410,3 +418,8 @@ def _same_meaning(old: Sheet, new: Sheet, path: str) -> None:
 
     if content(old) != content(new) or old.header() != new.header():
         raise ModelError([Problem(path, None, "bn fmt would change the table's content (a bug)")])
+
+
+def _number_or_text(cell: str) -> float | str:
+    value = parse_decimal(cell)
+    return cell if value is None else value

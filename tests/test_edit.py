@@ -288,6 +288,9 @@ def test_set_named_states_share_the_rest_in_proportion(model: Path) -> None:
         (("--probs", "0.5,0.6"), "sum to 1.1"),
         (("--probs", "0.5"), "gives 1 numbers"),
         (("yes=1.2",), "not a probability"),
+        (("yes=0_6",), "not a probability"),  # float() reads it, `bn check` does not
+        (("--probs", "0.4,6e-1_0"), "not a probability"),
+        (("--probs", "nan,1"), "not a probability"),
         (("maybe=0.2",), "'maybe' is not a state of nuclear_war"),
         (("--when", "kaboom=perhaps", "yes=0.1"), "'perhaps' is not a state of kaboom"),
         (("--when", "starlink=cut", "yes=0.1"), "unknown node 'starlink'"),
@@ -300,6 +303,16 @@ def test_set_refuses_bad_input_and_changes_nothing(
     model: Path, args: tuple[str, ...], message: str
 ) -> None:
     assert message in refused(model, "cpt", "set", "KABOOM", *args)
+
+
+def test_fill_and_show_read_numbers_as_check_does(model: Path) -> None:
+    stderr = refused(model, "node", "add", "x", "--states", "a,b", "--fill", "0_5")
+    assert "'0_5' is not a probability" in stderr
+    path = model / "nuclear_use.csv"
+    path.write_text(path.read_text().replace("0.7,0.3,10", "0.7,0.3,1_0"))
+    assert any("ess '1_0' is not a number" in p.message for p in bn.check(model)[1])
+    row = json.loads(edit(model, "cpt", "show", "kaboom", "--json").stdout)["rows"][0]
+    assert row["probabilities"] == {"no": 0.7, "yes": 0.3} and row["ess"] is None
 
 
 def test_normalize_repairs_an_invalid_model_and_touches_only_bad_rows(model: Path) -> None:
@@ -474,6 +487,42 @@ def test_remove_parent_with_weights_is_the_weighted_average(model: Path) -> None
     assert "not a parent" in refused(model, "node", "remove-parent", "kaboom", "KABOOM")
 
 
+@pytest.mark.parametrize(
+    ("weights", "expected"),
+    [
+        ("strike:3,limited:1", (0.25, 0.75)),  # as evidence flags write weights
+        ("strike=3,limited=1", (0.25, 0.75)),
+        ("Strike:3, limited=1", (0.25, 0.75)),
+        ("1,3", (0.25, 0.75)),
+        ("strike:1", (0, 1)),  # an unnamed state weighs 0
+    ],
+)
+def test_remove_parent_weights_name_states_as_evidence_does(
+    model: Path, weights: str, expected: tuple[float, float]
+) -> None:
+    old = bn.load(model)["nuclear_war"]
+    edit(model, "node", "remove-parent", "KABOOM", "nato_response", "--weights", weights)
+    new = bn.load(model)["nuclear_war"]
+    for i in range(2):
+        average = expected[0] * old.table[i, 0] + expected[1] * old.table[i, 1]
+        assert np.allclose(new.table[i], average, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        ("storm:1", "'storm' is not a state of nato_response; choices: limited, strike"),
+        ("limited:1,2", "cannot be read"),
+        ("-1,2", "'-1' is not a non-negative number"),
+        ("inf,1", "'inf' is not a non-negative number"),
+        ("0,0", "all zero"),
+    ],
+)
+def test_remove_parent_refuses_bad_weights(model: Path, weights: str, message: str) -> None:
+    args = ("node", "remove-parent", "KABOOM", "nato_response", "--weights", weights)
+    assert message in refused(model, *args)
+
+
 def test_remove_refuses_while_children_depend_on_the_node(model: Path) -> None:
     stderr = refused(model, "node", "remove", "nato_response")
     assert "has children (nuclear_war)" in stderr and "--marginalize" in stderr
@@ -572,6 +621,37 @@ def test_marginalize_a_common_cause_links_its_children(tmp_path: Path) -> None:
     view = overlay(new, "overlays/o")
     assert np.allclose(marginal(view, ["p", "c1", "c2"]), expected_o, atol=1e-14)
     assert not np.allclose(expected, expected_o)
+
+
+def test_marginalize_handles_more_variables_than_einsum_has_letters(tmp_path: Path) -> None:
+    # x has 30 one-state parents, its child y 25 more: arc reversal spans 57 variables at once.
+    ps = [Node(f"p{i}", ("only",), (), np.array([1.0])) for i in range(30)]
+    qs = [Node(f"q{i}", ("only",), (), np.array([1.0])) for i in range(25)]
+    x = Node(
+        "x", ("x0", "x1"), tuple(n.id for n in ps), np.array([0.3, 0.7]).reshape([1] * 30 + [2])
+    )
+    y_table = np.array([[0.9, 0.1], [0.2, 0.8]]).reshape([2] + [1] * 25 + [2])
+    y = Node("y", ("y0", "y1"), ("x", *(n.id for n in qs)), y_table)
+    write_model(Model((*ps, *qs, x, y)), tmp_path)
+    edit(tmp_path, "node", "remove", "x", "--marginalize")
+    new = bn.load(tmp_path)["y"]
+    assert len(new.parents) == 55 and "x" not in new.parents
+    # P(y) = sum over x of P(x) P(y | x), by hand
+    expected = [0.3 * 0.9 + 0.7 * 0.2, 0.3 * 0.1 + 0.7 * 0.8]
+    assert new.table.reshape(2) == pytest.approx(expected, abs=1e-15)
+
+
+def test_marginalize_names_a_row_state_the_parent_lacks(model: Path) -> None:
+    from bn.edit_graph import remove_node
+
+    (model / "scenarios.toml").unlink()
+    ws = Workspace(model)
+    ws.sheet("nuclear_war.csv").rows[1].parents[1] = "parley"  # an edit gone wrong in memory
+    with pytest.raises(ModelError, match="'parley' is not a state of parent nato_response") as e:
+        remove_node(ws, "nato_response", marginalize=True)
+    problem = e.value.problems[0]
+    assert (problem.file, problem.line) == ("nuclear_war.csv", 3)
+    assert problem.hint.endswith("states of nato_response: limited, strike")
 
 
 # --- states --------------------------------------------------------------------------------------
@@ -722,12 +802,36 @@ def test_line_endings_bom_and_permissions_are_kept(model: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o640
 
 
+def test_mixed_line_endings_are_kept_line_by_line(model: Path) -> None:
+    path = model / "nuclear_war.csv"
+    lines = path.read_bytes().split(b"\n")
+    mixed = b"\r\n".join(lines[:3]) + b"\r\n" + b"\n".join(lines[3:])  # header, 2 rows in CRLF
+    path.write_bytes(mixed)
+    edit(model, "cpt", "set", "KABOOM", "--when", "kaboom=yes,nato_response=strike", "yes=0.6")
+    assert path.read_bytes() == mixed.replace(b"yes,strike,0.3,0.7", b"yes,strike,0.4,0.6")
+    edit(model, "state", "rename", "KABOOM", "yes", "ja")  # a changed line keeps its ending too
+    assert path.read_bytes() == mixed.replace(b"yes,strike,0.3,0.7", b"yes,strike,0.4,0.6").replace(
+        b"nuclear_war=yes", b"nuclear_war=ja"
+    )
+
+
+def test_a_non_utf8_model_toml_is_an_error_not_a_crash(model: Path) -> None:
+    meta = model / "model.toml"
+    meta.write_bytes(meta.read_bytes().replace(b"three-step", b"three-st\xe9p"))
+    stderr = refused(model, "node", "add", "x", "--states", "a,b", "--label", "X")
+    assert "model.toml:2: error: undecodable byte 0xe9 (the file is not UTF-8)" in stderr
+
+
 def test_editing_needs_an_explicit_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("BN_MODEL", raising=False)
     result = run("node", "add", "x", "--states", "a,b")
     assert result.exit_code == 2 and "--model" in result.stderr
     assert run("cpt", "show", "KABOOM").exit_code == 0  # reading the packaged model is fine
+    shutil.copytree(CHAIN, tmp_path / "cpts")  # a model in ./cpts is edited, as bn.model_path says
+    result = run("cpt", "set", "KABOOM", "--when", "kaboom=yes,nato_response=strike", "yes=0.6")
+    assert result.exit_code == 0, result.output
+    assert bn.load(tmp_path / "cpts")["KABOOM"].row(("yes", "strike")) == pytest.approx((0.4, 0.6))
 
 
 def test_dry_run_and_json(model: Path) -> None:

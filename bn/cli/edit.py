@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -31,18 +30,38 @@ def dry_run_option(function: F) -> F:
     )(function)
 
 
+def table_options(function: F) -> F:
+    """--states, --parents and --fill: the table of a new node (`bn cpt template`, `bn node add`)."""
+    options = [
+        click.option(
+            "--states", required=True, metavar="A,B,...", help="The node's states, in order."
+        ),
+        click.option("--parents", metavar="P,Q,...", help="Parent nodes (ids or aliases)."),
+        click.option(
+            "--fill",
+            default="uniform",
+            show_default=True,
+            metavar="uniform|P|P1,P2,...",
+            help="Every row's probabilities: uniform, one number for every cell, or one per state.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
 def _split(text: str | None) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
 
 
 def _workspace(model_dir: str | None, editing: bool = True) -> Workspace:
     """The model directory to edit; never the packaged flagship unless it is named explicitly."""
-    from bn import BNError, model_path
+    from bn import BNError, model_path, packaged_model_path
     from bn.edit import Workspace
 
     path = model_path(model_dir)
-    local = Path("cpts").is_dir() and any(Path("cpts").glob("*.csv"))
-    if editing and not model_dir and not os.environ.get("BN_MODEL") and not local:
+    chosen = model_dir or os.environ.get("BN_MODEL")
+    if editing and not chosen and path == packaged_model_path():  # not ./cpts: the fallback
         raise BNError(
             "which model? give --model DIR or set $BN_MODEL (bn does not edit the packaged model)"
         )
@@ -122,15 +141,7 @@ def cpt_show(node: str, as_json: bool, model_dir: str | None) -> None:
 
 @cpt.command("template")
 @click.argument("node")
-@click.option("--states", required=True, metavar="A,B,...", help="The node's states, in order.")
-@click.option("--parents", metavar="P,Q,...", help="Parent nodes (ids or aliases).")
-@click.option(
-    "--fill",
-    default="uniform",
-    show_default=True,
-    metavar="uniform|P|P1,P2,...",
-    help="Every row's probabilities: uniform, one number for every cell, or one per state.",
-)
+@table_options
 @click.option("--force", is_flag=True, help="Overwrite an existing table (its comments are kept).")
 @dry_run_option
 @json_option
@@ -268,15 +279,7 @@ def node() -> None:
 
 @node.command("add")
 @click.argument("name")
-@click.option("--states", required=True, metavar="A,B,...", help="The node's states, in order.")
-@click.option("--parents", metavar="P,Q,...", help="Parent nodes (ids or aliases).")
-@click.option(
-    "--fill",
-    default="uniform",
-    show_default=True,
-    metavar="uniform|P|P1,P2,...",
-    help="Every row's probabilities: uniform, one number per cell, or one per state.",
-)
+@table_options
 @click.option("--label", default="", help="Display label (written to model.toml).")
 @click.option("--description", default="", help="Description (written to model.toml).")
 @dry_run_option
@@ -391,9 +394,10 @@ def node_add_parent(
 @click.argument("parent")
 @click.option(
     "--weights",
-    metavar="W1,W2,...|STATE=W,...",
-    help="Average NAME's rows over PARENT's states with these weights "
-    "(default: P(PARENT | NAME's other parents), which keeps NAME's marginal).",
+    metavar="W1,W2,...|STATE:W,...",
+    help="Average NAME's rows over PARENT's states with these weights, one per state or "
+    "STATE:W as in evidence flags (STATE=W also works; unnamed states get 0). Default: "
+    "P(PARENT | NAME's other parents), which keeps NAME's marginal.",
 )
 @dry_run_option
 @json_option
@@ -406,7 +410,7 @@ def node_remove_parent(
     \b
     Examples:
       bn node remove-parent battlefield starlink
-      bn node remove-parent battlefield starlink --weights available=0.6,degraded=0.3,cut=0.1
+      bn node remove-parent battlefield starlink --weights available:0.6,degraded:0.3,cut:0.1
     """
     from bn.edit_graph import remove_parent
 
@@ -462,7 +466,7 @@ def state_add(
       bn state add starlink restricted --after degraded --like degraded
       bn cpt set starlink restricted=0.05
     """
-    from bn.edit_graph import add_state
+    from bn.edit_states import add_state
 
     ws = _workspace(model_dir)
     _finish(ws, add_state(ws, name, new_state, after, like, description), dry_run, as_json)
@@ -484,7 +488,7 @@ def state_rename(
     Examples:
       bn state rename peace_talks agreement deal
     """
-    from bn.edit_graph import rename_state
+    from bn.edit_states import rename_state
 
     ws = _workspace(model_dir)
     _finish(ws, rename_state(ws, name, old, new), dry_run, as_json)
@@ -509,7 +513,7 @@ def state_remove(
       bn state remove starlink degraded --into cut
       bn state remove starlink degraded
     """
-    from bn.edit_graph import remove_state
+    from bn.edit_states import remove_state
 
     ws = _workspace(model_dir)
     _finish(ws, remove_state(ws, name, old, into), dry_run, as_json)
