@@ -111,6 +111,16 @@ def test_an_invalid_model_is_formatted_without_new_problems(model: Path) -> None
     assert [p.message for p in bn.check(model)[1]] == problems
 
 
+def test_fmt_rewrites_only_what_check_reads_as_a_number(model: Path) -> None:
+    path = model / "nuclear_war.csv"
+    path.write_text(path.read_text().replace("0.3,0.7", "0.3_0,0.70"))  # float() reads 0.3_0
+    problems = [p.message for p in bn.check(model)[1]]
+    assert problems == ["nuclear_war=no: '0.3_0' is not a number"]
+    assert fmt(model)[0] == 0
+    assert "yes,strike,0.3_0,0.7,Tegmark" in path.read_text()  # not silently made 0.3
+    assert [p.message for p in bn.check(model)[1]] == problems
+
+
 def test_check_needs_no_explicit_model_but_writing_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
