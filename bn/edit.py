@@ -114,20 +114,26 @@ class Sheet:
         return len(self.parents), len(self.states), tuple(self.extras)
 
     @classmethod
-    def parse(cls, data: bytes, file: str) -> Sheet:
-        """Read a node file; `ModelError` if its header or rows cannot be read as a table."""
+    def parse(cls, data: bytes, file: str, keep_bad_rows: bool = False) -> Sheet:
+        """Read a node file; `ModelError` if its header or rows cannot be read as a table.
+
+        With `keep_bad_rows`, a row with the wrong number of cells is no error: it is kept
+        verbatim, like a comment line above the next row.
+        """
         problems: list[Problem] = []
         text = decode_text(data, file, problems)
         table = None if text is None else parse_table(text, file, problems)
-        if text is None or table is None or problems:
+        if text is None or table is None or (problems and not keep_bad_rows):
             raise ModelError(problems)
         lines = text.split("\n")
         records = csv_records(text)
-        (first, last, _), body = records[0], records[1:]
+        first, last, _ = records[0]
+        ends = {start: end for start, end, _ in records[1:]}
         extras = [c for c in table.columns if c in RESERVED]
         rows = []
         previous = last
-        for (start, end, _), raw in zip(body, table.rows, strict=True):
+        for raw in table.rows:
+            start, end = raw.line, ends[raw.line]
             rows.append(
                 Row(
                     list(raw.parents),

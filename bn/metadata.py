@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bn.csvfiles import RawTable
+from bn.csvfiles import RawTable, decode_text
 from bn.errors import Problem
 from bn.model import suggest
 
@@ -26,8 +26,7 @@ def plain_text(path: Path) -> str:
     """A TOML file's text for locating lines only (its problems are reported by `read_toml`)."""
     if not path.is_file():
         return ""
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return decode_text(path.read_bytes(), path.name, []) or ""
 
 
 def alias_map(meta: Mapping[str, Any]) -> dict[str, str]:

@@ -11,11 +11,8 @@ file; its children are still checked, except for what depends on its states.
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import math
-import re
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +24,6 @@ from bn.csvfiles import (
     RESERVED,
     SUM_TOLERANCE,
     RawTable,
-    csv_records,
     format_number,
     node_files,
     node_metadata,
@@ -36,7 +32,6 @@ from bn.csvfiles import (
     read_table,
     read_toml,
     sources_list,
-    write_atomic,
 )
 from bn.errors import ModelError, Problem
 from bn.metadata import TomlLines, alias_map, check_metadata, plain_text
@@ -134,75 +129,58 @@ def _check_stray_files(directory: Path, problems: list[Problem]) -> None:
 def fix_sums(directory: str | Path) -> list[Problem]:
     """Renormalise every row whose sum is off by at most `FIXABLE`; one `Problem` per fixed row.
 
-    Only the fixed rows are rewritten; every other line (comments, notes, line endings, a BOM)
-    stays byte-identical. Each file is replaced atomically; `ModelError` if one cannot be written
-    (that file is then unchanged). The returned problems have severity "info".
+    An edit like `bn cpt normalize` (through `bn.edit.Workspace`): only the fixed rows are
+    rewritten, every other line (comments, notes, line endings, a BOM, rows with the wrong number
+    of cells) stays byte-identical, and the files are replaced all together or not at all;
+    `ModelError` if they cannot be written (every file is then unchanged). A file whose header
+    cannot be read is left alone (`check` says why). The returned problems have severity "info".
     """
+    from bn.edit import Sheet, Workspace, WriteFailed  # bn.edit imports this module
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []  # `check` says so
+    workspace = Workspace(directory)
     fixed: list[Problem] = []
-    for path in node_files(Path(directory)):
-        text, rows = _fixed_text(path)
-        if not rows:
-            continue
+    for path in workspace.node_paths():
         try:
-            write_atomic(path, text)
-        except OSError as error:
-            raise ModelError(
-                [
-                    Problem(
-                        path.name,
-                        None,
-                        f"cannot rewrite the file: {error.strerror or error}",
-                        "the file is unchanged; check that it and its directory are writable",
-                    )
-                ]
-            ) from None
-        fixed.extend(rows)
-    return fixed
-
-
-def _fixed_text(path: Path) -> tuple[str, list[Problem]]:
-    """The file's text with its nearly-summing rows renormalised, and those rows."""
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return "", []  # `check` reports it
-    table = read_table(path, [])
-    if table is None:
-        return "", []
-    # Split exactly as `read_text` counts lines, keeping each line's own ending.
-    pieces = re.split(r"(\r\n|\r|\n)", text)
-    lines, endings = pieces[0::2], [*pieces[1::2], ""]
-    records = {start: (end, record) for start, end, record in csv_records("\n".join(lines))}
-    width = len(table.parents)
-    fixed = []
-    for row in reversed(table.rows):  # bottom-up, so earlier line numbers stay valid
-        values = [parse_probability(c) for c in row.probs]
-        floats = [v for v in values if isinstance(v, float)]
-        total = math.fsum(floats)
-        if len(floats) < len(values) or not SUM_TOLERANCE < abs(total - 1) <= FIXABLE:
+            sheet = Sheet.parse(workspace.bytes(path) or b"", path, keep_bad_rows=True)
+        except ModelError:
             continue
-        end, record = records[row.line]
-        record[width : width + len(floats)] = [
-            format_number(float(f"{v / total:.12g}")) for v in floats
-        ]
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="").writerow(record)
-        # A quoted note spanning lines keeps the file's line ending inside it.
-        new = buffer.getvalue().replace("\n", endings[row.line - 1] or "\n")
-        lines[row.line - 1 : end] = [new]
-        endings[row.line - 1 : end] = [endings[end - 1]]
-        fixed.append(
-            Problem(
-                table.file,
-                row.line,
-                f"row renormalised (it summed to {total:.10g})",
-                "each probability was divided by the row's sum",
-                "info",
+        found = len(fixed)
+        for row in sheet.rows:
+            values = [parse_probability(c) for c in row.probs]
+            floats = [v for v in values if isinstance(v, float)]
+            total = math.fsum(floats)
+            if len(floats) < len(values) or not SUM_TOLERANCE < abs(total - 1) <= FIXABLE:
+                continue
+            row.probs = [format_number(float(f"{v / total:.12g}")) for v in floats]
+            fixed.append(
+                Problem(
+                    path,
+                    row.line,
+                    f"row renormalised (it summed to {total:.10g})",
+                    "each probability was divided by the row's sum",
+                    "info",
+                )
             )
-        )
-    bom = "\ufeff" if data.startswith(b"\xef\xbb\xbf") else ""
-    return bom + "".join(a + b for a, b in zip(lines, endings, strict=True)), fixed[::-1]
+        if len(fixed) > found:
+            workspace.write(path, sheet.text())
+    try:
+        workspace.commit()
+    except WriteFailed as failure:
+        files = sorted({p.file for p in fixed})
+        raise ModelError(
+            [
+                Problem(
+                    ", ".join(files),
+                    None,
+                    f"cannot rewrite the file: {failure.error.strerror or failure.error}",
+                    "nothing was changed; check that the files and their directory are writable",
+                )
+            ]
+        ) from None
+    return fixed
 
 
 def check_tables(

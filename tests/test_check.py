@@ -748,6 +748,55 @@ def test_fix_sums_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert {p.name: p.read_bytes() for p in directory.iterdir()} == before  # no temp file left
 
 
+def test_fix_sums_replaces_every_file_or_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = sprinkler(
+        tmp_path,
+        rain_csv="rain=no,rain=yes\n0.8,0.1995\n",
+        sprinkler_csv=SPRINKLER.replace("0.99,0.01", "0.9995,0.0004"),
+    )
+    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+    real = os.replace
+    calls: list[object] = []
+
+    def second_fails(src: object, dst: object) -> None:
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", second_fails)
+    with pytest.raises(ModelError, match="cannot rewrite the file: No space left") as caught:
+        fix_sums(directory)
+    assert caught.value.problems[0].file == "rain.csv, sprinkler.csv"
+    assert len(calls) >= 2  # one file was renamed, then restored
+    assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
+    monkeypatch.undo()
+    assert [(p.file, p.line) for p in fix_sums(directory)] == [
+        ("rain.csv", 2),
+        ("sprinkler.csv", 3),
+    ]
+    assert bn.load(directory)["sprinkler"].row(("yes",)) == pytest.approx(
+        (0.9995 / 0.9999, 0.0004 / 0.9999), abs=1e-12
+    )
+
+
+def test_fix_sums_keeps_mixed_line_ends_and_unreadable_rows(tmp_path: Path) -> None:
+    text = (
+        b"rain,sprinkler,wet=dry,wet=wet,ess,note\r\n"
+        b"no,off,1,0,,no water\n"
+        b"no,on,0.1,0.8995,20,\r\n"
+        b"yes,off,0.2,0.8,,,\n"  # one cell too many: reported, kept as written
+        b'yes,on,0.01,0.99,5,"rain, and the sprinkler"\r\n'
+    )
+    directory = sprinkler(tmp_path, wet_csv=text)
+    assert [p.line for p in fix_sums(directory)] == [3]
+    expected = text.replace(b"0.1,0.8995", b"0.100050025013,0.899949974987")
+    assert (directory / "wet.csv").read_bytes() == expected
+    assert [(p.line, "7 cells" in p.message) for p in bn.check(directory)[1]] == [(4, True)]
+
+
 # -- output and exit codes --------------------------------------------------------------------
 
 
