@@ -16,19 +16,18 @@ from __future__ import annotations
 
 import contextlib
 import io
-import itertools
 import math
 import subprocess
 import tarfile
 import tempfile
-import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bn.errors import BNError
+from bn.csvfiles import read_toml, scenario_tables
+from bn.errors import BNError, ModelError, Problem
 from bn.evidence import Evidence
 from bn.model import Model, Node
 
@@ -85,9 +84,9 @@ def _float(value: float) -> float | None:
 def _cells(old: Node, new: Node) -> list[dict[str, Any]]:
     """Changed probabilities, ess and notes of two tables with the same shape (new names)."""
     changes = []
-    for flat, combo in enumerate(itertools.product(*(range(n) for n in new.parent_shape))):
+    for flat, (combo, row) in enumerate(new.rows()):
         when = dict(zip(new.parents, new.row_label(combo), strict=True))
-        for state, a, b in zip(new.states, old.table[combo], new.table[combo], strict=True):
+        for state, a, b in zip(new.states, old.table[combo], row, strict=True):
             if a != b:
                 changes.append({"when": when, "column": state, "old": float(a), "new": float(b)})
         a, b = old.ess[combo], new.ess[combo]
@@ -141,12 +140,22 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _toml(directory: Path | None, name: str) -> dict[str, Any]:
-    if directory is None or not (directory / name).is_file():
+    """A model's TOML file ({} when it has none); `ModelError` if it cannot be read."""
+    if directory is None:
         return {}
-    try:
-        return tomllib.loads((directory / name).read_text(encoding="utf-8-sig"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return {}
+    problems: list[Problem] = []
+    document = read_toml(directory / name, problems)
+    if problems:
+        raise ModelError(problems)
+    return document
+
+
+def _tables(document: Mapping[str, Any], group: str) -> dict[str, Any]:
+    """The [nodes.<id>] or [scenarios.<name>] tables of a parsed TOML file."""
+    if group == "scenarios":
+        return scenario_tables(document)
+    tables = document.get(group, {})
+    return dict(tables) if isinstance(tables, Mapping) else {}
 
 
 def _metadata(old: Model, new: Model, renamed: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -157,7 +166,8 @@ def _metadata(old: Model, new: Model, renamed: Mapping[str, str]) -> list[dict[s
         a, b = _toml(old.path, name), _toml(new.path, name)
         if group == "nodes" and isinstance(a.get("nodes"), dict):
             a["nodes"] = {renamed.get(k, k): v for k, v in a["nodes"].items()}
-        tables_a, tables_b = a.get(group, {}), b.get(group, {})
+        tables_a, tables_b = _tables(a, group), _tables(b, group)
+        whole = []  # tables added or removed: one change each, not one per key
         for key in [*tables_a, *(k for k in tables_b if k not in tables_a)]:
             if (key in tables_a) != (key in tables_b):
                 changes.append(
@@ -168,10 +178,11 @@ def _metadata(old: Model, new: Model, renamed: Mapping[str, str]) -> list[dict[s
                         "new": tables_b.get(key),
                     }
                 )
-                tables_a.pop(key, None)
-                tables_b.pop(key, None)
+                whole.append(f"{group}.{key}")
         flat_a, flat_b = _flatten(a), _flatten(b)
         for key in sorted(set(flat_a) | set(flat_b)):
+            if any(key == w or key.startswith(f"{w}.") for w in whole):
+                continue
             if flat_a.get(key) != flat_b.get(key):
                 changes.append(
                     {"file": name, "key": key, "old": flat_a.get(key), "new": flat_b.get(key)}
@@ -246,7 +257,6 @@ def compare(
 
 def load_side(label: str, directory: Path) -> Model:
     """`bn.load`, with the side's label in front of every problem."""
-    from bn.errors import ModelError, Problem
     from bn.validate import load
 
     try:

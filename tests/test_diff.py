@@ -169,3 +169,44 @@ def test_a_renamed_node_is_recognised_and_its_childrens_cells_compared(
     ]
     assert report["posteriors"]["nuclear_war"]["yes"]["change"] == pytest.approx(0.3 * 0.2 * 0.1)
     assert "~ node nato_response renamed nato" in run("diff", str(old), str(new)).stdout
+
+
+def test_scenario_tables_added_removed_and_changed(pair: tuple[Path, Path]) -> None:
+    old, new = pair
+    (old / "scenarios.toml").write_text(
+        '[scenarios.gone]\nevidence = { kaboom = "yes" }\n'
+        '[scenarios.kept]\ndescription = "a"\nevidence = { kaboom = "no" }\n'
+    )
+    (new / "scenarios.toml").write_text(
+        '[scenarios.kept]\ndescription = "b"\nevidence = { kaboom = "no" }\n'
+        '[scenarios.fresh]\ndo = { nato_response = "strike" }\n'
+    )
+    assert diff(str(old), str(new))["metadata"] == [
+        {
+            "file": "scenarios.toml",
+            "key": "scenarios.gone",
+            "old": {"evidence": {"kaboom": "yes"}},
+            "new": None,
+        },
+        {
+            "file": "scenarios.toml",
+            "key": "scenarios.fresh",
+            "old": None,
+            "new": {"do": {"nato_response": "strike"}},
+        },
+        {"file": "scenarios.toml", "key": "scenarios.kept.description", "old": "a", "new": "b"},
+    ]
+
+
+def test_a_toml_file_that_cannot_be_read_is_an_error_not_a_change(
+    pair: tuple[Path, Path],
+) -> None:
+    import bn
+    from bn.diff import compare
+    from bn.errors import ModelError
+
+    old, new = pair
+    before, after = bn.load(old), bn.load(new)
+    (new / "model.toml").write_text("[model\n")  # broken after loading
+    with pytest.raises(ModelError, match="malformed TOML"):
+        compare(before, after)
