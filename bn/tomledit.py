@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bn.csvfiles import parse_toml
 from bn.errors import ModelError, Problem
 
 Key = tuple[str | int, ...]
@@ -258,10 +259,10 @@ class TomlDoc:
     def __init__(self, text: str, file: str) -> None:
         self.text = text
         self.file = file
-        try:
-            self.data: dict[str, Any] = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise ModelError([Problem(file, None, f"malformed TOML: {error}")]) from None
+        problems: list[Problem] = []
+        self.data: dict[str, Any] = parse_toml(text, file, problems)
+        if problems:
+            raise ModelError(problems)
         self.expected = copy.deepcopy(self.data)
 
     def _spans(self) -> list[Span]:

@@ -822,6 +822,13 @@ def test_a_non_utf8_model_toml_is_an_error_not_a_crash(model: Path) -> None:
     assert "model.toml:2: error: undecodable byte 0xe9 (the file is not UTF-8)" in stderr
 
 
+def test_a_malformed_model_toml_is_reported_at_its_line(model: Path) -> None:
+    meta = model / "model.toml"
+    meta.write_text(meta.read_text().replace('title = "', "title = "))
+    stderr = refused(model, "node", "add", "x", "--states", "a,b", "--label", "X")
+    assert "model.toml:2: error: malformed TOML" in stderr and "double quotes" in stderr
+
+
 def test_editing_needs_an_explicit_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("BN_MODEL", raising=False)
