@@ -7,8 +7,8 @@ directory, the bn version and the command that regenerates the brief).
 
 Everything is deterministic: charts are hand-written SVG, draws use a fixed seed, numbers are rounded
 for reading, and the date comes from `--date`, else `SOURCE_DATE_EPOCH`, else today. All text from the
-model is escaped for HTML and for Markdown. The main target is the model's first target, at its last
-state (the event: `yes`).
+model is escaped for HTML and for Markdown. The main target is the model's first target, at its event
+(`Node.event`: the state `yes` if it has one, else its last state).
 """
 
 from __future__ import annotations
@@ -21,12 +21,18 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bn import __version__
+from bn.charts import bar_chart, histogram_chart, number, tornado_chart
 from bn.errors import BNError
 from bn.evidence import Evidence
 from bn.model import Model
+
+if TYPE_CHECKING:
+    from bn.analysis.sensitivity import Cell
+    from bn.analysis.uncertainty import Uncertainty
+    from bn.scenarios import Row
 
 SEED = 2022
 DRAWS = 20_000
@@ -44,21 +50,6 @@ th{background:#f0f4f8}td.n{text-align:right;font-variant-numeric:tabular-nums;wh
 .figure{overflow-x:auto;margin:1em 0}.figure svg{max-width:100%;height:auto}
 .note{color:#52606d;font-size:.9em}code{background:#f0f4f8;padding:0 .25em;border-radius:3px}
 """
-
-
-def number(p: float, digits: int = 3) -> str:
-    """A probability rounded for reading (stable across machines).
-
-    >>> number(0.16800003), number(0.0154), number(4.19e-05)
-    ('0.168', '0.0154', '0.0000419')
-    """
-    import numpy as np
-
-    if p == 0:
-        return "0"
-    if abs(p) >= 0.1:
-        return f"{p:.{digits}f}"
-    return np.format_float_positional(p, precision=digits, unique=False, fractional=False, trim="-")
 
 
 def md(text: str) -> str:
@@ -126,16 +117,6 @@ class Headline:
 
 
 @dataclass
-class ScenarioRow:
-    name: str
-    description: str
-    probability: float
-    delta: float
-    ratio: float | None
-    interval: tuple[float, float] | None
-
-
-@dataclass
 class Facts:
     """Everything the brief shows, computed once and rendered twice (HTML and Markdown)."""
 
@@ -145,9 +126,9 @@ class Facts:
     digest: str
     headlines: list[Headline]
     arithmetic: list[str]
-    scenarios: list[ScenarioRow]
+    scenarios: list[Row]
     diagrams: list[tuple[str, str]]  # (title, svg)
-    cells: list[dict[str, Any]]
+    cells: list[Cell]
     tornado_baseline: float
     histogram: list[int]
     histogram_edges: list[float]
@@ -155,15 +136,12 @@ class Facts:
     notes: list[str] = field(default_factory=list)
 
 
-def _interval(
-    model: Model, node: str, state: str, evidence: Evidence
-) -> tuple[float, float] | None:
-    from bn.analysis.uncertainty import uncertain_rows, uncertainty
+def _event_probability(model: Model, node: str, evidence: Evidence) -> float:
+    """P(node = its event | evidence)."""
+    from bn.engine import posterior
 
-    if not uncertain_rows(model):
-        return None
-    result = uncertainty(model, node, state, evidence, n=DRAWS, seed=SEED)
-    return result.interval_90
+    index = model[node].state_index(model[node].event)
+    return float(posterior(model, [node], evidence).marginals[node][index])
 
 
 def gather(
@@ -177,38 +155,40 @@ def gather(
     from bn import diagram, scenarios
     from bn.analysis.sensitivity import sensitivity
     from bn.analysis.uncertainty import uncertain_rows, uncertainty
-    from bn.engine import posterior
 
     targets = model.default_targets()
     none = Evidence()
+    uncertain = uncertain_rows(model) > 0
     progress("headline")
     headlines = []
+    spread: Uncertainty | None = None  # the main target's draws: its interval and its histogram
     for target in targets[:2]:
         state = model[target].event
-        point = float(posterior(model, [target], none).marginals[target][-1])
-        headlines.append(Headline(target, state, point, _interval(model, target, state, none)))
+        result = uncertainty(model, target, state, none, n=DRAWS, seed=SEED) if uncertain else None
+        if target == targets[0]:
+            spread = result
+        interval = result.interval_90 if result else None
+        headlines.append(Headline(target, state, _event_probability(model, target, none), interval))
     main = (targets[0], model[targets[0]].event)
     arithmetic = _arithmetic(model, targets)
 
     progress("scenarios")
-    rows: list[ScenarioRow] = []
+    rows: list[Row] = []
     if scenarios.load_scenarios(model):
         table = scenarios.compare(
             model, f"{main[0]}={main[1]}", intervals=True, draws=DRAWS, seed=SEED
         )
-        rows = [
-            ScenarioRow(
-                r.name, r.description, r.probability or 0.0, r.delta or 0.0, r.ratio, r.interval_90
-            )
-            for r in table.rows
-        ]
+        rows = list(table.rows)
 
     progress("diagrams")
+    baseline = diagram.posteriors(model, none)
     pictures = []
     for name in ["", *scenario_names]:
-        changed, evidence = scenarios.apply(model, name) if name else (model, none)
-        post = diagram.posteriors(changed, evidence)
-        compare = diagram.posteriors(model, none) if name else None
+        if name:
+            changed, evidence = scenarios.apply(model, name)
+            post, compare = diagram.posteriors(changed, evidence), baseline
+        else:
+            changed, evidence, post, compare = model, none, baseline, None
         title = f"Scenario {name}" if name else "Baseline: no evidence"
         spec = diagram.spec(changed, post, evidence, compare=compare, title="")
         svg = diagram.render(diagram.to_dot(spec), "svg").decode("utf-8")
@@ -216,26 +196,14 @@ def gather(
 
     progress("sensitivity")
     tornado = sensitivity(model, main[0], main[1], none)
-    cells = [
-        {
-            "label": c.label(),
-            "value": c.value,
-            "low": c.low,
-            "high": c.high,
-            "range": c.range,
-            "derivative": c.derivative,
-        }
-        for c in tornado.cells[:TOP_CELLS]
-    ]
 
     progress("uncertainty")
     counts: list[int] = []
     edges: list[float] = []
-    if uncertain_rows(model):
+    if spread is not None:
         import numpy as np
 
-        result = uncertainty(model, main[0], main[1], none, n=DRAWS, seed=SEED)
-        hist, bins = np.histogram(result.valid, bins=30)
+        hist, bins = np.histogram(spread.valid, bins=30)
         counts, edges = [int(c) for c in hist], [float(b) for b in bins]
     return Facts(
         model=model,
@@ -246,7 +214,7 @@ def gather(
         arithmetic=arithmetic,
         scenarios=rows,
         diagrams=pictures,
-        cells=cells,
+        cells=list(tornado.cells[:TOP_CELLS]),
         tornado_baseline=tornado.baseline,
         histogram=counts,
         histogram_edges=edges,
@@ -265,10 +233,10 @@ def _arithmetic(model: Model, targets: Sequence[str]) -> list[str]:
     prior = posterior(model, [cause.id], Evidence()).marginals[cause.id]
     terms, parts = [], []
     for i, state in enumerate(cause.states):
-        given = posterior(model, [main.id], Evidence(hard={cause.id: state})).marginals[main.id][-1]
+        given = _event_probability(model, main.id, Evidence(hard={cause.id: state}))
         terms.append(f"P({cause.id}={state}) × P({main.id}={event} | {cause.id}={state})")
-        parts.append(f"{number(float(prior[i]))} × {number(float(given))}")
-    total = float(posterior(model, [main.id], Evidence()).marginals[main.id][-1])
+        parts.append(f"{number(float(prior[i]))} × {number(given)}")
+    total = _event_probability(model, main.id, Evidence())
     return [
         f"P({main.id}={event}) = " + " + ".join(terms),
         " = " + " + ".join(parts) + f" = {number(total)}",
@@ -283,105 +251,20 @@ def _inline_svg(svg: str) -> str:
     return svg.strip()
 
 
-# --- charts (hand-written SVG, deterministic) ----------------------------------------------------
-
-
-def bar_chart(rows: Sequence[tuple[str, float]], reference: float | None = None) -> str:
-    """Horizontal bars for labelled probabilities, with an optional reference line."""
-    width, left, height = 640, 170, 22
-    top = max((p for _, p in rows), default=1.0) or 1.0
-    scale = (width - left - 60) / top
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height * len(rows) + 10}"'
-        f' role="img" font-family="sans-serif" font-size="12">'
-    ]
-    for i, (label, p) in enumerate(rows):
-        y = 5 + i * height
-        parts.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end">{esc(label)}</text>')
-        parts.append(
-            f'<rect x="{left}" y="{y + 3}" width="{p * scale:.1f}" height="{height - 8}" fill="#1a5fb4"/>'
-        )
-        parts.append(f'<text x="{left + p * scale + 4:.1f}" y="{y + 15}">{number(p)}</text>')
-    if reference is not None:
-        x = left + reference * scale
-        parts.append(
-            f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{height * len(rows) + 10}" '
-            'stroke="#b3261e" stroke-dasharray="4 3"/>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def tornado_chart(cells: Sequence[dict[str, Any]], baseline: float) -> str:
-    """Bars from each cell's low to high target value around the baseline."""
-    if not cells:
-        return ""
-    longest = max(len(str(c["label"])) for c in cells)
-    left = min(520, 40 + int(6.2 * longest))
-    width, height = left + 380, 22
-    ends = [baseline, *(float(c["low"]) for c in cells), *(float(c["high"]) for c in cells)]
-    low, high = min(ends), max(ends)
-    span = (high - low) or 1.0
-    scale = (width - left - 70) / span
-
-    def x(p: float) -> float:
-        return left + (p - low) * scale
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height * len(cells) + 30}"'
-        ' role="img" font-family="sans-serif" font-size="11">'
-    ]
-    for i, c in enumerate(cells):
-        y = 5 + i * height
-        a, b = sorted((c["low"], c["high"]))
-        parts.append(
-            f'<text x="{left - 6}" y="{y + 14}" text-anchor="end">{esc(c["label"])}</text>'
-        )
-        parts.append(
-            f'<rect x="{x(a):.1f}" y="{y + 3}" width="{max(x(b) - x(a), 1):.1f}" '
-            f'height="{height - 8}" fill="#e8a33d"/>'
-        )
-        parts.append(f'<text x="{x(b) + 4:.1f}" y="{y + 14}">{number(a)}–{number(b)}</text>')
-    base = x(baseline)
-    bottom = height * len(cells) + 8
-    parts.append(
-        f'<line x1="{base:.1f}" y1="0" x2="{base:.1f}" y2="{bottom}" stroke="#1f2933"/>'
-        f'<text x="{base:.1f}" y="{bottom + 16}" text-anchor="middle">'
-        f"baseline {number(baseline)}</text></svg>"
-    )
-    return "".join(parts)
-
-
-def histogram_chart(counts: Sequence[int], edges: Sequence[float]) -> str:
-    if not counts:
-        return ""
-    width, height, bottom = 640, 200, 30
-    top = max(counts) or 1
-    step = (width - 40) / len(counts)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + bottom}" '
-        'role="img" font-family="sans-serif" font-size="11">'
-    ]
-    for i, count in enumerate(counts):
-        h = count / top * height
-        parts.append(
-            f'<rect x="{20 + i * step:.1f}" y="{height - h:.1f}" width="{step - 1:.1f}" '
-            f'height="{h:.1f}" fill="#1a5fb4"/>'
-        )
-    for i in (0, len(counts) // 2, len(counts)):
-        parts.append(
-            f'<text x="{20 + i * step:.1f}" y="{height + 18}" text-anchor="middle">'
-            f"{number(edges[i])}</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 # --- rendering ---------------------------------------------------------------------------------
 
 
 def _interval_text(interval: tuple[float, float] | None) -> str:
     return f"{number(interval[0])}–{number(interval[1])}" if interval else "exact"
+
+
+def _scenario_numbers(row: Row) -> tuple[str, str, str, str]:
+    """Probability, 90% interval, change in points and ratio of a scenario, as text."""
+    if row.probability is None:
+        return "impossible", "", "", ""
+    ratio = f"{row.ratio:.2f}" if row.ratio is not None else ""
+    delta = f"{row.delta * 100:+.1f}" if row.delta is not None else ""
+    return number(row.probability), _interval_text(row.interval_90), delta, ratio
 
 
 def _cpt_rows(model: Model, node_id: str) -> tuple[list[str], list[list[str]], list[str]]:
@@ -449,12 +332,9 @@ def to_html(facts: Facts) -> str:
             "<th>change (pts)</th><th>ratio</th><th>what it assumes</th></tr>"
         )
         for r in facts.scenarios:
-            ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
-            out.append(
-                f"<tr><td><code>{esc(r.name)}</code></td><td class=n>{number(r.probability)}</td>"
-                f"<td class=n>{_interval_text(r.interval)}</td><td class=n>{r.delta * 100:+.1f}</td>"
-                f"<td class=n>{ratio}</td><td>{esc(r.description)}</td></tr>"
-            )
+            numbers = "".join(f"<td class=n>{text}</td>" for text in _scenario_numbers(r))
+            why = esc(r.description) + (f"<br><b>impossible</b>: {esc(r.error)}" if r.error else "")
+            out.append(f"<tr><td><code>{esc(r.name)}</code></td>{numbers}<td>{why}</td></tr>")
         out.append("</table>")
         chart = bar_chart(
             [(r.name, r.probability) for r in facts.scenarios], facts.headlines[0].point
@@ -481,10 +361,10 @@ def to_html(facts: Facts) -> str:
         )
         for c in facts.cells:
             out.append(
-                f"<tr><td>{esc(c['label'])}</td><td class=n>{number(c['value'])}</td>"
-                f"<td class=n>{number(c['range'][0])}–{number(c['range'][1])}</td>"
-                f"<td class=n>{c['derivative']:.3f}</td>"
-                f"<td class=n>{number(c['low'])}–{number(c['high'])}</td></tr>"
+                f"<tr><td>{esc(c.label())}</td><td class=n>{number(c.value)}</td>"
+                f"<td class=n>{number(c.range[0])}–{number(c.range[1])}</td>"
+                f"<td class=n>{c.derivative:.3f}</td>"
+                f"<td class=n>{number(c.low)}–{number(c.high)}</td></tr>"
             )
         out.append("</table>")
     if facts.histogram:
@@ -569,11 +449,8 @@ def to_markdown(facts: Facts) -> str:
             "|---|---|---|---|---|---|",
         ]
         for r in facts.scenarios:
-            ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
-            out.append(
-                f"| `{r.name}` | {number(r.probability)} | {_interval_text(r.interval)} | "
-                f"{r.delta * 100:+.1f} | {ratio} | {md(r.description)} |"
-            )
+            why = md(r.description) + (f" **impossible**: {md(r.error)}" if r.error else "")
+            out.append(f"| `{r.name}` | {' | '.join(_scenario_numbers(r))} | {why} |")
         out.append("")
     if facts.cells:
         out += [
@@ -584,8 +461,8 @@ def to_markdown(facts: Facts) -> str:
         ]
         for c in facts.cells:
             out.append(
-                f"| {md(c['label'])} | {number(c['value'])} | {number(c['range'][0])}–"
-                f"{number(c['range'][1])} | {c['derivative']:.3f} | {number(c['low'])}–{number(c['high'])} |"
+                f"| {md(c.label())} | {number(c.value)} | {number(c.range[0])}–"
+                f"{number(c.range[1])} | {c.derivative:.3f} | {number(c.low)}–{number(c.high)} |"
             )
         out.append("")
     out += ["## Tables", ""]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import CHAIN, FLAGSHIP, ROOT, run
+from conftest import CHAIN, DATA, FLAGSHIP, ROOT, run, run_json
 
 VOID = {"meta", "br", "img", "hr", "input", "link", "wbr", "col", "source", "path", "rect",
         "line", "polygon", "polyline", "ellipse", "circle", "stop", "use"}  # fmt: skip
@@ -132,7 +133,7 @@ def test_committed_flagship_report_is_current(tmp_path: Path) -> None:
     committed = sorted((ROOT / "reports").glob("nuclear-escalation*.*"))
     assert {p.suffix for p in committed} == {".html", ".md"}, "run `make report`"
     command = re.search(r"regenerate with: `([^`]*)`", committed[-1].read_text()).group(1)  # type: ignore[union-attr]
-    args = command.split()[1:]
+    args = shlex.split(command)[1:]
     result = run(*args, "-o", str(tmp_path))
     assert result.exit_code == 0, result.output
     for path in committed:
@@ -145,8 +146,76 @@ def test_committed_flagship_report_is_current(tmp_path: Path) -> None:
 
 
 def test_json_lists_what_was_written(tmp_path: Path) -> None:
-    from conftest import run_json
-
     data = run_json("report", "--model", str(CHAIN), "--date", "2026-01-02", "-o", str(tmp_path))
     assert sorted(Path(p).suffix for p in data["written"]) == [".html", ".md"]
     assert data["command"].endswith("--date 2026-01-02")
+
+
+def test_regenerate_command_survives_spaces_in_paths(tmp_path: Path) -> None:
+    model = tmp_path / "my model's dir"
+    shutil.copytree(CHAIN, model)
+    first = tmp_path / "first"
+    data = run_json("report", "--model", str(model), "--date", "2026-01-02", "-o", str(first))
+    args = shlex.split(data["command"])
+    assert args == ["bn", "report", "--model", str(model), "--date", "2026-01-02"]
+    md = next(first.glob("*.md")).read_text()
+    assert f"regenerate with: `{data['command']}`" in md
+    again = tmp_path / "again"
+    assert run(*args[1:], "-o", str(again)).exit_code == 0
+    for path in first.iterdir():
+        assert path.read_bytes() == (again / path.name).read_bytes()
+
+
+def write_yes_first(directory: Path) -> None:
+    """Rain (yes, no: the event first) makes the grass wet: P(wet=yes) = 0.2 x 0.9 + 0.8 x 0.1."""
+    directory.mkdir()
+    (directory / "model.toml").write_text(
+        '[model]\ntitle = "Wet grass"\ntargets = ["wet", "rain"]\n'
+    )
+    (directory / "rain.csv").write_text("rain=yes,rain=no,ess,note\n0.2,0.8,20,a guess\n")
+    (directory / "wet.csv").write_text(
+        "rain,wet=yes,wet=no,note\nyes,0.9,0.1,rain wets\nno,0.1,0.9,dew\n"
+    )
+
+
+def test_headline_is_the_event_even_when_it_is_the_first_state(tmp_path: Path) -> None:
+    model = tmp_path / "wet"
+    write_yes_first(model)
+    out = tmp_path / "out"
+    assert (
+        run("report", "--model", str(model), "--date", "2026-01-01", "-o", str(out)).exit_code == 0
+    )
+    wet = 0.2 * 0.9 + 0.8 * 0.1  # by enumeration: 0.26, where P(wet=no) would be 0.74
+    html = next(out.glob("*.html")).read_text()
+    check_html(html)
+    assert f'<div class="p">{wet:.3f}</div>' in html and "P(wet=yes)" in html
+    assert '<div class="p">0.200</div>' in html and "P(rain=yes)" in html
+    assert f"0.200 × 0.900 + 0.800 × 0.100 = {wet:.3f}" in html  # the arithmetic, for yes
+    assert f"baseline {wet:.3f}" in html  # the tornado is of P(wet=yes) too
+    assert "How sure" in html
+    md = next(out.glob("*.md")).read_text()
+    assert "| 0.260 |" in md and "0.740" not in md and "0.740" not in html
+
+
+def test_an_impossible_scenario_says_so(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(DATA / "chain_scenarios", model)
+    with (model / "scenarios.toml").open("a") as handle:
+        handle.write(
+            '\n[scenarios.contradiction]\ndescription = "No kaboom, yet NATO strikes."\n'
+            'evidence = { kaboom = "no", nato_response = "strike" }\n'
+        )
+    out = tmp_path / "out"
+    assert (
+        run("report", "--model", str(model), "--date", "2026-01-01", "-o", str(out)).exit_code == 0
+    )
+    html = next(out.glob("*.html")).read_text()
+    check_html(html)
+    row = re.search(r"<tr><td><code>contradiction</code>.*?</tr>", html)
+    assert row is not None
+    assert "<td class=n>impossible</td>" in row.group() and "nato_response = strike" in row.group()
+    assert "-16.8" not in row.group()  # not shown as a probability of 0
+    assert re.search(r">contradiction</text><text[^>]*>impossible</text>", html)  # the bar chart
+    md = next(out.glob("*.md")).read_text()
+    line = next(x for x in md.splitlines() if x.startswith("| `contradiction`"))
+    assert "| impossible |" in line and "**impossible**: the evidence is impossible" in line

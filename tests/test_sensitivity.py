@@ -336,14 +336,42 @@ def test_cli_scenario_and_top(tmp_path: Path) -> None:
     assert "more (--top 0 shows all)" in result.stdout
 
 
-@pytest.mark.parametrize("suffix", ["svg", "png"])
+@pytest.mark.parametrize("suffix", ["svg", "png", "pdf"])
 def test_cli_tornado_chart(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"tornado.{suffix}"
     result = run("sensitivity", "KABOOM=yes", "--model", str(CHAIN), "-o", str(path))
     assert result.exit_code == 0, result.stderr
     data = path.read_bytes()
-    assert data.startswith(b"\x89PNG") if suffix == "png" else b"<svg" in data
+    magic = {"png": b"\x89PNG", "pdf": b"%PDF", "svg": b"<?xml"}[suffix]
+    assert data.startswith(magic)
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
+    if suffix == "svg":
+        for label in ["nuclear_use=yes", "cell at the low end of its range"]:  # tick, legend
+            assert label in data.decode()
+        again = tmp_path / "again.svg"
+        assert (
+            run("sensitivity", "KABOOM=yes", "--model", str(CHAIN), "-o", str(again)).exit_code == 0
+        )
+        assert again.read_bytes() == data  # no date, no random ids
+
+
+def test_tornado_in_a_fresh_interpreter(tmp_path: Path) -> None:
+    """The chart needs no earlier matplotlib import (the legend's patches are imported)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "t.png"
+    code = (
+        "import bn, sys\n"
+        "from bn.analysis.sensitivity import sensitivity\n"
+        "from bn.charts import tornado\n"
+        f"m = bn.load({str(CHAIN)!r})\n"
+        "tornado(sensitivity(m, 'KABOOM', 'yes', m.evidence()), sys.argv[1])\n"
+        "assert 'matplotlib.pyplot' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert path.read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize(
@@ -352,9 +380,11 @@ def test_cli_tornado_chart(tmp_path: Path, suffix: str) -> None:
         (["KABOOM=maybe"], "states of nuclear_war: no, yes"),
         (["KABOMB=yes"], "unknown node 'KABOMB'"),
         (["KABOOM=yes", "-e", "KABOOM=yes"], "observed"),
-        (["KABOOM=yes", "--threshold", "lots"], "--threshold must be a number"),
-        (["KABOOM=yes", "--threshold", "1.5"], "threshold must be a probability"),
-        (["KABOOM=yes", "-o", "chart.gif"], ".svg, .png or .pdf"),
+        (["KABOOM=yes", "--threshold", "lots"], "'lots' is not a valid float range"),
+        (["KABOOM=yes", "--threshold", "1.5"], "1.5 is not in the range 0<=x<=1"),
+        (["KABOOM=yes", "--threshold", "nan"], "threshold must be a probability"),
+        (["KABOOM=yes", "-o", "chart.nope"], "use one of the extensions"),
+        (["KABOOM=yes", "-o", "nowhere/chart.svg"], "directory 'nowhere' does not exist"),
         (["KABOOM=yes", "-e", "kaboom=no", "-e", "nato_response=strike"], "impossible"),
     ],
 )

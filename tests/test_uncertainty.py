@@ -234,6 +234,24 @@ def test_progress_is_reported_once_per_chunk(chain_ess: Model) -> None:
     assert calls == [(1000, 3500), (2000, 3500), (3000, 3500), (3500, 3500)]
 
 
+def test_sampling_leaves_tracemalloc_as_it_found_it(chain_ess: Model) -> None:
+    import tracemalloc
+
+    question = [(chain_ess, chain_ess.evidence())]
+    assert not tracemalloc.is_tracing()
+    plain = sample(question, "KABOOM", "yes", n=3000, seed=5)
+    assert not tracemalloc.is_tracing()
+    tracemalloc.start()
+    try:
+        held = bytearray(20_000_000)  # the caller's own allocations stay traced
+        traced = sample(question, "KABOOM", "yes", n=3000, seed=5)
+        assert tracemalloc.is_tracing()
+        assert tracemalloc.get_traced_memory()[0] >= len(held)
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(plain, traced)
+
+
 def test_progress_bar_waits_a_second_then_draws_and_erases() -> None:
     ticks = iter([0.0, 0.2, 0.4])
     quiet = io.StringIO()
@@ -351,8 +369,11 @@ def test_exact_answer_is_said_to_be_exact() -> None:
         (["KABOOM="], ["NODE=STATE"]),
         (["KABOOM=yes", "-n", "0"], ["at least 1"]),
         (["KABOOM=yes", "--seed", "-1"], ["non-negative"]),
-        (["KABOOM=yes", "--threshold", "1.5"], ["between 0 and 1"]),
-        (["KABOOM=yes", "--hist", "out.nope"], [".png", ".svg"]),
+        (["KABOOM=yes", "--threshold", "1.5"], ["1.5 is not in the range 0<=x<=1"]),
+        (["KABOOM=yes", "--threshold", "lots"], ["'lots' is not a valid float range"]),
+        (["KABOOM=yes", "--threshold", "nan"], ["between 0 and 1"]),
+        (["KABOOM=yes", "--hist", "out.nope"], ["use one of the extensions", ".png", ".svg"]),
+        (["KABOOM=yes", "--hist", "nowhere/h.png"], ["directory 'nowhere' does not exist"]),
         (["KABOOM=yes", "--scenario", "nope"], ["unknown scenario 'nope'"]),
         (["KABOOM=yes", "-e", "kaboom=no", "-e", "nato_response=strike"], ["impossible"]),
     ],
@@ -364,7 +385,9 @@ def test_bad_input_is_explained_with_exit_2(args: list[str], words: list[str]) -
         assert word in result.stderr
 
 
-@pytest.mark.parametrize(("name", "magic"), [("h.png", b"\x89PNG"), ("h.svg", b"<?xml")])
+@pytest.mark.parametrize(
+    ("name", "magic"), [("h.png", b"\x89PNG"), ("h.svg", b"<?xml"), ("h.pdf", b"%PDF")]
+)
 def test_histogram_file(tmp_path: Path, name: str, magic: bytes) -> None:
     path = tmp_path / name
     result = run(
@@ -374,6 +397,14 @@ def test_histogram_file(tmp_path: Path, name: str, magic: bytes) -> None:
     assert path.read_bytes().startswith(magic)
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left behind
     assert f"histogram written to {path}" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["chart.nope", "chart.pgf", "nowhere/chart.png"])
+def test_histogram_and_tornado_check_a_path_alike(name: str) -> None:
+    histogram = run("uncertainty", "KABOOM=yes", "-n", "50", "--hist", name, "--model", str(CHAIN))
+    tornado = run("sensitivity", "KABOOM=yes", "-o", name, "--model", str(CHAIN))
+    assert histogram.exit_code == tornado.exit_code == 2
+    assert histogram.stderr == tornado.stderr
 
 
 def test_flagship_headline_interval(flagship: Model) -> None:

@@ -42,18 +42,15 @@ Tegmark's chain, 0.3 x 0.8 x 0.7 (the first row has an ess of 10, the others +/-
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bn.csvfiles import write_atomic
 from bn.engine import contract, intervene, posterior, prepare
-from bn.errors import EvidenceError, FileFormatError
+from bn.errors import EvidenceError
 from bn.evidence import Evidence
 from bn.model import Model, Node
 
@@ -476,63 +473,3 @@ def _soft_thresholds(
         for (k, _, _), value in zip(brackets, (left + right) / 2, strict=True):
             cuts[k] = float(value)
     return cuts
-
-
-LOW_COLOUR, HIGH_COLOUR = "#4c78a8", "#e45756"
-
-
-def _tick(cell: Cell) -> str:
-    """Two lines: the cell, its value and range; then the parents' states of its row."""
-    given = ", ".join(f"{p}={s}" for p, s in cell.parents.items())
-    head = f"{cell.node}={cell.state}: {cell.value:.3g} ({cell.range[0]:.2g}–{cell.range[1]:.2g})"
-    return head + (f"\n| {given}" if given else "")
-
-
-def tornado(result: Sensitivity, path: str | Path, top: int = 10) -> None:
-    """Write a tornado chart (SVG, PNG or PDF by suffix) of the `top` cells with the largest swing."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    kind = path.suffix.lower().lstrip(".")
-    if kind not in {"svg", "png", "pdf"}:
-        raise FileFormatError(
-            f"{path}: the chart is written as .svg, .png or .pdf, not '{path.suffix}'"
-        )
-    if not path.parent.is_dir():
-        raise FileFormatError(f"{path}: directory {path.parent} does not exist")
-    cells = result.cells[:top] if top > 0 else result.cells
-    base = result.baseline
-    height = 1.6 + 0.62 * max(1, len(cells))
-    figure, axes = plt.subplots(figsize=(10, height))
-    for y, cell in enumerate(reversed(cells)):
-        at_low, at_high = cell.at_range
-        axes.barh(y, at_low - base, left=base, color=LOW_COLOUR, height=0.6)
-        axes.barh(y, at_high - base, left=base, color=HIGH_COLOUR, height=0.6)
-    axes.set_yticks(range(len(cells)), [_tick(c) for c in reversed(cells)], fontsize=8)
-    axes.axvline(base, color="black", linewidth=1)
-    axes.set_xlabel(f"P({result.target}={result.state})")
-    axes.set_title(
-        f"Sensitivity of P({result.target}={result.state}), baseline {base:.3g}", fontsize=10
-    )
-    figure.legend(
-        handles=[
-            matplotlib.patches.Patch(color=LOW_COLOUR, label="cell at the low end of its range"),
-            matplotlib.patches.Patch(color=HIGH_COLOUR, label="cell at the high end of its range"),
-        ],
-        fontsize=8,
-        ncols=2,
-        loc="lower center",
-        frameon=False,
-    )
-    axes.grid(axis="x", color="#dddddd", linewidth=0.6)
-    axes.set_axisbelow(True)
-    figure.tight_layout(rect=(0, 0.35 / height, 1, 1))
-    buffer = io.BytesIO()
-    try:
-        figure.savefig(buffer, format=kind, metadata={"Date": None} if kind == "svg" else {})
-    finally:
-        plt.close(figure)
-    write_atomic(path, buffer.getvalue())

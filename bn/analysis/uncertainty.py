@@ -32,7 +32,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -163,7 +163,8 @@ def draw_tables(
     model: Model, n: int, seed: int, nodes: set[str] | None = None
 ) -> dict[str, np.ndarray]:
     """n draws of every table with an uncertain row (of `nodes`, default all): shape (n, *parents,
-    card). These are exactly the draws `sample` uses with the same seed.
+    card). These are exactly the draws `sample` uses with the same seed: the way to get the
+    parameter sets themselves, e.g. to answer the same draws with another engine.
 
     >>> import bn
     >>> m = bn.load(bn.packaged_model_path())
@@ -241,6 +242,41 @@ def _uncertain_rows(model: Model, target: str, evidence: Evidence) -> dict[str, 
     return masks
 
 
+class _PeakMemory:
+    """Bytes allocated at the peak of a `with` block, measured with tracemalloc.
+
+    A caller's own tracing is left running: then the peak since it started (or last reset) minus
+    what was held on entry is used, which can only overstate the block's peak (smaller chunks).
+
+    >>> with _PeakMemory() as probe:
+    ...     block = bytearray(10_000_000)
+    >>> probe.peak >= 10_000_000, tracemalloc.is_tracing()
+    (True, False)
+    """
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self.owner = False
+        self.held = 0
+
+    def __enter__(self) -> _PeakMemory:
+        self.owner = not tracemalloc.is_tracing()
+        if self.owner:
+            tracemalloc.start()
+        self.held = tracemalloc.get_traced_memory()[0]
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.peak = max(0, tracemalloc.get_traced_memory()[1] - self.held)
+        if self.owner:
+            tracemalloc.stop()
+
+
 def sample(
     questions: Sequence[Question],
     target: str,
@@ -273,21 +309,20 @@ def sample(
         done, size = 0, min(n, chunk or PROBE)
         while done < n:
             # The last chunk is drawn full size and cut: one batch shape fewer to compile.
-            probing = chunk is None and done == 0
-            if probing:
-                tracemalloc.start()
-            tables = draws.chunk(questions, rows, size)
-            used = min(size, n - done)
-            for k, ((model, evidence), batch) in enumerate(zip(questions, tables, strict=True)):
-                marginal = posterior(model, [target], evidence, tables=batch).marginals[target]
-                out[k, done : done + used] = np.broadcast_to(marginal[..., index[k]], (size,))[
-                    :used
-                ]
+            probe = _PeakMemory() if chunk is None and done == 0 else None
+            with probe or contextlib.nullcontext():
+                tables = draws.chunk(questions, rows, size)
+                used = min(size, n - done)
+                for k, ((model, evidence), batch) in enumerate(zip(questions, tables, strict=True)):
+                    marginal = posterior(model, [target], evidence, tables=batch).marginals[target]
+                    out[k, done : done + used] = np.broadcast_to(marginal[..., index[k]], (size,))[
+                        :used
+                    ]
             done += used
-            if probing:
-                peak = tracemalloc.get_traced_memory()[1]
-                tracemalloc.stop()
-                largest = min(LARGEST_CHUNK, max(64, int(MEMORY_BUDGET * size / max(peak, 1))))
+            if probe is not None:
+                largest = min(
+                    LARGEST_CHUNK, max(64, int(MEMORY_BUDGET * size / max(probe.peak, 1)))
+                )
                 chunks = math.ceil((n - done) / largest) if n > done else 1
                 size = math.ceil((n - done) / chunks) if n > done else size
             if progress is not None:
@@ -403,60 +438,3 @@ def uncertainty(
     rows = sum(int(mask.sum()) for mask in _uncertain_rows(model, target, evidence).values())
     value = float(point[model[target].state_index(state)])
     return Uncertainty(target, state, n, seed, value, draws[0], threshold, rows)
-
-
-def check_histogram_path(path: Path) -> str:
-    """The image format for `path` (from its extension), or a BNError naming the valid ones."""
-    from matplotlib.backend_bases import FigureCanvasBase
-
-    formats = FigureCanvasBase.get_supported_filetypes()
-    extension = path.suffix.lstrip(".").lower()
-    if extension not in formats:
-        raise BNError(
-            f"cannot write a histogram as '{path.name}': use one of the extensions "
-            + ", ".join(f".{f}" for f in sorted(formats))
-        )
-    directory = path.parent
-    if not directory.is_dir():
-        raise BNError(f"cannot write '{path}': directory '{directory}' does not exist")
-    return extension
-
-
-def histogram(result: Uncertainty, path: Path) -> None:
-    """Write a histogram of the draws (format from the file's extension), atomically."""
-    import os
-    import tempfile
-
-    from matplotlib.figure import Figure
-
-    extension = check_histogram_path(path)
-    figure = Figure(figsize=(7, 4), layout="constrained")
-    axes = figure.subplots()
-    values = result.valid * 100
-    low, high = (x * 100 for x in result.interval_90)
-    axes.axvspan(
-        low, high, color="#f2c14e", alpha=0.3, zorder=0, label=f"90% interval {low:.1f}-{high:.1f}%"
-    )
-    axes.hist(values, bins=80, color="#4c72b0", edgecolor="none", zorder=1)
-    axes.axvline(
-        result.point * 100, color="#b03a2e", zorder=2, label=f"point {result.point * 100:.1f}%"
-    )
-    axes.axvline(
-        result.mean * 100,
-        color="#222222",
-        linestyle="--",
-        zorder=2,
-        label=f"mean {result.mean * 100:.1f}%",
-    )
-    axes.set_xlabel(f"P({result.target} = {result.state}) in %")
-    axes.set_ylabel("draws")
-    axes.set_title(f"{result.n:,} parameter draws (seed {result.seed})")
-    axes.legend(frameon=False)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".{extension}")
-    os.close(fd)
-    try:
-        figure.savefig(temp, format=extension)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -17,20 +17,7 @@ from bn.cli.common import (
     model_option,
     percent,
 )
-from bn.errors import EvidenceError
 from bn.evidence import parse_target
-
-
-def _probability(text: str | None, what: str) -> float | None:
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise EvidenceError(f"{what} must be a number; got '{text}'") from None
-    if not math.isfinite(value):
-        raise EvidenceError(f"{what} must be a finite number; got '{text}'")
-    return value
 
 
 @cli.command(
@@ -54,7 +41,10 @@ Examples:
     help="Cells in the table and the chart (0: all).",
 )
 @click.option(
-    "--threshold", metavar="P", help="Show the value each cell would need for P(TARGET) to reach P."
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    metavar="P",
+    help="Show the value each cell would need for P(TARGET) to reach P.",
 )
 @click.option(
     "--range",
@@ -75,7 +65,7 @@ Examples:
 def sensitivity(
     target: str,
     top: int,
-    threshold: str | None,
+    threshold: float | None,
     width: float,
     include_fixed: bool,
     output: str | None,
@@ -93,17 +83,24 @@ def sensitivity(
     all 0 or 1 are definitional and held fixed. STATE defaults to TARGET's last state (e.g. yes).
     Under soft evidence the numbers come from exact evaluations at points, not from the formula.
     """
+    from bn import charts
     from bn.analysis.sensitivity import sensitivity as run
-    from bn.analysis.sensitivity import tornado
 
     q = given.question(model_dir)
     node, state = parse_target(q.model, target)
-    level = _probability(threshold, "--threshold")
+    if output:
+        charts.image_format(output)
     result = run(
-        q.model, node, state, q.evidence, width=width, threshold=level, include_fixed=include_fixed
+        q.model,
+        node,
+        state,
+        q.evidence,
+        width=width,
+        threshold=threshold,
+        include_fixed=include_fixed,
     )
     if output:
-        tornado(result, output, top)
+        charts.tornado(result, output, top)
     if as_json:
         echo_json(given.tag(result.to_dict()))
         return
@@ -121,8 +118,8 @@ def sensitivity(
     if not shown:
         return
     header = ["swing", f"{name} over range", "slope", "value", "range"]
-    if level is not None:
-        header.append(f"for {percent(level)}")
+    if threshold is not None:
+        header.append(f"for {percent(threshold)}")
     rows = []
     for c in shown:
         row = [
@@ -132,7 +129,7 @@ def sensitivity(
             f"{c.value:.3g}",
             f"{c.range[0]:.3g}–{c.range[1]:.3g}",
         ]
-        if level is not None:
+        if threshold is not None:
             row.append("unreachable" if c.threshold_value is None else f"{c.threshold_value:.3g}")
         rows.append([*row, c.label()])
     click.echo()

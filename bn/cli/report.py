@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def report(
     model = load_model(model_dir)
     for name in scenarios:
         get_scenario(model, name)
-    parts = ["bn report"]
+    parts = ["bn", "report"]
     if model_dir:
         parts += ["--model", model_dir]
     for name in scenarios:
@@ -79,17 +80,18 @@ def report(
         from bn.report import report_date
 
         parts += ["--date", report_date(date)]
+    command = shlex.join(parts)
     written = write_report(
         model,
         Path(out_dir),
         [f.strip() for f in formats.split(",") if f.strip()],
         scenarios,
         date,
-        " ".join(parts),
+        command,
         progress=lambda step: None if as_json else click.echo(f"  {step}...", err=True),
     )
     if as_json:
-        echo_json({"written": [str(p) for p in written], "command": " ".join(parts)})
+        echo_json({"written": [str(p) for p in written], "command": command})
         return
     for path in written:
         click.echo(f"wrote {path}")

@@ -94,7 +94,10 @@ Examples:
     help="Random seed: the same seed gives the same numbers.",
 )
 @click.option(
-    "--threshold", type=float, metavar="P", help="Also report the share of draws above P."
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    metavar="P",
+    help="Also report the share of draws above P.",
 )
 @click.option("--hist", "hist", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Write a histogram of the draws (.png, .svg, .pdf ...).")  # fmt: skip
@@ -120,12 +123,13 @@ def uncertainty(
     answered exactly; the command reports the point value (the tables as written), the mean and
     median over the draws, and the 90% and 95% intervals.
     """
+    from bn import charts
     from bn.analysis import uncertainty as analysis
 
     q = given.question(model_dir)
     node, state = parse_target(q.model, target)
     if hist is not None:
-        analysis.check_histogram_path(hist)
+        charts.image_format(hist)
     bar = ProgressBar(sys.stderr) if is_terminal() and not as_json else None
     try:
         result = analysis.uncertainty(
@@ -135,7 +139,7 @@ def uncertainty(
         if bar is not None:
             bar.close()
     if hist is not None:
-        analysis.histogram(result, hist)
+        charts.histogram(result, hist)
     if as_json:
         echo_json({**result.to_dict(), "scenario": given.scenario})
         return
