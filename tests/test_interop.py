@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import re
+import shutil
 import warnings
 from pathlib import Path
 
@@ -17,7 +19,15 @@ from conftest import DATA, run, run_json
 
 import bn
 from bn.errors import BNError, FileFormatError
-from bn.interop import FORMATS, export_network, format_for, import_network, read_network
+from bn.interop import (
+    FORMATS,
+    export_network,
+    format_for,
+    import_network,
+    network_text,
+    read_network,
+)
+from bn.interop.pgmpy_fixes import read_variables
 from bn.model import Model, Node
 
 with warnings.catch_warnings():
@@ -593,6 +603,156 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
     assert "the file is empty" in failing_import(tmp_path, "e.bif", "  \n")
     result = run("import", str(tmp_path / "nope.bif"), "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "nope.bif: no such file" in result.stderr
+
+
+def test_xmlbif_definition_without_table(tmp_path: Path) -> None:
+    """pgmpy skips such a DEFINITION and then has no table for the node."""
+    xml = (
+        '<?xml version="1.0"?>\n<BIF VERSION="0.3">\n<NETWORK>\n<NAME>t</NAME>\n'
+        '<VARIABLE TYPE="nature"><NAME>rain</NAME><OUTCOME>no</OUTCOME><OUTCOME>yes</OUTCOME>'
+        "</VARIABLE>\n<DEFINITION><FOR>rain</FOR></DEFINITION>\n</NETWORK>\n</BIF>\n"
+    )
+    message = failing_import(tmp_path, "t.xml", xml)
+    assert "t.xml:5: error: the DEFINITION of rain has no <TABLE>" in message
+    source = xml.replace('<?xml version="1.0"?>\n', "")
+    with pytest.raises(
+        FileFormatError, match=r"t\.xml:5: error: pgmpy cannot read the probability"
+    ):
+        read_variables("xmlbif", source, "t.xml", ["rain"], {"rain": 5}, {})  # the last guard
+
+
+def test_uai_counts_must_be_whole_finite_and_match_the_scope(tmp_path: Path) -> None:
+    head = "BAYES\n2\n2 2\n2\n1 0\n2 0 1\n"
+    tables = "\n2\n0.5 0.5\n4\n0.1 0.9\n0.2 0.8\n"
+    nan_size = head + tables.replace("\n4\n", "\nNaN\n")
+    assert "n.uai:10: error: 'NaN': a table size must be a whole number" in failing_import(
+        tmp_path, "n.uai", nan_size
+    )
+    infinite = head.replace("2 2", "2 inf") + tables
+    assert "i.uai:3: error: 'inf': a cardinality must be a whole number" in failing_import(
+        tmp_path, "i.uai", infinite
+    )
+    huge = head.replace("2 2", "2 99999999999999999999") + tables  # no 10^20 state names
+    assert (
+        "h.uai:10: error: table 1 has 4 values, 2 x 99999999999999999999 = "
+        "199999999999999999998 expected" in failing_import(tmp_path, "h.uai", huge)
+    )
+
+
+def test_net_potential_without_parenthesis_and_states_twice(tmp_path: Path) -> None:
+    net = 'net {\n}\nnode A {\n  states = ("a" "b");\n}\npotential (A) {\n  data = (0.5 0.5);\n}\n'
+    message = failing_import(tmp_path, "p.net", net.replace("potential (A)", "potential A)"))
+    assert "p.net:6: error: unexpected 'potential A)'" in message
+    twice = net.replace('("a" "b");', '("a" "b");\n  states = ("a" "b");')
+    message = failing_import(tmp_path, "s.net", twice)
+    assert "s.net:3: error: node A lists its states twice" in message
+
+
+def test_numbers_must_be_finite_and_xml_encodings_known(tmp_path: Path) -> None:
+    """pgmpy's BIF and NET readers skip `NaN` and misplace the rows after it."""
+    text = (DATA / "asia.bif").read_text()
+    message = failing_import(tmp_path, "a.bif", text.replace("(yes) 0.05", "(yes) NaN"))
+    assert "a.bif:31: error: 'NaN' is not a number" in message
+    net = 'net {\n}\nnode A {\n  states = ("a" "b");\n}\npotential (A) {\n  data = (inf 0.5);\n}\n'
+    assert "i.net:7: error: 'inf' is not a number" in failing_import(tmp_path, "i.net", net)
+    xml = genie_xdsl("0.2 0.3 0.5 " * 6).replace("ISO-8859-1", "utf-nan")
+    assert "u.xdsl:1: error: not readable XML (unknown encoding: utf-nan)" in failing_import(
+        tmp_path, "u.xdsl", xml
+    )
+
+
+def test_bif_probability_block_without_a_node(tmp_path: Path) -> None:
+    text = (DATA / "asia.bif").read_text().replace("probability ( smoke )", "probability (  )")
+    message = failing_import(tmp_path, "e.bif", text)
+    assert "e.bif:34: error: unexpected 'probability ( )'" in message
+    assert "e.bif:9: error: node smoke has no probability table" in message
+
+
+def test_xml_nodes_without_states(tmp_path: Path) -> None:
+    """pgmpy's XMLBIF reader divides by the number of states."""
+    xml = (
+        '<?xml version="1.0"?>\n<BIF VERSION="0.3">\n<NETWORK>\n<NAME>t</NAME>\n'
+        '<VARIABLE TYPE="nature"><NAME>rain</NAME></VARIABLE>\n'
+        "<DEFINITION><FOR>rain</FOR><TABLE>1.0</TABLE></DEFINITION>\n</NETWORK>\n</BIF>\n"
+    )
+    message = failing_import(tmp_path, "t.xml", xml)
+    assert "t.xml:5: error: node rain has no states (no <OUTCOME>)" in message
+    xdsl = re.sub(r'\s*<state id="b\d"\s*/>', "", genie_xdsl("0.2 0.3 0.5 " * 6))
+    assert "g.xdsl:8: error: node B has no states (no <state>)" in failing_import(
+        tmp_path, "g.xdsl", xdsl
+    )
+
+
+GARBAGE = (b"NaN", b"-1", b"1e999", b"-inf", b"99999999999999999999", b"0", b"", b"x@!", b"{", b"")
+NON_UTF8 = (b"\xff", b"\xc3\x28", b"\x80\x80", b"\xfe\xff\x00")
+
+
+def mutated(data: bytes, rng: random.Random) -> bytes:
+    """`data` after one to three random edits: a line deleted, duplicated or swapped, the end cut
+    off, a token or a number replaced by garbage, a bracket or quote dropped, bytes that are not
+    UTF-8 inserted."""
+    for _ in range(rng.choice((1, 1, 1, 2, 3))):
+        lines = data.split(b"\n")
+        i, j = rng.randrange(len(lines)), rng.randrange(len(lines))
+        tokens = list(re.finditer(rb"[^\s,(){}<>;|\"=]+", data))
+        numbers = list(re.finditer(rb"\d+(\.\d+)?", data))
+        brackets = [m.start() for m in re.finditer(rb"[{}()<>\"]", data)]
+        edit = rng.randrange(8)
+        if edit == 0:
+            del lines[i]
+        elif edit == 1:
+            lines.insert(i, lines[i])
+        elif edit == 2:
+            lines[i], lines[j] = lines[j], lines[i]
+        if edit <= 2:
+            data = b"\n".join(lines)
+        elif edit == 3:
+            data = data[: rng.randrange(len(data) + 1)]
+        elif edit in (4, 5) and (tokens if edit == 4 else numbers):
+            t = rng.choice(tokens if edit == 4 else numbers)
+            data = data[: t.start()] + rng.choice(GARBAGE) + data[t.end() :]
+        elif edit == 6 and brackets:
+            k = rng.choice(brackets)
+            data = data[:k] + data[k + 1 :]
+        elif edit == 7:
+            k = rng.randrange(len(data) + 1)
+            data = data[:k] + rng.choice(NON_UTF8) + data[k:]
+    return data
+
+
+def valid_files() -> dict[str, bytes]:
+    """asia in each format: the BIF file itself, and bn's export of it in the others."""
+    model = read_network(DATA / "asia.bif").model
+    return {
+        EXTENSIONS[name]: (DATA / "asia.bif").read_bytes()
+        if name == "bif"
+        else network_text(model, form).encode("utf-8")
+        for name, form in FORMATS.items()
+    }
+
+
+def test_damaged_files_never_crash(tmp_path: Path) -> None:
+    """60 seeded random edits of a valid file per format: each imports (a valid model) or is an
+    error naming the file, with exit code 2 and nothing written; never a traceback."""
+    exits: dict[str, set[int]] = {}
+    for ext, original in valid_files().items():
+        rng = random.Random(f"damage-{ext}")
+        exits[ext] = set()
+        for k in range(60):
+            source, out = tmp_path / f"m{k}.{ext}", tmp_path / f"out{k}"
+            source.write_bytes(mutated(original, rng))
+            result = run("import", str(source), "--out", str(out))  # a traceback raises here
+            exits[ext].add(result.exit_code)
+            assert result.exit_code in (0, 2), (source.read_bytes(), result.output)
+            if result.exit_code == 2:
+                assert not out.exists() and source.name in result.stderr, result.stderr
+            else:
+                bn.load(out)
+                shutil.rmtree(out)
+            assert leftovers(tmp_path) == []
+            source.unlink()
+    assert all(2 in codes for codes in exits.values()), exits  # the edits do damage
+    assert any(0 in codes for codes in exits.values()), exits  # and some are harmless
 
 
 # --- the output directory -------------------------------------------------------------------

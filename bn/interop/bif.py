@@ -16,7 +16,7 @@ from bn.interop.pgmpy_fixes import read_variables
 from bn.interop.scan import Block, blocks, decode, line_of, numbers, strip_comments
 
 _TYPE = re.compile(r"type\s+(\w+)\s*\[\s*(\d+)\s*\]\s*\{([^}]*)\}\s*;")
-_HEAD = re.compile(r"probability\s*\(\s*(.+?)(?:\s*\|\s*(.+?))?\s*\)$", re.S)
+_HEAD = re.compile(r"probability\s*\(\s*(\S.*?)(?:\s*\|\s*(\S.*?))?\s*\)$", re.S)
 
 
 def read_bif(data: bytes, file: str) -> Parsed:

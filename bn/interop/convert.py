@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bn.csvfiles import ID_PATTERN, RESERVED, format_number
-from bn.errors import FileFormatError, Problem
+from bn.errors import FileFormatError, ModelError, Problem
 from bn.model import Model, Node
 
 if TYPE_CHECKING:
@@ -119,24 +119,34 @@ def convert(parsed: Parsed, form: Format, source: Path, renormalise: bool = True
     nodes: list[Node] = []
     fixed: list[Renormalised] = []
     for var in parsed.variables:
+        found = len(problems)
         table = _checked_table(var, declared, file, problems, fixed, ids, renormalise)
+        if len(problems) > found:
+            continue  # its rows are listed; a Node would refuse the table
         label = var.label or (var.name if var.name in renamed else "")
-        nodes.append(
-            Node(
+        try:
+            node = Node(
                 id=ids[var.name],
                 states=var.states,
                 parents=tuple(ids[p] for p in var.parents),
                 table=table,
                 label="" if label == ids[var.name] else label,
             )
-        )
+        except ModelError as error:
+            problems += [Problem(file, var.line, p.message, p.hint) for p in error.problems]
+            continue
+        nodes.append(node)
     if problems:
         raise failure(file, form.title, problems)
-    model = Model(
-        tuple(nodes),
-        title=parsed.name if parsed.name.lower() not in PLACEHOLDER_NAMES else source.stem,
-        sources=({"title": f"{source.name} ({form.title} file imported with bn import)"},),
-    )
+    try:
+        model = Model(
+            tuple(nodes),
+            title=parsed.name if parsed.name.lower() not in PLACEHOLDER_NAMES else source.stem,
+            sources=({"title": f"{source.name} ({form.title} file imported with bn import)"},),
+        )
+    except ModelError as error:  # not expected after the checks above; located all the same
+        problems = [Problem(file, None, p.message, p.hint) for p in error.problems]
+        raise failure(file, form.title, problems) from None
     return Imported(model, source, form, renamed, tuple(fixed), tuple(parsed.notes))
 
 

@@ -11,7 +11,14 @@ import math
 import re
 
 from bn.errors import Problem
-from bn.interop.convert import Parsed, failure, miscount, structure_problems, unsupported
+from bn.interop.convert import (
+    Parsed,
+    fail,
+    failure,
+    miscount,
+    structure_problems,
+    unsupported,
+)
 from bn.interop.pgmpy_fixes import read_variables
 from bn.interop.scan import STRING, blocks, decode, line_of, numbers, strip_comments
 
@@ -45,6 +52,8 @@ def read_net(data: bytes, file: str) -> Parsed:
             if found is None:
                 problems.append(Problem(file, block.line, f"node {node} has no 'states = (...);'"))
                 continue
+            if len(_STATES.findall(block.body)) > 1:
+                problems.append(Problem(file, block.line, f"node {node} lists its states twice"))
             listed = re.findall(STRING, found.group(1)) or found.group(1).split()
             states[node] = [s[1:-1] if s.startswith('"') else s for s in listed]
             lines[node] = block.line
@@ -53,8 +62,8 @@ def read_net(data: bytes, file: str) -> Parsed:
             start, end = block.offset + found.start(1) - 1, block.offset + found.end()
             neutral = "(" + " ".join(f'"s{i}"' for i in range(len(listed))) + ");"
             edits.append((start, end, neutral + "\n" * text.count("\n", start, end)))
-        elif words[0] == "potential" and ")" in words:
-            inside = words[words.index("(") + 1 : words.index(")")]
+        elif words[0] == "potential" and "(" in words and ")" in words[words.index("(") :]:
+            inside = words[words.index("(") + 1 : words.index(")", words.index("("))]
             heads = inside[: inside.index("|")] if "|" in inside else inside[:1]
             if len(heads) != 1:
                 problems.append(
@@ -82,5 +91,8 @@ def read_net(data: bytes, file: str) -> Parsed:
         text = text[:start] + neutral + text[end:]
     variables = read_variables("net", text, file, list(states), lines, labels)
     for var in variables:
-        var.states = tuple(states[var.name][int(s[1:])] for s in var.states)
+        if var.states != tuple(f"s{i}" for i in range(len(states[var.name]))):
+            # pgmpy read other states than the ones checked here
+            raise fail(file, lines[var.name], f"node {var.name}: cannot read its states")
+        var.states = tuple(states[var.name])
     return Parsed(name, variables)

@@ -41,7 +41,7 @@ def read_variables(
         network = _readers()[kind](string=source).get_model()
     # pgmpy's readers raise whatever their parsing hits on a malformed file
     except (ParseBaseException, etree.ParseError, ValueError, KeyError, IndexError,
-            AttributeError, TypeError) as error:  # fmt: skip
+            AttributeError, TypeError, ArithmeticError) as error:  # fmt: skip
         message = str(error).splitlines()[0] if str(error) else repr(error)
         raise fail(
             file,
@@ -52,6 +52,13 @@ def read_variables(
     variables = []
     for name in names:
         cpd = network.get_cpds(name)
+        if cpd is None:  # pgmpy skips a table it cannot parse
+            raise fail(
+                file,
+                lines.get(name),
+                f"pgmpy cannot read the probability table of {name}",
+                f"is the {kind.upper()} file truncated or hand-edited?",
+            )
         variables.append(
             Variable(
                 name=name,

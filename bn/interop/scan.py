@@ -5,6 +5,7 @@ The readers check a file with these before pgmpy parses it, so that every proble
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -97,14 +98,25 @@ def _collapse(header: str) -> str:
 
 
 def numbers(text: str, file: str, line: int) -> list[float]:
-    """The numbers in `text` (separated by spaces, commas or parentheses); else an error."""
+    """The finite numbers in `text` (separated by spaces, commas or parentheses); else an error.
+
+    >>> numbers("(0.5, 5e-1)", "f", 1)
+    [0.5, 0.5]
+    >>> numbers("0.5 NaN", "f.bif", 3)
+    Traceback (most recent call last):
+    bn.errors.FileFormatError: f.bif:3: error: 'NaN' is not a number
+    """
     values = []
     for token in re.split(r"[\s,()]+", text.strip()):
         try:
-            values.append(float(token))
+            value = float(token)
         except ValueError:
             if token:
                 raise fail(file, line, f"{token!r} is not a number") from None
+            continue
+        if not math.isfinite(value):
+            raise fail(file, line, f"{token!r} is not a number")
+        values.append(value)
     return values
 
 
@@ -121,6 +133,8 @@ def xml_root(data: bytes, file: str, form: str) -> tuple[Any, str]:
             f"not well-formed XML ({error})",
             f"is the {form} file truncated?",
         ) from None
+    except LookupError as error:  # <?xml ... encoding="unknown"?>
+        raise fail(file, 1, f"not readable XML ({error})") from None
 
 
 def xml_line(text: str, pattern: str) -> int | None:

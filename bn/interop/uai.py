@@ -20,6 +20,7 @@ BAYES
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -44,18 +45,20 @@ def read_uai(data: bytes, file: str) -> Parsed:
     if kind != "BAYES":
         raise fail(file, 1, f"expected BAYES, found {kind[:20]!r}")
     stream = iter(tokens[1:])
+    where = [1]  # the line of the last token taken
 
     def take(what: str, whole: bool = True) -> float:
         token, line = next(stream, ("", tokens[-1][1]))
+        where[0] = line
         if not token:
             raise fail(file, line, f"the file ends where {what} was expected", "is it truncated?")
         try:
             value = float(token)
         except ValueError:
             raise fail(file, line, f"{token!r} is not a number ({what})") from None
-        if whole and (value < 0 or value != int(value)):
+        if whole and not (math.isfinite(value) and value >= 0 and value == int(value)):
             raise fail(file, line, f"{token!r}: {what} must be a whole number")
-        return value
+        return int(token) if whole and token.isdigit() else value  # exact beyond 2**53
 
     cards = [int(take("a cardinality")) for _ in range(int(take("the number of variables")))]
     count = int(take("the number of tables"))
@@ -65,9 +68,16 @@ def read_uai(data: bytes, file: str) -> Parsed:
     names = [f"var_{i}" for i in range(len(cards))]
     variables: dict[str, Variable] = {}
     for k, scope in enumerate(scopes):
-        values = [take(f"a value of table {k}", False) for _ in range(int(take("a table size")))]
         if not scope or max(scope) >= len(cards) or names[scope[-1]] in variables:
             raise fail(file, None, f"table {k} has a bad scope {scope} ({len(cards)} variables)")
+        size = int(take("a table size"))
+        expected = math.prod(cards[v] for v in scope)
+        if size != expected:  # this also bounds the states made below by the file's length
+            shape = " x ".join(str(cards[v]) for v in scope)
+            raise fail(
+                file, where[0], f"table {k} has {size} values, {shape} = {expected} expected"
+            )
+        values = [take(f"a value of table {k}", False) for _ in range(size)]
         variables[names[scope[-1]]] = Variable(
             name=names[scope[-1]],
             states=tuple(f"s{i}" for i in range(cards[scope[-1]])),

@@ -44,6 +44,8 @@ def read_xdsl(data: bytes, file: str) -> Parsed:
             what = _UNSUPPORTED.get(element.tag, f"a <{element.tag}> node")
             hint = "bn reads <cpt> and <deterministic> nodes"
             raise unsupported(file, lines[name], name, what, hint)
+        if element.find("state") is None:
+            raise fail(file, lines[name], f"node {name} has no states (no <state>)")
         parents[name] = (element.findtext("parents") or "").split()
         probabilities = element.find("probabilities")
         if probabilities is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from bn.errors import Problem
 from bn.interop.convert import Parsed, fail, failure, structure_problems, unsupported
 from bn.interop.pgmpy_fixes import read_variables
 from bn.interop.scan import xml_line, xml_root
@@ -32,16 +33,23 @@ def read_xmlbif(data: bytes, file: str) -> Parsed:
         if variable.get("TYPE", "nature") != "nature":
             what = f"a {variable.get('TYPE')} variable"
             raise unsupported(file, lines[name], name, what, "bn handles chance nodes only")
+        if variable.find("OUTCOME") is None:  # pgmpy divides by the number of states
+            raise fail(file, lines[name], f"node {name} has no states (no <OUTCOME>)")
         for prop in variable.findall("PROPERTY"):
             key, sep, value = (prop.text or "").partition("=")
             if sep and key.strip() == "label":
                 labels[name] = value.strip()
             variable.remove(prop)
+    definitions = network.findall("DEFINITION")
     parents = {
-        d.findtext("FOR") or "": [g.text or "" for g in d.findall("GIVEN")]
-        for d in network.findall("DEFINITION")
+        d.findtext("FOR") or "": [g.text or "" for g in d.findall("GIVEN")] for d in definitions
     }
     problems = structure_problems(file, names, parents, lines)
+    problems += [
+        Problem(file, lines.get(child), f"the DEFINITION of {child} has no <TABLE>")
+        for d in definitions
+        if d.find("TABLE") is None and (child := d.findtext("FOR") or "") in lines
+    ]
     if problems:
         raise failure(file, "XMLBIF", problems)
     source = etree.tostring(root, encoding="unicode")
