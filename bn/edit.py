@@ -294,7 +294,10 @@ class Workspace:
     def bytes(self, path: str) -> bytes | None:
         if path not in self.read:
             file = self.root / path
-            self.read[path] = file.read_bytes() if file.is_file() else None
+            try:
+                self.read[path] = file.read_bytes() if file.is_file() else None
+            except OSError as error:
+                raise BNError(f"cannot read {path}: {error.strerror}") from None
         return self.read[path]
 
     def text(self, path: str) -> str | None:

@@ -29,10 +29,11 @@ import numpy as np
 from bn.csvfiles import ID_PATTERN, RESERVED, parse_ess, scenario_tables
 from bn.edit import MODEL_TOML, SCENARIOS_TOML, Row, Sheet, Workspace, _choose, number, probability
 from bn.errors import BNError, EvidenceError, ModelError, Problem
+from bn.evidence import KIND_NAMES
 from bn.model import Model, suggest
 from bn.tomledit import TomlDoc
 
-KINDS = ("evidence", "do", "likelihood", "soft")
+KINDS = tuple(KIND_NAMES.values())  # the evidence keys of a scenario
 
 
 def row_values(row: Row, path: str) -> np.ndarray:

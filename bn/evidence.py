@@ -46,22 +46,27 @@ def parse_assignment(text: str) -> tuple[str, str]:
 
 def parse_weights(text: str) -> tuple[str, dict[str, float] | list[float]]:
     """`node=0.2,0.8` (one number per state, in order) or `node=yes:0.07,no:0.93` (named states)."""
+    from bn.csvfiles import parse_decimal
+
+    def number(cell: str) -> float:
+        value = parse_decimal(cell)
+        if value is None:
+            raise EvidenceError(
+                f"'{text}': '{cell}' is not a number; write NODE=w1,w2,... or NODE=state:w,..."
+            )
+        return value
+
     node, values = parse_assignment(text)
     items = [v.strip() for v in values.split(",")]
-    try:
-        if any(":" in item for item in items):
-            named: dict[str, float] = {}
-            for item in items:
-                state, sep, number = item.rpartition(":")
-                if not sep or not state:
-                    raise ValueError(item)
-                named[state.strip()] = float(number)
-            return node, named
-        return node, [float(v) for v in items]
-    except ValueError:
-        raise EvidenceError(
-            f"'{text}': expected NODE=w1,w2,... or NODE=state:w,state:w,... with numbers"
-        ) from None
+    if not any(":" in item for item in items):
+        return node, [number(v) for v in items]
+    named: dict[str, float] = {}
+    for item in items:
+        state, sep, cell = item.rpartition(":")
+        if not sep or not state.strip():
+            raise EvidenceError(f"'{text}': '{item}' is not of the form state:weight")
+        named[state.strip()] = number(cell)
+    return node, named
 
 
 def parse_target(model: Model, text: str) -> tuple[str, str]:

@@ -514,7 +514,7 @@ def test_remove_parent_weights_name_states_as_evidence_does(
         ("storm:1", "'storm' is not a state of nato_response; choices: limited, strike"),
         ("limited:1,2", "cannot be read"),
         ("-1,2", "'-1' is not a non-negative number"),
-        ("inf,1", "'inf' is not a non-negative number"),
+        ("inf,1", "'inf,1' cannot be read"),
         ("0,0", "all zero"),
     ],
 )

@@ -68,7 +68,7 @@ def test_all_and_joint() -> None:
         (["KABOOM", "--likelihood", "kaboom=1"], ["gives 1 numbers but nuclear_use has 2 states"]),
         (["KABOOM", "--likelihood", "kaboom=yes:2"], ["must weigh every state; missing: no"]),
         (["KABOOM", "--soft", "kaboom=0.5,0.6"], ["must be a distribution", "1.1"]),
-        (["KABOOM", "--soft", "kaboom=yes:x"], ["expected NODE=w1,w2"]),
+        (["KABOOM", "--soft", "kaboom=yes:x"], ["'x' is not a number"]),
         (["KABOOM", "-e", "kaboom=no", "-e", "KABOOM=yes"], ["impossible", "probability 0"]),
         (["KABOOM", "-e", "kaboom=no", "--do", "kaboom=yes"], ["given twice"]),
         (["KABOOM", "--scenario", "nope"], ["unknown scenario 'nope'"]),
