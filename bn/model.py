@@ -180,8 +180,8 @@ class Model:
     sources: tuple[Mapping[str, Any], ...] = ()
     targets: tuple[str, ...] = ()
     path: Path | None = None
-    _index: dict[str, Node] = field(default_factory=dict, repr=False)
-    _names: dict[str, str] = field(default_factory=dict, repr=False)
+    _index: Mapping[str, Node] = field(init=False, repr=False)  # derived: id -> node
+    _names: Mapping[str, str] = field(init=False, repr=False)  # derived: id or alias -> id
 
     def __post_init__(self) -> None:
         index = {n.id: n for n in self.nodes}
@@ -190,6 +190,7 @@ class Model:
             replace(n, parent_states=tuple(index[p].states for p in n.parents)) for n in ordered
         )
         object.__setattr__(self, "nodes", linked)
+        object.__setattr__(self, "sources", tuple(MappingProxyType(dict(s)) for s in self.sources))
         object.__setattr__(self, "_index", {n.id: n for n in linked})
         names = {n.id: n.id for n in linked}
         for n in linked:
@@ -259,7 +260,7 @@ class Model:
         unknown = set(new) - set(self._index)
         if unknown:
             raise ModelError(f"cannot replace unknown node(s): {', '.join(sorted(unknown))}")
-        return replace(self, nodes=tuple(new.get(n.id, n) for n in self.nodes), _index={})
+        return replace(self, nodes=tuple(new.get(n.id, n) for n in self.nodes))
 
     def query(
         self,

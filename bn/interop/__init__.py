@@ -168,7 +168,7 @@ def import_network(
         _move_into_place(temp, out)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
-    return replace(imported, model=replace(imported.model, path=out, _index={}))
+    return replace(imported, model=replace(imported.model, path=out))
 
 
 def _check_target(out: Path, force: bool, source: Path) -> None:
