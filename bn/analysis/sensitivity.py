@@ -163,9 +163,9 @@ def plausible_range(value: float, ess: float | None, width: float = 0.1) -> tupl
         return (round(max(0.0, value - width), 12), round(min(1.0, value + width), 12))
     if value <= 0 or value >= 1:  # the Beta distribution collapses onto the boundary
         return (float(value), float(value))
-    from scipy.stats import beta
+    from scipy.special import betaincinv  # the Beta quantile; scipy.stats costs 0.6 s to import
 
-    low, high = beta.ppf([0.05, 0.95], ess * value, ess * (1 - value))
+    low, high = betaincinv(ess * value, ess * (1 - value), [0.05, 0.95])
     return (float(low), float(high))
 
 
