@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bn.errors import Problem
+from bn.errors import BNError, Problem
 from bn.model import Model, Node, suggest
 
 ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -549,12 +549,15 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     """Write text (UTF-8) or bytes to `path` through a temporary file in the same directory, then
     rename: a reader sees the old file or the new one, never half of one (see `write_temporary`)."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    temp = write_temporary(path, payload)
     try:
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+        temp = write_temporary(path, payload)
+        try:
+            os.replace(temp, path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+    except OSError as error:  # a read-only or missing directory, a full disk: bad input here
+        raise BNError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def write_temporary(target: Path, data: bytes) -> Path:

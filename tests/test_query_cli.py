@@ -126,3 +126,27 @@ def test_console_script_starts_without_heavy_imports() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.replace("'", '"')) == []
+
+
+def test_system_errors_are_messages_not_tracebacks(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bn = [sys.executable, "-c", "from bn.cli import main; main()"]
+    # A reader that stops early is not an error.
+    with subprocess.Popen(
+        [*bn, "query", "--all", "--joint"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as reader:
+        assert reader.stdout is not None and reader.stderr is not None
+        reader.stdout.readline()
+        reader.stdout.close()
+        assert reader.wait() == 0
+        assert b"Traceback" not in reader.stderr.read()
+    # A full disk is.
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [*bn, "query", "KABOOM"], stdout=full, stderr=subprocess.PIPE, text=True
+        )
+    assert done.returncode == 2 and "No space left" in done.stderr
+    # So is a directory that cannot hold the output.
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run("export", "--to", str(blocker / "x.bif"))
+    assert result.exit_code == 2 and "cannot write" in result.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import click
@@ -13,13 +15,26 @@ EXIT_BAD_INPUT = 2
 
 
 class Group(click.Group):
-    """Turns `BNError` into a message on stderr and exit code 2; anything else is a bug."""
+    """Turns `BNError` into a message on stderr and exit code 2; anything else is a bug.
+
+    Errors of the system rather than of bn (a closed pipe, a full disk, a file that cannot be
+    read) are reported the same way; output cut short by a reader that stopped (`| head`) is not an
+    error at all.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except BNError as error:
             click.secho(f"bn: {error}", err=True, fg="red")
+            ctx.exit(EXIT_BAD_INPUT)
+        except BrokenPipeError:
+            # Point stdout at /dev/null so that the interpreter's final flush does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename else ""
+            click.secho(f"bn: {where}{error.strerror or error}", err=True, fg="red")
             ctx.exit(EXIT_BAD_INPUT)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -31,7 +46,7 @@ class Group(click.Group):
 def cli() -> None:
     """Probabilistic "what if" analysis with Bayesian networks kept as plain CSV files.
 
-    A model is a directory of CSV files, one per node (default: ./cpts, else $BN_MODEL, else the
+    A model is a directory of CSV files, one per node (default: $BN_MODEL, else ./cpts, else the
     flagship nuclear-escalation model). Exit codes: 0 ok, 1 `--check` found differences,
     2 bad input or an invalid model (message on stderr).
 
