@@ -367,7 +367,7 @@ def test_exact_answer_is_said_to_be_exact() -> None:
         (["KABOOM=maybe"], ["'maybe' is not a state of nuclear_war", "no, yes"]),
         (["KABOM=yes"], ["unknown node 'KABOM'", "did you mean"]),
         (["KABOOM="], ["NODE=STATE"]),
-        (["KABOOM=yes", "-n", "0"], ["at least 1"]),
+        (["KABOOM=yes", "-n", "0"], ["not in the range 100<=x<=10000000"]),
         (["KABOOM=yes", "--seed", "-1"], ["non-negative"]),
         (["KABOOM=yes", "--threshold", "1.5"], ["1.5 is not in the range 0<=x<=1"]),
         (["KABOOM=yes", "--threshold", "lots"], ["'lots' is not a valid float range"]),
@@ -379,7 +379,7 @@ def test_exact_answer_is_said_to_be_exact() -> None:
     ],
 )
 def test_bad_input_is_explained_with_exit_2(args: list[str], words: list[str]) -> None:
-    result = run("uncertainty", "-n", "50", *args, "--model", str(CHAIN))
+    result = run("uncertainty", "-n", "100", *args, "--model", str(CHAIN))
     assert result.exit_code == 2, result.stdout
     for word in words:
         assert word in result.stderr
@@ -401,7 +401,7 @@ def test_histogram_file(tmp_path: Path, name: str, magic: bytes) -> None:
 
 @pytest.mark.parametrize("name", ["chart.nope", "chart.pgf", "nowhere/chart.png"])
 def test_histogram_and_tornado_check_a_path_alike(name: str) -> None:
-    histogram = run("uncertainty", "KABOOM=yes", "-n", "50", "--hist", name, "--model", str(CHAIN))
+    histogram = run("uncertainty", "KABOOM=yes", "-n", "100", "--hist", name, "--model", str(CHAIN))
     tornado = run("sensitivity", "KABOOM=yes", "-o", name, "--model", str(CHAIN))
     assert histogram.exit_code == tornado.exit_code == 2
     assert histogram.stderr == tornado.stderr

@@ -39,6 +39,11 @@ def model_option(function: F) -> F:
     )(function)
 
 
+# Parameter draws: fewer than 100 give no interval worth printing; more than ten million would need
+# gigabytes for the draws alone.
+DRAWS = click.IntRange(100, 10_000_000)
+
+
 def json_option(function: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(function)
 

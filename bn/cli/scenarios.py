@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import click
 
 from bn.cli.base import cli
-from bn.cli.common import echo_json, json_option, model_option
+from bn.cli.common import DRAWS, echo_json, json_option, model_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,7 +63,12 @@ Examples:
 )
 @click.option("--intervals", is_flag=True, help="Add 90% intervals from parameter uncertainty.")
 @click.option(
-    "-n", "draws", default=100_000, show_default=True, help="Parameter draws for --intervals."
+    "-n",
+    "draws",
+    type=DRAWS,
+    default=100_000,
+    show_default=True,
+    help="Parameter draws for --intervals.",
 )
 @click.option("--seed", default=0, show_default=True, help="Random seed for --intervals.")
 @evidence_flags

@@ -12,6 +12,7 @@ import click
 
 from bn.cli.base import cli
 from bn.cli.common import (
+    DRAWS,
     EVIDENCE_HELP,
     Given,
     echo_json,
@@ -86,7 +87,9 @@ Examples:
 """
 )
 @click.argument("target", metavar="TARGET=STATE")
-@click.option("-n", "draws", default=100_000, show_default=True, help="Number of parameter draws.")
+@click.option(
+    "-n", "draws", type=DRAWS, default=100_000, show_default=True, help="Number of parameter draws."
+)
 @click.option(
     "--seed",
     default=0,
