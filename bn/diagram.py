@@ -186,12 +186,14 @@ def _neighbourhood(model: Model, focus: str | None, depth: int | None) -> set[st
         raise BNError(f"depth must be 0 or more, not {depth}")
     seen = {model.resolve(focus)}
     frontier = set(seen)
-    for _ in range(depth):
+    for _ in range(min(depth, len(model))):  # no path is longer than the number of nodes
         frontier = {
             near
             for node_id in frontier
             for near in (*model[node_id].parents, *model.children(node_id))
         } - seen
+        if not frontier:
+            break
         seen |= frontier
     return seen
 

@@ -23,6 +23,7 @@ are several; one step when there is one).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 Tables = Mapping[str, np.ndarray]
+MAX_JOINT_CELLS = 1_000_000  # a joint table larger than this is no answer a person can read
 BATCH = "\u03b2"  # einsum symbol of the batch axis, outside opt_einsum's generated range
 
 
@@ -428,6 +430,12 @@ def query(
 def joint(model: Model, targets: Sequence[str], evidence: Evidence) -> np.ndarray:
     """The posterior joint of `targets` as an array with one axis per target (see `condition`)."""
     ids = [model.resolve(t) for t in targets]
+    cells = math.prod(model[t].card for t in ids)
+    if cells > MAX_JOINT_CELLS:
+        raise EvidenceError(
+            f"the joint of {len(ids)} nodes has {cells:,} cells (at most {MAX_JOINT_CELLS:,}): "
+            "ask about fewer nodes at once"
+        )
     return condition(model, evidence).joint(ids)
 
 

@@ -583,3 +583,10 @@ def test_flagship_smoke_scenario_compared_with_baseline(tmp_path):
     for node in model:
         assert any(node.id in t for t in texts), node.id
     assert math.isclose(sum(s["p"] for s in war.values()), 1.0)
+
+
+def test_a_huge_depth_stops_at_the_whole_network(tmp_path):
+    result = run("draw", "--focus", "KABOOM", "--depth", "99999999999999999999", "-o",
+                 str(tmp_path / "x.svg"), "--json")  # fmt: skip
+    assert result.exit_code == 0
+    assert len(json.loads(result.stdout)["spec"]["nodes"]) == 10

@@ -401,3 +401,11 @@ def test_unresolved_evidence_is_resolved_and_impossible_joints_refused() -> None
     assert joint(model, ["KABOOM"], given)[1] == pytest.approx(0.35)
     with pytest.raises(EvidenceError, match="impossible"):
         joint(model, ["nato_response"], Evidence(hard={"kaboom": "no", "KABOOM": "yes"}))
+
+
+def test_a_joint_too_large_to_read_is_refused() -> None:
+    nodes = tuple(Node(f"n{i}", tuple("abcd"), (), np.full(4, 0.25)) for i in range(11))
+    model = Model(nodes)
+    with pytest.raises(EvidenceError, match=r"4,194,304 cells \(at most 1,000,000\)"):
+        joint(model, list(model.ids), Evidence())
+    assert joint(model, list(model.ids)[:9], Evidence()).shape == (4,) * 9
