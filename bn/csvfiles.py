@@ -31,6 +31,7 @@ from bn.model import Model, Node, suggest
 ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 RESERVED = ("ess", "note")
 SUM_TOLERANCE = 1e-6
+MAX_ESS = 1e9
 # A decimal as people and spreadsheets write it (exponents accepted, as some exports use them);
 # stricter than float(), which also takes "inf", "nan" and "1_000".
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
@@ -404,8 +405,8 @@ def parse_probability(cell: str) -> float | str:
 def parse_ess(cell: str) -> float | str:
     """An equivalent sample size (NaN for blank = exact), or the reason it is not one.
 
-    >>> parse_ess("20"), parse_ess(""), parse_ess("0"), parse_ess("many")
-    (20.0, nan, 'not a positive number', 'not a number')
+    >>> parse_ess("20"), parse_ess(""), parse_ess("0"), parse_ess("many"), parse_ess("1e308")
+    (20.0, nan, 'not a positive number', 'not a number', 'more than 1e9 (leave it blank: exact)')
     """
     cell = cell.strip()
     if not cell:
@@ -413,7 +414,10 @@ def parse_ess(cell: str) -> float | str:
     if not _DECIMAL.match(cell):
         return "not a number"
     value = float(cell)
-    return value if math.isfinite(value) and value > 0 else "not a positive number"
+    if not (math.isfinite(value) and value > 0):
+        return "not a positive number"
+    # Beyond this a row is exact for every purpose, and Dirichlet weights lose their precision.
+    return value if value <= MAX_ESS else "more than 1e9 (leave it blank: exact)"
 
 
 def read_toml(path: Path, problems: list[Problem]) -> dict[str, Any]:

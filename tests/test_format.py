@@ -23,7 +23,7 @@ from bn.csvfiles import (
     write_atomic,
     write_model,
 )
-from bn.errors import Problem
+from bn.errors import BNError, Problem
 from bn.model import Model, Node
 from tests.conftest import CHAIN, run
 
@@ -263,7 +263,7 @@ def test_write_atomic_failing_leaves_the_old_file_and_no_temporary(
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(os, "fsync", fail)
-    with pytest.raises(OSError, match="Input/output error"):
+    with pytest.raises(BNError, match="cannot write .*rain.csv: Input/output error"):
         write_atomic(path, "new\n")
     assert [p.name for p in tmp_path.iterdir()] == ["rain.csv"] and path.read_text() == "old\n"
 
