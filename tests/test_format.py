@@ -263,7 +263,7 @@ def test_write_atomic_failing_leaves_the_old_file_and_no_temporary(
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(os, "fsync", fail)
-    with pytest.raises(BNError, match="cannot write .*rain.csv: Input/output error"):
+    with pytest.raises(BNError, match=r"cannot write .*rain\.csv: Input/output error"):
         write_atomic(path, "new\n")
     assert [p.name for p in tmp_path.iterdir()] == ["rain.csv"] and path.read_text() == "old\n"
 
