@@ -218,6 +218,8 @@ def compare(
     if not scenarios:
         where = model.path / "scenarios.toml" if model.path else "scenarios.toml"
         raise BNError(f"the model has no scenarios: {where} is missing or has no [scenarios.NAME]")
+    if target is not None and not target.strip():
+        raise BNError("the target is empty: give NODE=STATE, or leave it out for the model's first")
     node, state = parse_target(model, target or model.default_targets()[0])
     index = model[node].state_index(state)
     questions = [pose(model, name, extra) for name in scenarios]

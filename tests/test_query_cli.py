@@ -150,3 +150,19 @@ def test_system_errors_are_messages_not_tracebacks(tmp_path) -> None:  # type: i
     blocker.write_text("")
     result = run("export", "--to", str(blocker / "x.bif"))
     assert result.exit_code == 2 and "cannot write" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["query", "KABOOM", "-e", "kaboom=yes", "-e", "kaboom=no"], "-e names kaboom twice"),
+        (["query", "KABOOM", "--soft", "kaboom=yes:0.5", "--soft", "kaboom=yes:0.2"], "twice"),
+        (["query", "KABOOM", "--model", ""], "--model is empty"),
+        (["query", "KABOOM", "--scenario", " "], "--scenario is empty"),
+        (["voi", "KABOOM", "--candidates", ""], "--candidates is empty"),
+        (["scenarios", "--target", ""], "the target is empty"),
+    ],
+)
+def test_repeated_or_empty_values_are_refused(args: list[str], words: str) -> None:
+    result = run(*args)
+    assert result.exit_code == 2 and words in result.stderr

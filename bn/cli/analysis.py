@@ -17,6 +17,7 @@ from bn.cli.common import (
     model_option,
     percent,
 )
+from bn.errors import BNError
 from bn.evidence import parse_target
 
 
@@ -279,6 +280,8 @@ def voi(
     q = given.question(model_dir)
     node, state = parse_target(q.model, target)
     names = [n.strip() for c in candidates for n in c.split(",") if n.strip()]
+    if candidates and not names:
+        raise BNError("--candidates is empty: name nodes to weigh (or leave the option out)")
     result = value_of_information(q.model, node, q.evidence, state=state, candidates=names)
     if as_json:
         echo_json(given.tag(result.to_dict()))

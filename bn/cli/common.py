@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from bn.errors import BNError, EvidenceError
 from bn.evidence import Evidence, parse_assignment, parse_weights
 from bn.model import Model
 
@@ -126,6 +127,8 @@ class Question:
 def load_model(model_dir: str | None) -> Model:
     from bn import load, model_path
 
+    if model_dir is not None and not model_dir.strip():
+        raise BNError("--model is empty: name a model directory (or leave the option out)")
     return load(model_path(model_dir))
 
 
@@ -141,6 +144,8 @@ def question(
     """Load the model, apply the scenario, and put the command line's evidence on top."""
     from bn.scenarios import pose
 
+    if scenario is not None and not scenario.strip():
+        raise BNError("--scenario is empty: name a scenario (`bn scenarios` lists them)")
     model, evidence = pose(
         model or load_model(model_dir), scenario, parse_evidence(hard, do, likelihood, soft)
     )
@@ -153,12 +158,28 @@ def parse_evidence(
     likelihood: Sequence[str] = (),
     soft: Sequence[str] = (),
 ) -> Evidence:
-    """Evidence from the command line's NODE=... strings (not yet checked against a model)."""
+    """Evidence from the command line's NODE=... strings (not yet checked against a model).
+
+    A node given twice by the same flag is an error, not a silent "last one wins".
+    """
+    hard_pairs = [parse_assignment(t) for t in hard]
+    do_pairs = [parse_assignment(t) for t in do]
+    likelihood_pairs = [parse_weights(t) for t in likelihood]
+    soft_pairs = [parse_weights(t) for t in soft]
+    for flag, names in (
+        ("-e", [n for n, _ in hard_pairs]),
+        ("--do", [n for n, _ in do_pairs]),
+        ("--likelihood", [n for n, _ in likelihood_pairs]),
+        ("--soft", [n for n, _ in soft_pairs]),
+    ):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise EvidenceError(f"{flag} names {', '.join(twice)} twice: give each node once")
     return Evidence(
-        hard=dict(parse_assignment(t) for t in hard),
-        do=dict(parse_assignment(t) for t in do),
-        likelihood=dict(parse_weights(t) for t in likelihood),
-        soft=dict(parse_weights(t) for t in soft),
+        hard=dict(hard_pairs),
+        do=dict(do_pairs),
+        likelihood=dict(likelihood_pairs),
+        soft=dict(soft_pairs),
     )
 
 
