@@ -625,8 +625,9 @@ def model_files(model: Model) -> dict[str, str]:
 
 
 def node_files(directory: Path) -> list[Path]:
-    """The node files of a model directory (top level only; subdirectories hold overlays)."""
-    return sorted(p for p in directory.glob("*.csv") if p.is_file())
+    """The node files of a model directory: top level only (subdirectories hold overlays), and not
+    hidden files (`.x.csv`, or the `._x.csv` that macOS leaves on other file systems)."""
+    return sorted(p for p in directory.glob("*.csv") if p.is_file() and not p.name.startswith("."))
 
 
 def node_metadata(meta: Mapping[str, Any], node_id: str) -> dict[str, Any]:

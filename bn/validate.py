@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,15 @@ def check(directory: str | Path) -> tuple[Model | None, list[Problem]]:
 
 def _check_stray_files(directory: Path, problems: list[Problem]) -> None:
     for path in sorted(directory.iterdir()):
+        if path.suffix == ".csv" and path.is_symlink() and not path.exists():
+            problems.append(
+                Problem(
+                    path.name,
+                    None,
+                    f"{path.name} is a link to {os.readlink(path)}, which does not exist",
+                    "point the link at the node's file, or replace it with the file",
+                )
+            )
         if path.is_file() and path.suffix.lower() == ".csv" and path.suffix != ".csv":
             problems.append(
                 Problem(

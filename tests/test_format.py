@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -321,3 +322,19 @@ def test_parse_table_reads_text_as_read_table_reads_the_file(tmp_path: Path) -> 
     assert [(p.file, p.line, p.message) for p in problems] == [
         ("rain.csv", 1, "duplicate state(s) of rain: no")
     ]
+
+
+def test_hidden_files_are_not_nodes_and_broken_links_are_named(tmp_path: Path) -> None:
+    from conftest import CHAIN
+
+    import bn
+
+    model = tmp_path / "m"
+    shutil.copytree(CHAIN, model)
+    (model / "._nuclear_use.csv").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")
+    (model / ".draft.csv").write_text("not a node\n")
+    assert bn.load(model).ids == ("nuclear_use", "nato_response", "nuclear_war")
+    (model / "nuclear_war.csv").unlink()
+    (model / "nuclear_war.csv").symlink_to(tmp_path / "elsewhere.csv")
+    _, problems = bn.check(model)
+    assert any("is a link to" in p.message and p.file == "nuclear_war.csv" for p in problems)
