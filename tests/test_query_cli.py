@@ -166,3 +166,12 @@ def test_system_errors_are_messages_not_tracebacks(tmp_path) -> None:  # type: i
 def test_repeated_or_empty_values_are_refused(args: list[str], words: str) -> None:
     result = run(*args)
     assert result.exit_code == 2 and words in result.stderr
+
+
+def test_targets_may_name_a_state_and_the_joint_table_has_a_header() -> None:
+    assert run_json("query", "KABOOM=yes")["targets"] == ["nuclear_war"]
+    assert run("query", "KABOOM=maybe").exit_code == 2
+    lines = run("query", "KABOOM", "kaboom", "--joint").stdout.splitlines()
+    header = lines.index("joint distribution") + 1
+    assert lines[header].split() == ["nuclear_war", "nuclear_use", "P"]
+    assert lines[header + 4].split() == ["yes", "yes", "16.8%"]

@@ -46,12 +46,17 @@ def query(
     as_json: bool,
     model_dir: str | None,
 ) -> None:
-    """Posterior probabilities of TARGETS (default: the model's targets) given evidence."""
+    """Posterior probabilities of TARGETS (default: the model's targets) given evidence.
+
+    A target may be written NODE=STATE, as in the analysis commands; the whole distribution of
+    NODE is shown either way.
+    """
     from bn.engine import query as run
+    from bn.evidence import parse_target
 
     q = given.question(model_dir)
     fixed = {*q.evidence.hard, *q.evidence.do}
-    names = list(targets)
+    names = [parse_target(q.model, t)[0] if "=" in t else t for t in targets]
     if all_nodes:
         names += [n.id for n in q.model if n.id not in fixed]
     result = run(q.model, names or list(q.model.default_targets()), q.evidence, joint=joint)
@@ -66,8 +71,11 @@ def query(
     for node_id, dist in result.posteriors.items():
         click.echo("\n".join(distribution_lines(q.model, node_id, dist)))
     if joint:
-        click.echo(
-            click.style("\njoint", bold=True) + " (" + ", ".join(result.joint_variables) + ")"
-        )
-        for *states, p in result.joint_rows:
-            click.echo(f"  {'  '.join(states)}  {percent(p).rjust(7)}")
+        header = [*result.joint_variables, "P"]
+        rows = [[*states, percent(p)] for *states, p in result.joint_rows]
+        widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+        click.echo(click.style("\njoint distribution", bold=True))
+        for i, row in enumerate([header, *rows]):
+            cells = [str(c).ljust(w) for c, w in zip(row[:-1], widths, strict=False)]
+            line = "  " + "  ".join([*cells, str(row[-1]).rjust(widths[-1])])
+            click.echo(click.style(line, bold=True) if i == 0 else line)
