@@ -81,7 +81,7 @@ def sensitivity(
     cell is the 5-95% interval of Beta(ess*p, ess*(1-p)) when its row has an ess, else p +/- 0.1
     (--range). Cells are sorted by swing: how far P(TARGET) moves over that interval. A binary row
     is one parameter: only its second state's cell is shown. Rows without an ess whose cells are
-    all 0 or 1 are definitional and held fixed. STATE defaults to TARGET's last state (e.g. yes).
+    all 0 or 1 are definitional and held fixed. STATE defaults to yes if TARGET has it, else its last state.
     Under soft evidence the numbers come from exact evaluations at points, not from the formula.
     """
     from bn import charts
@@ -273,7 +273,7 @@ def voi(
     """Which node is worth watching: its mutual information with TARGET, and how far it moves it.
 
     For each candidate X: I(X; TARGET | evidence) in bits, and the lowest and highest P(TARGET=STATE)
-    once X is observed, over X's possible states. STATE defaults to TARGET's last state (e.g. yes).
+    once X is observed, over X's possible states. STATE defaults to yes if TARGET has it, else its last state.
     """
     from bn.analysis.voi import value_of_information
 
