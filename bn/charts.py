@@ -26,18 +26,19 @@ LOW_COLOUR, HIGH_COLOUR = "#4c78a8", "#e45756"
 
 
 def number(p: float, digits: int = 3) -> str:
-    """A probability rounded for reading (stable across machines).
+    """A computed probability for reading: `digits` significant digits, trailing zeros kept so
+    that every number of a column has the same precision (the same text on every machine); an
+    exact 0 is "0".
 
-    >>> number(0.16800003), number(0.0154), number(4.19e-05)
-    ('0.168', '0.0154', '0.0000419')
+    >>> number(0.16800003), number(0.05), number(0.0154), number(4.19e-05), number(0.99999)
+    ('0.168', '0.0500', '0.0154', '0.0000419', '1.00')
+    >>> number(0.7), number(0.0999999)  # 0.7 is 0.6999...: rounding up keeps three digits
+    ('0.700', '0.100')
     """
-    import numpy as np
-
     if p == 0:
         return "0"
-    if abs(p) >= 0.1:
-        return f"{p:.{digits}f}"
-    return np.format_float_positional(p, precision=digits, unique=False, fractional=False, trim="-")
+    exponent = int(f"{p:.{digits - 1}e}".partition("e")[2])  # after rounding: 0.0999999 -> -1
+    return f"{p:.{max(0, digits - 1 - exponent)}f}"
 
 
 def _esc(text: object) -> str:

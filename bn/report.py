@@ -5,8 +5,10 @@ chart, network diagrams, the tornado of the main target, the uncertainty histogr
 its notes, an assumptions register, the sources and the provenance (a content hash of the model
 directory, the bn version and the command that regenerates the brief).
 
-Everything is deterministic: charts are hand-written SVG, draws use a fixed seed, numbers are rounded
-for reading, and the date comes from `--date`, else `SOURCE_DATE_EPOCH`, else today. All text from the
+Everything is deterministic: charts are hand-written SVG, draws use a fixed seed (by default the same
+100,000 draws with seed 0 as `bn uncertainty` and `bn scenarios --intervals`, so the brief and the
+command line agree), and the date comes from `--date`, else `SOURCE_DATE_EPOCH`, else today. Table
+cells are written exactly as in the CSV files; computed probabilities have three significant digits. All text from the
 model is escaped for HTML and for Markdown. The main target is the model's first target, at its event
 (`Node.event`: the state `yes` if it has one, else its last state).
 """
@@ -25,17 +27,19 @@ from typing import TYPE_CHECKING, Any
 
 from bn import __version__
 from bn.charts import bar_chart, histogram_chart, number, tornado_chart
+from bn.csvfiles import format_number
 from bn.errors import BNError
 from bn.evidence import Evidence
-from bn.model import Model
+from bn.model import Model, Node
 
 if TYPE_CHECKING:
     from bn.analysis.sensitivity import Cell
     from bn.analysis.uncertainty import Uncertainty
     from bn.scenarios import Row
 
-SEED = 2022
-DRAWS = 20_000
+SEED = 0  # the defaults of `bn uncertainty` and `bn scenarios --intervals`
+DRAWS = 100_000
+FORMATS = ("html", "md")
 TOP_CELLS = 12
 CSS = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2933;max-width:1000px;
@@ -94,15 +98,66 @@ def content_hash(directory: Path) -> str:
 
 
 def report_date(given: str | None) -> str:
-    if given:
+    """The brief's date: `given` (YYYY-MM-DD), else $SOURCE_DATE_EPOCH (seconds since 1970, UTC),
+    else today.
+
+    >>> report_date("2026-11-25")
+    '2026-11-25'
+    >>> report_date("")
+    Traceback (most recent call last):
+    bn.errors.BNError: --date '' is not a date of the form YYYY-MM-DD (e.g. 2026-11-25)
+    """
+    if given is not None:
         try:
             return dt.date.fromisoformat(given).isoformat()
         except ValueError:
-            raise BNError(f"--date '{given}' is not a date of the form YYYY-MM-DD") from None
+            raise BNError(
+                f"--date '{given}' is not a date of the form YYYY-MM-DD (e.g. 2026-11-25)"
+            ) from None
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch:
-        return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).date().isoformat()
+    if epoch is not None and epoch != "":
+        return epoch_date(epoch)
     return dt.date.today().isoformat()
+
+
+def epoch_date(epoch: str) -> str:
+    """The UTC date of a SOURCE_DATE_EPOCH value, or a BNError saying what the value should be.
+
+    >>> epoch_date("1700000000")
+    '2023-11-14'
+    >>> epoch_date("abc")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    bn.errors.BNError: SOURCE_DATE_EPOCH='abc' is not a time: expected a whole number of seconds ...
+    """
+    expected = (
+        "expected a whole number of seconds since 1970-01-01 UTC (e.g. 1700000000) giving a "
+        "year from 1970 to 9999; or pass --date YYYY-MM-DD, which takes precedence"
+    )
+    if not re.fullmatch(r"[0-9]+", epoch.strip()):
+        raise BNError(f"SOURCE_DATE_EPOCH={epoch!r} is not a time: {expected}")
+    try:
+        return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).date().isoformat()
+    except (OverflowError, OSError, ValueError):
+        raise BNError(f"SOURCE_DATE_EPOCH={epoch!r} is out of range: {expected}") from None
+
+
+def parse_formats(text: str | Sequence[str]) -> list[str]:
+    """Report formats from `--format` text (comma-separated) or a list: each once, in order.
+
+    >>> parse_formats("html, md,html"), parse_formats(["md"])
+    (['html', 'md'], ['md'])
+    >>> parse_formats(" , ")
+    Traceback (most recent call last):
+    bn.errors.BNError: no report format given: use --format html, md or html,md
+    """
+    items = text.split(",") if isinstance(text, str) else list(text)
+    formats = list(dict.fromkeys(f.strip().lower() for f in items if f.strip()))
+    if not formats:
+        raise BNError("no report format given: use --format html, md or html,md")
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise BNError(f"unknown report format(s) {', '.join(unknown)}; formats: html, md")
+    return formats
 
 
 # --- the numbers ------------------------------------------------------------------------------
@@ -134,6 +189,8 @@ class Facts:
     histogram_edges: list[float]
     main: tuple[str, str] = ("", "")
     notes: list[str] = field(default_factory=list)
+    draws: int = DRAWS
+    seed: int = SEED
 
 
 def _event_probability(model: Model, node: str, evidence: Evidence) -> float:
@@ -150,12 +207,19 @@ def gather(
     date: str,
     command: str,
     progress: Callable[[str], None] = lambda _: None,
+    *,
+    draws: int = DRAWS,
+    seed: int = SEED,
 ) -> Facts:
-    """Compute every number of the brief."""
+    """Compute every number of the brief (intervals from `draws` parameter sets drawn with `seed`)."""
     from bn import diagram, scenarios
     from bn.analysis.sensitivity import sensitivity
     from bn.analysis.uncertainty import uncertain_rows, uncertainty
 
+    if draws < 1:
+        raise BNError(f"the number of draws must be at least 1 (got {draws})")
+    if seed < 0:
+        raise BNError(f"the seed must be a non-negative integer (got {seed})")
     targets = model.default_targets()
     none = Evidence()
     uncertain = uncertain_rows(model) > 0
@@ -164,7 +228,7 @@ def gather(
     spread: Uncertainty | None = None  # the main target's draws: its interval and its histogram
     for target in targets[:2]:
         state = model[target].event
-        result = uncertainty(model, target, state, none, n=DRAWS, seed=SEED) if uncertain else None
+        result = uncertainty(model, target, state, none, n=draws, seed=seed) if uncertain else None
         if target == targets[0]:
             spread = result
         interval = result.interval_90 if result else None
@@ -176,7 +240,7 @@ def gather(
     rows: list[Row] = []
     if scenarios.load_scenarios(model):
         table = scenarios.compare(
-            model, f"{main[0]}={main[1]}", intervals=True, draws=DRAWS, seed=SEED
+            model, f"{main[0]}={main[1]}", intervals=True, draws=draws, seed=seed
         )
         rows = list(table.rows)
 
@@ -219,6 +283,8 @@ def gather(
         histogram=counts,
         histogram_edges=edges,
         main=main,
+        draws=draws,
+        seed=seed,
     )
 
 
@@ -268,7 +334,8 @@ def _scenario_numbers(row: Row) -> tuple[str, str, str, str]:
 
 
 def _cpt_rows(model: Model, node_id: str) -> tuple[list[str], list[list[str]], list[str]]:
-    """Header, cell texts and notes of one table, rows in parent-state order."""
+    """Header, cell texts (probabilities exactly as in the CSV file) and notes of one table, rows
+    in parent-state order."""
     import math
 
     node = model[node_id]
@@ -279,12 +346,66 @@ def _cpt_rows(model: Model, node_id: str) -> tuple[list[str], list[list[str]], l
         rows.append(
             [
                 *node.row_label(combo),
-                *(number(float(p)) for p in probs),
+                *(format_number(float(p)) for p in probs),
                 "" if math.isnan(ess) else f"{ess:g}",
             ]
         )
         notes.append(node.notes[flat])
     return header, rows, notes
+
+
+def register(node: Node) -> list[tuple[str, str]]:
+    """The assumptions register of one table: (rows, note) for each distinct note, in row order.
+
+    A note shared by several rows is listed once, at its first row, with all of them. Its rows are
+    named as few grids as possible: each parent by the states it takes there, or left out ("any
+    ...") when it takes them all; grids are separated by semicolons. A table without parents has
+    one row, named "".
+
+    >>> import numpy as np
+    >>> def node(*notes):
+    ...     return Node("c", ("x", "y"), ("a", "b"), np.full((2, 2, 2), 0.5), notes=notes,
+    ...                 parent_states=(("0", "1"), ("0", "1")))
+    >>> register(node("same", "same", "own", "same"))
+    [('a=0 (any b); a=1, b=1', 'same'), ('a=1, b=0', 'own')]
+    >>> register(node("same", "own", "same", "own"))
+    [('b=0 (any a)', 'same'), ('b=1 (any a)', 'own')]
+    >>> register(node("all", "all", "all", "all"))
+    [('every row', 'all')]
+    """
+    groups: dict[str, list[tuple[int, ...]]] = {}
+    for flat, (combo, _) in enumerate(node.rows()):
+        if node.notes[flat]:
+            groups.setdefault(node.notes[flat], []).append(tuple(combo))
+    return [
+        ("; ".join(_grid_label(node, box) for box in _grids(combos)), note)
+        for note, combos in groups.items()
+    ]
+
+
+def _grids(combos: Sequence[tuple[int, ...]]) -> list[tuple[tuple[int, ...], ...]]:
+    """Split a set of rows into disjoint grids (one tuple of state indices per parent), in row
+    order: rows that differ in one parent only merge into one grid, last parent first."""
+    boxes: list[tuple[tuple[int, ...], ...]] = [tuple((i,) for i in combo) for combo in combos]
+    for axis in reversed(range(len(combos[0]))):
+        merged: dict[tuple[tuple[int, ...], ...], list[int]] = {}
+        for box in boxes:
+            merged.setdefault(box[:axis] + box[axis + 1 :], []).extend(box[axis])
+        boxes = [(*key[:axis], tuple(sorted(v)), *key[axis:]) for key, v in merged.items()]
+    return sorted(boxes, key=lambda box: tuple(states[0] for states in box))
+
+
+def _grid_label(node: Node, box: tuple[tuple[int, ...], ...]) -> str:
+    """`p=s, q=s or t (any r)`; "every row" for all rows of a table with parents."""
+    fixed, free = [], []
+    for parent, names, taken in zip(node.parents, node.parent_states, box, strict=True):
+        if len(taken) == len(names) > 1:
+            free.append(parent)
+        else:
+            fixed.append(f"{parent}={' or '.join(names[i] for i in taken)}")
+    if not fixed:
+        return "every row" if free else ""
+    return ", ".join(fixed) + (f" (any {', '.join(free)})" if free else "")
 
 
 def to_html(facts: Facts) -> str:
@@ -320,10 +441,8 @@ def to_html(facts: Facts) -> str:
         out.append(
             "<p><code>" + "<br>".join(esc(line) for line in facts.arithmetic) + "</code></p>"
         )
-    out.append(
-        '<p class="note">Intervals come from the uncertainty of the tables themselves: each row with '
-        f"an ess is drawn from a Dirichlet distribution ({DRAWS:,} draws, seed {SEED}).</p>"
-    )
+    note = re.sub(r"`([^`]*)`", r"<code>\1</code>", esc(_interval_note(facts)))
+    out.append(f'<p class="note">{note}</p>')
     if facts.scenarios:
         main = f"P({facts.main[0]}={facts.main[1]})"
         out.append("<h2>Scenarios</h2>")
@@ -361,7 +480,7 @@ def to_html(facts: Facts) -> str:
         )
         for c in facts.cells:
             out.append(
-                f"<tr><td>{esc(c.label())}</td><td class=n>{number(c.value)}</td>"
+                f"<tr><td>{esc(c.label())}</td><td class=n>{format_number(c.value)}</td>"
                 f"<td class=n>{number(c.range[0])}–{number(c.range[1])}</td>"
                 f"<td class=n>{c.derivative:.3f}</td>"
                 f"<td class=n>{number(c.low)}–{number(c.high)}</td></tr>"
@@ -370,7 +489,7 @@ def to_html(facts: Facts) -> str:
     if facts.histogram:
         out.append("<h2>How sure: the distribution of the answer</h2>")
         out.append(
-            f"<p>P({esc(facts.main[0])}={esc(facts.main[1])}) under each of {DRAWS:,} parameter "
+            f"<p>P({esc(facts.main[0])}={esc(facts.main[1])}) under each of {facts.draws:,} parameter "
             "sets drawn from the tables' uncertainty (rows with an ess).</p>"
         )
         out.append(
@@ -402,11 +521,18 @@ def to_html(facts: Facts) -> str:
             out.append(f"<tr>{cells}<td>{esc(note)}</td></tr>")
         out.append("</table>")
     out.append("<h2>Assumptions register</h2>")
+    out.append(
+        '<p class="note">The notes of every table, each with the rows (parents\' states) it '
+        "belongs to.</p>"
+    )
     for node in m:
-        notes = sorted({n for n in node.notes if n})
-        if notes:
-            out.append(f"<h3>{esc(node.label)}</h3><ul>")
-            out.extend(f"<li>{esc(n)}</li>" for n in notes)
+        entries = register(node)
+        if entries:
+            out.append(f"<h3>{esc(node.label)} <code>{esc(node.id)}</code></h3><ul>")
+            out.extend(
+                f"<li><b>{esc(rows)}</b>: {esc(note)}</li>" if rows else f"<li>{esc(note)}</li>"
+                for rows, note in entries
+            )
             out.append("</ul>")
     if m.sources:
         out.append("<h2>Sources</h2><ul>")
@@ -421,6 +547,14 @@ def to_html(facts: Facts) -> str:
     out.append("</body>")
     out.append("</html>")
     return "\n".join(out) + "\n"
+
+
+def _interval_note(facts: Facts) -> str:
+    return (
+        "Intervals come from the uncertainty of the tables themselves: each row with an ess is "
+        f"drawn from a Dirichlet distribution ({facts.draws:,} draws, seed {facts.seed}, as in "
+        "`bn uncertainty` and `bn scenarios --intervals` with the same -n and --seed)."
+    )
 
 
 def _source_text(source: Any) -> str:
@@ -441,6 +575,7 @@ def to_markdown(facts: Facts) -> str:
     out.append("")
     if facts.arithmetic:
         out += ["```text", *facts.arithmetic, "```", ""]
+    out += [_interval_note(facts), ""]  # bn's own text, with code spans: not escaped
     if facts.scenarios:
         out += [
             "## Scenarios",
@@ -461,7 +596,7 @@ def to_markdown(facts: Facts) -> str:
         ]
         for c in facts.cells:
             out.append(
-                f"| {md(c.label())} | {number(c.value)} | {number(c.range[0])}–"
+                f"| {md(c.label())} | {format_number(c.value)} | {number(c.range[0])}–"
                 f"{number(c.range[1])} | {c.derivative:.3f} | {number(c.low)}–{number(c.high)} |"
             )
         out.append("")
@@ -476,11 +611,21 @@ def to_markdown(facts: Facts) -> str:
         for row, note in zip(rows, notes, strict=True):
             out.append("| " + " | ".join(md(c) for c in row) + f" | {md(note)} |")
         out.append("")
-    out += ["## Assumptions register", ""]
+    out += [
+        "## Assumptions register",
+        "",
+        "The notes of every table, each with the rows (parents' states) it belongs to.",
+        "",
+    ]
     for node in m:
-        notes = sorted({n for n in node.notes if n})
-        if notes:
-            out += [f"### {md(node.label)}", "", *(f"- {md(n)}" for n in notes), ""]
+        entries = register(node)
+        if entries:
+            out += [f"### {md(node.label)} (`{node.id}`)", ""]
+            out += [
+                f"- **{md(rows)}**: {md(note)}" if rows else f"- {md(note)}"
+                for rows, note in entries
+            ]
+            out.append("")
     if m.sources:
         out += ["## Sources", "", *(f"- {md(_source_text(s))}" for s in m.sources), ""]
     out += [
@@ -502,14 +647,19 @@ def write_report(
     date: str | None = None,
     command: str = "bn report",
     progress: Callable[[str], None] = lambda _: None,
+    *,
+    draws: int = DRAWS,
+    seed: int = SEED,
 ) -> list[Path]:
-    """Compute the brief and write `<out_dir>/<name>.html` and/or `.md` atomically; the paths."""
+    """Compute the brief and write `<out_dir>/<name>.html` and/or `.md` atomically; the paths.
+
+    Each format is written once; an empty or unknown format list is refused before any work."""
     from bn.csvfiles import write_atomic
 
-    unknown = [f for f in formats if f not in ("html", "md")]
-    if unknown:
-        raise BNError(f"unknown report format(s) {', '.join(unknown)}; formats: html, md")
-    facts = gather(model, scenario_names, report_date(date), command, progress)
+    formats = parse_formats(formats)
+    facts = gather(
+        model, scenario_names, report_date(date), command, progress, draws=draws, seed=seed
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt in formats:

@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from bn.cli.base import cli
-from bn.cli.common import echo_json, json_option, load_model, model_option
+from bn.cli.common import echo_json, is_terminal, json_option, load_model, model_option
+from bn.report import DRAWS, SEED
 
 
 @cli.command()
@@ -42,6 +43,21 @@ from bn.cli.common import echo_json, json_option, load_model, model_option
     metavar="YYYY-MM-DD",
     help="Date printed in the brief (default: $SOURCE_DATE_EPOCH, else today).",
 )
+@click.option(
+    "-n",
+    "draws",
+    type=click.IntRange(min=1),
+    default=DRAWS,
+    show_default=True,
+    help="Parameter draws for the intervals (as in `bn uncertainty`).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=SEED,
+    show_default=True,
+    help="Random seed for the draws: the same seed gives the same numbers.",
+)
 @json_option
 @model_option
 def report(
@@ -49,49 +65,85 @@ def report(
     out_dir: str,
     formats: str,
     date: str | None,
+    draws: int,
+    seed: int,
     as_json: bool,
     model_dir: str | None,
 ) -> None:
     """Write a self-contained analytic brief (HTML and Markdown) of the model.
 
     The same model and options give byte-identical files, so a committed report can be checked
-    for staleness.
+    for staleness. The intervals use the same draws as `bn uncertainty` and `bn scenarios
+    --intervals` with the same -n and --seed. The brief ends with the command that regenerates it.
 
     \b
     Examples:
       bn report --date 2026-11-25
       bn report --scenario starlink_cut --scenario samotsvety -o briefs
       bn report --model my-model --format html --json
+      bn report -n 1000000 --seed 7 --date 2026-11-25
     """
-    from bn.report import write_report
+    from bn.report import parse_formats, report_date, write_report
     from bn.scenarios import get_scenario
 
+    chosen = parse_formats(formats)  # refused before any work
+    day = report_date(date)
     model = load_model(model_dir)
     for name in scenarios:
         get_scenario(model, name)
-    parts = ["bn", "report"]
-    if model_dir:
-        parts += ["--model", model_dir]
-    for name in scenarios:
-        parts += ["--scenario", name]
-    if formats != "html,md":
-        parts += ["--format", formats]
-    if date or os.environ.get("SOURCE_DATE_EPOCH"):
-        from bn.report import report_date
-
-        parts += ["--date", report_date(date)]
-    command = shlex.join(parts)
+    command = regenerate_command(model_dir, scenarios, chosen, draws, seed, date, day)
     written = write_report(
         model,
         Path(out_dir),
-        [f.strip() for f in formats.split(",") if f.strip()],
+        chosen,
         scenarios,
-        date,
+        day,
         command,
-        progress=lambda step: None if as_json else click.echo(f"  {step}...", err=True),
+        progress=progress_line if is_terminal() and not as_json else lambda _: None,
+        draws=draws,
+        seed=seed,
     )
     if as_json:
         echo_json({"written": [str(p) for p in written], "command": command})
         return
     for path in written:
         click.echo(f"wrote {path}")
+
+
+def progress_line(step: str) -> None:
+    click.echo(f"  {step}...", err=True)
+
+
+def regenerate_command(
+    model_dir: str | None,
+    scenarios: Sequence[str],
+    formats: Sequence[str],
+    draws: int,
+    seed: int,
+    date: str | None,
+    day: str,
+) -> str:
+    """The `bn report` command line that rebuilds the same brief.
+
+    The model is named whenever it did not come from the default resolution (./cpts, else the
+    packaged model): from --model or $BN_MODEL, as the user gave it. The date is recorded when it
+    was fixed (--date or $SOURCE_DATE_EPOCH); -n and --seed when they are not the defaults.
+
+    >>> regenerate_command(None, (), ["html", "md"], DRAWS, SEED, "2026-11-25", "2026-11-25")
+    'bn report --date 2026-11-25'
+    """
+    parts = ["bn", "report"]
+    given = model_dir or os.environ.get("BN_MODEL")
+    if given:
+        parts += ["--model", given]
+    for name in scenarios:
+        parts += ["--scenario", name]
+    if list(formats) != ["html", "md"]:
+        parts += ["--format", ",".join(formats)]
+    if draws != DRAWS:
+        parts += ["-n", str(draws)]
+    if seed != SEED:
+        parts += ["--seed", str(seed)]
+    if date is not None or os.environ.get("SOURCE_DATE_EPOCH"):
+        parts += ["--date", day]
+    return shlex.join(parts)
