@@ -41,23 +41,40 @@ def _git(directory: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
         raise BNError("git is not installed; compare two model directories instead") from None
 
 
-def git_snapshot(directory: Path, revision: str, into: Path) -> Path:
-    """Extract `directory` as it was at git `revision` into `into`; the extracted model directory."""
+def git_snapshot(directory: Path, revision: str, into: Path, origin: str = "") -> Path:
+    """Extract `directory` as it was at git `revision` into `into`; the extracted model directory.
+
+    `origin` says where `directory` came from (e.g. "$BN_MODEL"), for the messages: a revision is
+    looked up in the repository of the model directory, and an error says which one that was.
+    """
+    where = f"the model directory {directory}" + (f" ({origin})" if origin else "")
+    if not directory.is_dir():
+        raise BNError(
+            f"no directory '{revision}'; as a git revision it would be read from the history of "
+            f"{where}, which does not exist"
+        )
     directory = directory.resolve()
     top = _git(directory, "rev-parse", "--show-toplevel")
     if top.returncode != 0:
         raise BNError(
-            f"'{revision}' is neither a directory nor usable as a git revision: {directory} is "
-            "not in a git repository"
+            f"no directory '{revision}'; as a git revision it would be read from the history of "
+            f"{where}, which is not in a git repository (compare two directories, or give "
+            "--model DIR inside a repository)"
         )
     prefix = _git(directory, "rev-parse", "--show-prefix").stdout.decode().strip()
     root = Path(top.stdout.decode().strip())
+    known = _git(root, "rev-parse", "--verify", "--quiet", f"{revision}^{{tree}}")
+    if known.returncode != 0:
+        raise BNError(
+            f"no directory '{revision}', and no revision '{revision}' in the git repository "
+            f"{root} of {where}"
+        )
     archive = _git(root, "archive", "--format=tar", revision, "--", prefix or ".")
     if archive.returncode != 0:
         message = archive.stderr.decode(errors="replace").strip().splitlines()
         raise BNError(
-            f"cannot read {prefix or 'the model'} at git revision '{revision}': "
-            + (message[-1] if message else "git archive failed")
+            f"cannot read {prefix or 'the model'} at git revision '{revision}' of the git "
+            f"repository {root}: " + (message[-1] if message else "git archive failed")
         )
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(into, filter="data")
@@ -65,16 +82,16 @@ def git_snapshot(directory: Path, revision: str, into: Path) -> Path:
 
 
 @contextlib.contextmanager
-def side(spec: str | None, default: Path) -> Iterator[tuple[str, Path]]:
+def side(spec: str | None, default: Path, origin: str = "") -> Iterator[tuple[str, Path]]:
     """A label and a model directory for `spec`: a directory, a git revision of `default`, or
-    (None) `default`'s working tree."""
+    (None) `default`'s working tree. `origin` says where `default` came from (for messages)."""
     if spec is None:
         yield f"{default} (working tree)", default
     elif Path(spec).is_dir():
         yield spec, Path(spec)
     else:
         with tempfile.TemporaryDirectory(prefix="bn-diff-") as scratch:
-            yield f"{spec} ({default})", git_snapshot(default, spec, Path(scratch))
+            yield f"{spec} ({default})", git_snapshot(default, spec, Path(scratch), origin)
 
 
 def _float(value: float) -> float | None:

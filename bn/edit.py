@@ -12,6 +12,24 @@ Every editing command (`bn cpt`, `bn node`, `bn state`, `bn fmt`) works the same
    renames. If anything fails before the last rename, every file is restored from its backup and
    the directory is byte-identical to before.
 
+Editing an invalid model: every edit follows one rule, so that a model can be repaired step by
+step. An edit may leave errors the model already had, but it must add none (`Workspace.check`
+compares the errors before and after, scenarios and overlays included even while the model is
+invalid: see `survey`; an error a rename moves to another file or name is the same error). After
+the edit `workspace.remaining_errors` says how many errors `bn check` will report, and the CLI
+warns about them. Besides, an edit must be able to read what it uses:
+
+- an edit that carries a change into other files (node rename, remove, add-parent,
+  remove-parent; state add, rename, remove) finds the children, overlays, model.toml entries and
+  scenarios to update through the model's graph, `Workspace.structure()`: only numbers
+  (probabilities, sums, ess) may be wrong, any other error is a `StructureError`;
+- an edit that computes new rows from old ones (remove with marginalisation, remove-parent, state
+  remove) needs the rows it reads to be valid (`bn.edit_graph.row_values`), and remove-parent's
+  default weights, computed by inference, a valid model.
+
+The table edits (cpt set, template, normalize, node add, fmt) write one node's file from that file
+and its parents' headers, so they need only those files to be readable.
+
 What is kept: `#` comment lines above the header stay there; a comment line between rows belongs to
 the row below it (it moves with that row, and stays above the first of the rows a row becomes);
 comments after the last row stay at the end. A row nobody changed is written back byte for byte
@@ -32,7 +50,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
@@ -284,10 +302,13 @@ class Workspace:
         self.root = Path(directory)
         if not self.root.is_dir():
             raise ModelError([Problem(str(self.root), None, "no such model directory")])
-        self.model, self.problems = check_model(self.root)
+        self.model, self.problems, self.hidden = survey(self.root)
         self.read: dict[str, bytes | None] = {}
         self.changes: dict[str, str | None] = {}
+        self.remaining_errors = _errors(self.problems)  # after the edit: set by `check`
         self._sheets: dict[str, Sheet] = {}
+        self._moves: list[tuple[str, str, str, str]] = []
+        self._structure: Model | None = None
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -338,6 +359,30 @@ class Workspace:
             raise ModelError(self.problems)
         return self.model
 
+    def structure(self) -> Model:
+        """The model's graph, for an edit that changes nodes, edges or states: ids, states,
+        parents, aliases, targets, with scenarios and overlays checked against them.
+
+        On a valid model it is the model. On an invalid one whose only errors are in numbers
+        (probabilities, sums, ess) it is the model with every table uniform: its numbers are
+        placeholders, never to be computed with. `StructureError` when the structure itself is
+        invalid (a file that cannot be read, rows that do not match the parents' states, a cycle,
+        a model.toml or scenario error, ...): those errors must be fixed first.
+        """
+        if self.model is not None:
+            return self.model
+        if self._structure is None:
+            overlays = self.overlays()
+            with tempfile.TemporaryDirectory(prefix="bn-edit-") as scratch:
+                copy = Path(scratch) / "model"
+                _copy_model(self.root, copy, overlays, {})
+                _blank_numbers(copy, ["", *overlays])
+                model, problems = check_model(copy)
+            if model is None:
+                raise StructureError(problems)
+            self._structure = replace(model, path=self.root)
+        return self._structure
+
     def node_paths(self) -> list[str]:
         return [p.name for p in node_files(self.root)]
 
@@ -352,6 +397,15 @@ class Workspace:
         return paths + [
             f"{o}/{node}.csv" for o in self.overlays() if (self.root / o / f"{node}.csv").is_file()
         ]
+
+    def names(self) -> dict[str, str]:
+        """Every node id and alias -> its node id, read from the file names and model.toml (so on
+        an invalid model too)."""
+        ids = [Path(p).stem for p in self.node_paths()]
+        names = {i: i for i in ids}
+        for alias, owner in alias_map(self.toml(MODEL_TOML)).items():
+            names.setdefault(alias, owner)
+        return names
 
     def resolve(self, name: str) -> str:
         """A node id from an id or alias; works on an invalid model too (file names, aliases)."""
@@ -372,6 +426,13 @@ class Workspace:
 
     def write(self, path: str, text: str) -> None:
         self.changes[path] = text
+
+    def moved(self, path: str, new_path: str, old_name: str = "", new_name: str = "") -> None:
+        """Tell the check that an error of `path` is, after this edit, the same error of
+        `new_path`, with `old_name` renamed `new_name` where its message starts with it (the
+        node or `node=state` that a cell's error names): a node or state rename moves the errors
+        the model already had, it does not add them."""
+        self._moves.append((path, new_path, old_name, new_name))
 
     def delete(self, path: str) -> None:
         self.changes[path] = None
@@ -397,21 +458,42 @@ class Workspace:
         return out
 
     def check(self) -> list[Problem]:
-        """Problems the pending changes would add (empty when the edit is safe to write)."""
+        """Problems the pending changes would add (empty when the edit is safe to write).
+
+        The whole new model is checked in a temporary copy, as `survey` checks it (so scenarios
+        and overlays too, even while the model is invalid); an error it already had may remain,
+        and `remaining_errors` says how many errors `bn check` will then report.
+        """
         pending = self.pending()
         with tempfile.TemporaryDirectory(prefix="bn-edit-") as scratch:
             copy = Path(scratch) / "model"
             _copy_model(self.root, copy, self.overlays(), pending)
             for path, text in pending.items():
                 target = copy / path
+                if not target.resolve().is_relative_to(Path(scratch).resolve()):
+                    raise BNError(
+                        f"{path}: bn does not edit an overlay given by an absolute path; make "
+                        f"the overlay's path in {SCENARIOS_TOML} relative to the model directory"
+                    )
                 if text is None:
                     target.unlink(missing_ok=True)
                 else:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(_encoded(text, self.bytes(path)))
-            _, problems = check_model(copy)
-        before = {_key(p) for p in self.problems if p.severity == "error"}
-        return [p for p in problems if p.severity == "error" and _key(p) not in before]
+            _, problems, hidden = survey(copy)
+        self.remaining_errors = _errors(problems)
+        before = {self._translate(p) for p in [*self.problems, *self.hidden]}
+        return [p for p in [*problems, *hidden] if p.severity == "error" and _key(p) not in before]
+
+    def _translate(self, problem: Problem) -> tuple[str, str]:
+        """An error's key as the edit's renames (`moved`) will have changed it."""
+        file, message = problem.file, problem.message
+        for path, new_path, old, new in self._moves:
+            if file == path:
+                if old and message.startswith(old) and message[len(old) : len(old) + 1] in "= :":
+                    message = new + message[len(old) :]
+                file = new_path
+        return file, message
 
     def commit(self, dry_run: bool = False) -> dict[str, str | None]:
         """Validate, then write every pending change atomically; return what changed."""
@@ -480,6 +562,75 @@ def _key(problem: Problem) -> tuple[str, str]:
     return problem.file, problem.message
 
 
+def _errors(problems: Iterable[Problem]) -> int:
+    return sum(p.severity == "error" for p in problems)
+
+
+class StructureError(ModelError):
+    """An edit of the graph or the states on a model whose structure (not only its numbers) has
+    errors; `problems` are those errors."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems)
+        errors = [p for p in problems if p.severity == "error"]
+        head = (
+            "this edit finds the files to change through the model's graph, which must be valid "
+            f"(only probabilities, sums and ess may be wrong); first fix {len(errors)} error(s):"
+        )
+        self.args = ("\n".join([head, *(str(p) for p in errors)]),)
+
+
+def survey(directory: Path) -> tuple[Model | None, list[Problem], list[Problem]]:
+    """`bn.validate.check(directory)`, and the errors it leaves unseen in an invalid model.
+
+    `check` looks at scenarios.toml and the overlays only once the model is valid; an edit of an
+    invalid model must not break them unseen. The third item is their errors, found by checking a
+    copy whose node tables hold placeholder numbers (uniform rows, no ess): the model then stands
+    if only numbers were wrong, and its scenarios and overlays are checked (their own numbers as
+    written). Empty when the model is valid.
+    """
+    model, problems = check_model(directory)
+    if model is not None:
+        return model, problems, []
+    overlays = [o for o in _overlay_names(_toml_at(directory / SCENARIOS_TOML)) if o]
+    with tempfile.TemporaryDirectory(prefix="bn-edit-") as scratch:
+        copy = Path(scratch) / "model"
+        _copy_model(directory, copy, overlays, {})
+        _blank_numbers(copy, [""])
+        _, more = check_model(copy)
+    seen = {_key(p) for p in problems}
+    return None, problems, [p for p in more if p.severity == "error" and _key(p) not in seen]
+
+
+def _toml_at(path: Path) -> dict[str, Any]:
+    """A TOML file's content; {} when it is missing or unreadable (the check says why)."""
+    try:
+        data = path.read_bytes() if path.is_file() else None
+    except OSError:
+        return {}
+    text = None if data is None else decode_text(data, path.name, [])
+    return {} if text is None else parse_toml(text, path.name, [])
+
+
+def _blank_numbers(root: Path, folders: Sequence[str]) -> None:
+    """Give every row of the node files in `folders` (relative to `root`; "" is the model itself)
+    uniform probabilities and no ess, in place; a file that cannot be read as a table is left."""
+    for folder in folders:
+        if Path(folder).is_absolute():
+            continue  # outside the copy: the files of the real overlay
+        for path in node_files(root / folder):
+            try:
+                sheet = Sheet.parse(path.read_bytes(), path.name)
+            except (ModelError, OSError):
+                continue
+            if not sheet.states:
+                continue
+            for row in sheet.rows:
+                row.probs = [number(1 / len(sheet.states))] * len(sheet.states)
+                row.ess = ""
+            path.write_text(sheet.text(), encoding="utf-8")
+
+
 def _copy_model(
     source: Path, target: Path, overlays: Sequence[str], pending: Mapping[str, str | None]
 ) -> None:
@@ -490,7 +641,7 @@ def _copy_model(
     scenarios = pending.get(SCENARIOS_TOML)
     for overlay in {*overlays, *_overlay_names(parse_toml(scenarios or "", SCENARIOS_TOML, []))}:
         folder = source / overlay
-        if folder.is_dir():
+        if folder.is_dir() and not Path(overlay).is_absolute():  # an absolute one is read in place
             (target / overlay).mkdir(parents=True, exist_ok=True)
             for path in node_files(folder):
                 shutil.copyfile(path, target / overlay / path.name)

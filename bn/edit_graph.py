@@ -1,10 +1,12 @@
 """Structural edits of nodes and edges: `bn node rename|remove|add-parent|remove-parent`.
 
-Each function takes a `bn.edit.Workspace` over a valid model, records every file it changes (the
-node's own file, its children's, the overlays' copies, `model.toml`, `scenarios.toml`) and returns
-lines describing what it did; `workspace.commit()` then validates the whole new model and writes it
-atomically. The state edits (`bn state ...`, in `bn.edit_states`) work the same way and share the
-helpers here. What each edit preserves (tested in tests/test_edit.py against the engine):
+Each function takes a `bn.edit.Workspace`, finds what to change through the model's graph
+(`workspace.structure()`: on an invalid model only numbers may be wrong, see `bn.edit`), records
+every file it changes (the node's own file, its children's, the overlays' copies, `model.toml`,
+`scenarios.toml`) and returns lines describing what it did; `workspace.commit()` then validates
+the whole new model and writes it atomically. The state edits (`bn state ...`, in
+`bn.edit_states`) work the same way and share the helpers here. What each edit preserves (tested
+in tests/test_edit.py against the engine):
 
 - `rename_node`, `add_parent`: every posterior, under every scenario;
 - `remove_node(marginalize=True)`: the joint distribution of the remaining nodes (by arc
@@ -13,20 +15,22 @@ helpers here. What each edit preserves (tested in tests/test_edit.py against the
 - `remove_parent` with its default weights P(PARENT | the node's other parents): the node's
   marginal and its joint with its other parents.
 
-Merged rows (remove-parent, marginalize) keep the distinct notes of the rows they came from, joined
-with " / ", and the smallest ess among them (a blank ess, exact, when none had one).
+Merged rows (remove-parent, marginalize) keep the distinct notes of the rows they came from with
+weight > 0, joined with " / ", and the smallest ess among those rows (a blank ess, exact, when none
+had one): a row that contributes nothing, such as an impossible combination, passes on nothing.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bn.csvfiles import ID_PATTERN, RESERVED, parse_ess, scenario_tables
+from bn.csvfiles import ID_PATTERN, RESERVED, SUM_TOLERANCE, parse_ess, scenario_tables
 from bn.edit import MODEL_TOML, SCENARIOS_TOML, Row, Sheet, Workspace, _choose, number, probability
 from bn.errors import BNError, EvidenceError, ModelError, Problem
 from bn.evidence import KIND_NAMES
@@ -37,10 +41,20 @@ KINDS = tuple(KIND_NAMES.values())  # the evidence keys of a scenario
 
 
 def row_values(row: Row, path: str) -> np.ndarray:
-    """A row's probabilities; `BNError` if a cell is not one (the model is checked before)."""
+    """A row's probabilities, for an edit that computes with them; `BNError` if a cell is not a
+    probability or the row does not sum to 1 (the model may be invalid: see `bn.edit`)."""
     values = [probability(c) for c in row.probs]
     if any(v is None for v in values):
-        raise BNError(f"{path}:{row.line}: a cell is not a probability (a decimal from 0 to 1)")
+        raise BNError(
+            f"{path}:{row.line}: a cell is not a probability (a decimal from 0 to 1); this edit "
+            "computes with the row, so fix it first"
+        )
+    total = math.fsum(v or 0.0 for v in values)
+    if abs(total - 1) > SUM_TOLERANCE:
+        raise BNError(
+            f"{path}:{row.line}: the row sums to {total:.10g}, not 1; this edit computes with "
+            "the row, so fix it first (`bn cpt normalize`)"
+        )
     return np.array(values, dtype=float)
 
 
@@ -48,16 +62,30 @@ def _by_combo(sheet: Sheet) -> dict[tuple[str, ...], Row]:
     return {tuple(r.parents): r for r in sheet.rows}
 
 
-def _merge(rows: Sequence[Row], total: np.ndarray, placed: set[int]) -> Row:
-    """A row made from `rows` (its probabilities `total`), with their notes and smallest ess.
+def _merge(
+    rows: Sequence[Row], weights: Sequence[float], total: np.ndarray, placed: set[int], path: str
+) -> Row:
+    """A row made from `rows` weighted by `weights` (its probabilities `total`).
 
-    When the source rows are all written the same, their text is kept. A source row's comments
-    go to the first merged row it contributes to (`placed` remembers).
+    It keeps the distinct notes and the smallest ess of the source rows that have weight > 0: a row
+    that contributes nothing (an impossible combination) gives it nothing, neither its note nor its
+    ess. When the contributing rows are all written the same, their text is kept. Every source
+    row's comments go to the first merged row it is a source of (`placed` remembers).
     """
-    texts = {tuple(r.probs) for r in rows}
-    probs = list(rows[0].probs) if len(texts) == 1 else [number(v) for v in total]
-    notes = [r.note for r in rows if r.note]
-    ess = [v for r in rows if isinstance(v := parse_ess(r.ess), float) and not np.isnan(v)]
+    used = [r for r, w in zip(rows, weights, strict=True) if w > 0] or list(rows)
+    texts = {tuple(r.probs) for r in used}
+    probs = list(used[0].probs) if len(texts) == 1 else [number(v) for v in total]
+    notes = [r.note for r in used if r.note]
+    ess = []
+    for row in used:
+        value = parse_ess(row.ess)
+        if isinstance(value, str):
+            raise BNError(
+                f"{path}:{row.line}: ess '{row.ess}' is {value}; this edit computes the new "
+                "rows' ess from it, so fix it first"
+            )
+        if not np.isnan(value):
+            ess.append(value)
     comments = []
     for row in {id(r): r for r in rows}.values():
         if id(row) not in placed:
@@ -135,7 +163,7 @@ def _new_id(model: Model, new: str, old: str = "") -> None:
 
 def rename_node(ws: Workspace, name: str, new: str, keep_alias: bool = False) -> list[str]:
     """Rename a node: its file, every header naming it, model.toml, scenarios and overlays."""
-    model = ws.valid_model()
+    model = ws.structure()
     old = model.resolve(name)
     if new == old:
         raise BNError(f"{old} is already called {new}")
@@ -147,6 +175,7 @@ def rename_node(ws: Workspace, name: str, new: str, keep_alias: bool = False) ->
         target = str(Path(path).with_name(f"{new}.csv"))
         ws.delete(path)
         ws.write(target, sheet.text())
+        ws.moved(path, target, old, new)
         lines.append(f"renamed {path} -> {target}")
     for path in children_copies(ws, model, old):
         sheet = ws.sheet(path)
@@ -183,7 +212,7 @@ def rename_node(ws: Workspace, name: str, new: str, keep_alias: bool = False) ->
 
 def remove_node(ws: Workspace, name: str, marginalize: bool = False) -> list[str]:
     """Remove a node; with `marginalize`, sum it out of its children exactly."""
-    model = ws.valid_model()
+    model = ws.structure()
     node = model.resolve(name)
     children = model.children(node)
     if len(model) == 1:
@@ -328,38 +357,47 @@ def _eliminate(ws: Workspace, model: Model, node: str) -> list[str]:
         x = _factor(sheets[node], model, own(node))
         for child in children:
             old = sheets[child]
+            weights = x  # P(node | its parents and the children reversed so far): the rows' weights
             x, (parents, table) = _reverse(x, _factor(old, model, own(child)), node)
             out = f"{folder}/{child}.csv" if folder else f"{child}.csv"
             if folder and own(child) != out and np.array_equal(table, main[child]):
                 continue
             if not folder:
                 main[child] = table
-            lines.append(_write_reversed(ws, model, old, out, parents[:-1], table, node))
+            lines.append(
+                _write_reversed(ws, model, (own(child), old), out, parents[:-1], table, weights)
+            )
     return lines
 
 
 def _write_reversed(
     ws: Workspace,
     model: Model,
-    old: Sheet,
+    source: tuple[str, Sheet],
     out: str,
     parents: Sequence[str],
     table: np.ndarray,
-    node: str,
+    weights: Factor,
 ) -> str:
-    """Write a child's new table; each row keeps the notes and ess of the rows it came from."""
+    """Write a child's new table; each row keeps the notes and ess of the rows it came from with
+    weight > 0 (`weights`: the removed node's factor, its own axis last). `source` is the child's
+    table as read: its path and sheet."""
+    old_path, old = source
     sheet = Sheet(old.node, list(old.parents), list(old.states), list(old.extras), [])
     sheet.head, sheet.tail, sheet.quote_notes = old.head, old.tail, old.quote_notes
     rows_by = _by_combo(old)
     placed: set[int] = set()
     rows = []
+    given, factor = weights
+    node = given[-1]
     for index in itertools.product(*(range(model[p].card) for p in parents)):
         assign = {p: model[p].states[i] for p, i in zip(parents, index, strict=True)}
         sources = [
             rows_by[tuple(assign[p] if p != node else s for p in old.parents)]
             for s in model[node].states
         ]
-        row = _merge(sources, table[index], placed)
+        position = tuple(index[list(parents).index(p)] for p in given[:-1])
+        row = _merge(sources, factor[position].tolist(), table[index], placed, old_path)
         row.parents = list(assign.values())
         rows.append(row)
     _rebuild(sheet, parents, rows)
@@ -370,7 +408,7 @@ def _write_reversed(
 
 def add_parent(ws: Workspace, name: str, parent_name: str) -> list[str]:
     """Add PARENT to NODE's parents: each row is copied across PARENT's states (no change in meaning)."""
-    model = ws.valid_model()
+    model = ws.structure()
     node, parent = model.resolve(name), model.resolve(parent_name)
     if parent == node:
         raise BNError(f"{node} cannot be its own parent")
@@ -439,25 +477,31 @@ def remove_parent(
     """Drop PARENT from NODE's parents, averaging NODE's rows over PARENT's states.
 
     The weights default to P(PARENT | NODE's other parents) under the model (each overlay's copy
-    uses the model with that overlay), which keeps NODE's marginal exactly.
+    uses the model with that overlay), which keeps NODE's marginal exactly; they need a valid
+    model, given weights only valid rows of NODE.
     """
     from bn.scenarios import overlay
 
-    model = ws.valid_model()
+    model = ws.structure()
     node, parent = model.resolve(name), model.resolve(parent_name)
     if parent not in model[node].parents:
         raise BNError(
             f"{parent} is not a parent of {node} (parents: {', '.join(model[node].parents)})"
         )
     given = parse_weights(weights, model[parent].states, parent) if weights else None
+    if given is None and ws.model is None:
+        raise BNError(
+            f"the default weights P({parent} | ...) are computed from the whole model, which has "
+            f"{ws.remaining_errors} error(s) (run bn check): fix them first, or give --weights"
+        )
     lines = []
     for path in ws.copies(node):
         sheet = ws.sheet(path)
         folder = str(Path(path).parent)
-        view = overlay(model, folder) if folder != "." else model
         others = [p for p in sheet.parents if p != parent]
         cards = [model[p].card for p in others]
         if given is None:
+            view = overlay(model, folder) if folder != "." else model
             table = _conditional(view, parent, others)
         else:
             table = np.broadcast_to(given.reshape(-1, *[1] * len(others)), (len(given), *cards))
@@ -471,11 +515,11 @@ def remove_parent(
                 for s in model[parent].states
             ]
             index = tuple(model[p].states.index(s) for p, s in zip(others, combo, strict=True))
-            weights = np.moveaxis(table, 0, -1)[index]
+            shares = np.moveaxis(table, 0, -1)[index]
             total = np.sum(
-                [w * row_values(r, path) for r, w in zip(sources, weights, strict=True)], 0
+                [w * row_values(r, path) for r, w in zip(sources, shares, strict=True)], 0
             )
-            row = _merge(sources, total, placed)
+            row = _merge(sources, shares.tolist(), total, placed, path)
             row.parents = list(combo)
             rows.append(row)
         _rebuild(sheet, others, rows)

@@ -1,9 +1,11 @@
 """State edits: `bn state add|rename|remove`, keeping every dependent file consistent.
 
-Each function takes a `bn.edit.Workspace` over a valid model, records every file it changes (the
-node's own file and its overlay copies, its children's, `model.toml`, `scenarios.toml`) and returns
-lines describing what it did; `workspace.commit()` then validates the whole new model and writes it
-atomically. What each edit preserves (tested in tests/test_edit.py against the engine):
+Each function takes a `bn.edit.Workspace`, finds what to change through the model's graph
+(`workspace.structure()`: on an invalid model only numbers may be wrong, see `bn.edit`), records
+every file it changes (the node's own file and its overlay copies, its children's, `model.toml`,
+`scenarios.toml`) and returns lines describing what it did; `workspace.commit()` then validates
+the whole new model and writes it atomically. What each edit preserves (tested in
+tests/test_edit.py against the engine):
 
 - `add_state`, `rename_state`: every posterior, under every scenario;
 - `remove_state(into=OTHER)`: P(OTHER) afterwards is P(OTHER) + P(STATE) before.
@@ -41,7 +43,7 @@ def add_state(
     description: str = "",
 ) -> list[str]:
     """Add a state with probability 0 in every row; children get rows for it (copies or uniform)."""
-    model = ws.valid_model()
+    model = ws.structure()
     node = model.resolve(name)
     state = _new_state(model, node, state)
     states = list(model[node].states)
@@ -86,7 +88,7 @@ def add_state(
 
 def rename_state(ws: Workspace, name: str, old: str, new: str) -> list[str]:
     """Rename a state everywhere: headers, children's rows, model.toml, scenarios, overlays."""
-    model = ws.valid_model()
+    model = ws.structure()
     node = model.resolve(name)
     index = model[node].state_index(old)
     old = model[node].states[index]
@@ -98,6 +100,7 @@ def rename_state(ws: Workspace, name: str, old: str, new: str) -> list[str]:
         sheet = ws.sheet(path)
         sheet.states[index] = new
         ws.save(path)
+        ws.moved(path, path, f"{node}={old}", f"{node}={new}")
         lines.append(f"{path}: state {old} -> {new}")
     for path in children_copies(ws, model, node):
         sheet = ws.sheet(path)
@@ -134,7 +137,7 @@ def _state_is(model: Model, node: str, name: Any, index: int) -> bool:
 
 def remove_state(ws: Workspace, name: str, state: str, into: str | None = None) -> list[str]:
     """Remove a state: its probability is spread over the others (or moved `into` one)."""
-    model = ws.valid_model()
+    model = ws.structure()
     node = model.resolve(name)
     states = model[node].states
     index = model[node].state_index(state)

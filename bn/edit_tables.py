@@ -31,6 +31,7 @@ from bn.csvfiles import (
     RESERVED,
     SUM_TOLERANCE,
     format_number,
+    node_metadata,
     parse_decimal,
     parse_ess,
     parse_probability,
@@ -61,7 +62,8 @@ def _node_sheet(ws: Workspace, name: str) -> tuple[str, Sheet]:
 def show(ws: Workspace, name: str) -> dict[str, Any]:
     """A node's table as data (the JSON of `bn cpt show --json`)."""
     path, sheet = _node_sheet(ws, name)
-    meta = ws.model[sheet.node] if ws.model is not None else None
+    meta = node_metadata(ws.toml(MODEL_TOML), sheet.node)  # as written, on an invalid model too
+    aliases = meta.get("aliases")
     rows = []
     for row in sheet.rows:
         rows.append(
@@ -78,8 +80,8 @@ def show(ws: Workspace, name: str) -> dict[str, Any]:
     return {
         "node": sheet.node,
         "file": path,
-        "label": meta.label if meta else sheet.node,
-        "aliases": list(meta.aliases) if meta else [],
+        "label": str(meta.get("label") or sheet.node),
+        "aliases": [str(a) for a in aliases] if isinstance(aliases, list) else [],
         "parents": list(sheet.parents),
         "states": list(sheet.states),
         "comments": [line for line in sheet.head if line.startswith("#")],
@@ -95,8 +97,8 @@ def show_lines(ws: Workspace, name: str) -> list[str]:
     title = sheet.node
     if data["label"] != sheet.node:
         title += f": {data['label']}"
-    if data["aliases"]:
-        title += f" (alias {', '.join(data['aliases'])})"
+    if data["aliases"] and not any(a in data["label"] for a in data["aliases"]):
+        title += f" (alias {', '.join(data['aliases'])})"  # as `bn query` does
     table = [[*sheet.parents, "|", *sheet.states, "|", "ess", "note"]]
     for row in sheet.rows:
         table.append([*row.parents, "|", *row.probs, "|", row.ess, row.note])
@@ -201,6 +203,7 @@ def add_node(
     """A new node: its table (as `template`) and, if given, its label and description."""
     from bn.tomledit import TomlDoc
 
+    _refuse_existing(ws, node)
     lines = template(ws, node, states, parents, fill)
     if label or description:
         doc = TomlDoc(ws.text(MODEL_TOML) or "", MODEL_TOML)
@@ -210,6 +213,27 @@ def add_node(
         ws.write(MODEL_TOML, doc.result())
         lines.append(f"described {node} in {MODEL_TOML}")
     return lines
+
+
+def _refuse_existing(ws: Workspace, node: str) -> None:
+    """`BNError` naming the node whose id or alias is `node` (ignoring case), if there is one."""
+    names = ws.names()
+    found = [n for n in names if n == node] or [n for n in names if n.lower() == node.lower()]
+    if not found:
+        return
+    name, owner = found[0], names[found[0]]
+    if name == node == owner:
+        what = f"node {owner} already exists"
+    elif name == node:
+        what = f"'{node}' is already an alias of node {owner}"
+    else:
+        other = f"node {owner}" if name == owner else f"{name}, an alias of node {owner}"
+        what = f"'{node}' clashes with {other} (ids and aliases are compared ignoring case)"
+    raise BNError(
+        f"{what}: to replace its table use "
+        f"`bn cpt template {owner} --states ... --force`, or remove it first with "
+        f"`bn node remove {owner}`"
+    )
 
 
 def parse_when(ws: Workspace, sheet: Sheet, when: Mapping[str, str]) -> dict[int, str]:

@@ -890,3 +890,24 @@ def test_every_command_validates_first(
         assert str(p) in result.stderr
     assert {p: p.read_bytes() for p in directory.iterdir()} == before
     assert sorted(q.name for q in tmp_path.iterdir()) == ["model"]  # nothing written
+
+
+def test_fix_sums_does_not_edit_the_packaged_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like every edit, --fix-sums needs a model named by --model, $BN_MODEL or ./cpts."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BN_MODEL", raising=False)
+    result = run("check", "--fix-sums")
+    assert result.exit_code == 2
+    assert "which model? give --model DIR or set $BN_MODEL" in result.stderr
+    assert "bn does not edit the packaged model" in result.stderr
+    assert run("check").exit_code == 0  # checking the packaged model is fine
+    local = tmp_path / "cpts"  # a model in ./cpts is fixed, as for every edit
+    shutil.copytree(CHAIN, local)
+    path = local / "nato_response.csv"
+    path.write_text(path.read_text().replace("0.2,0.8", "0.2,0.8004"))
+    result = run("check", "--fix-sums")
+    assert result.exit_code == 0, result.stderr
+    assert bn.load(local)["nato_response"].row(("yes",)) == pytest.approx((0.2, 0.8), abs=1e-3)
+    assert "0.8004" not in path.read_text()

@@ -140,17 +140,53 @@ def test_git_revisions(tmp_path: Path) -> None:
         "new": 0.5,
     }
     result = run("diff", "no-such-rev", "--model", str(model))
-    assert result.exit_code == 2 and "cannot read models/chain/ at git revision" in result.stderr
+    assert result.exit_code == 2
+    assert (
+        f"no directory 'no-such-rev', and no revision 'no-such-rev' in the git repository {repo} "
+        f"of the model directory {model} (given by --model)"
+    ) in result.stderr
+    elsewhere = repo / "models" / "copy"  # a revision at which the model directory did not exist
+    shutil.copytree(model, elsewhere)
+    result = run("diff", "HEAD", "--model", str(elsewhere))
+    assert result.exit_code == 2
+    assert f"cannot read models/copy/ at git revision 'HEAD' of the git repository {repo}" in (
+        result.stderr
+    )
 
 
 def test_a_revision_outside_git_and_an_invalid_side(pair: tuple[Path, Path]) -> None:
     old, new = pair
     result = run("diff", "HEAD", "--model", str(new))
-    assert result.exit_code == 2 and "not in a git repository" in result.stderr
+    assert result.exit_code == 2
+    assert (
+        f"no directory 'HEAD'; as a git revision it would be read from the history of the model "
+        f"directory {new} (given by --model), which is not in a git repository"
+    ) in result.stderr
     path = new / "nato_response.csv"
     path.write_text(path.read_text().replace("0.2,0.8", "0.2,0.9"))
     result = run("diff", str(old), str(new))
     assert result.exit_code == 2 and f"{new}: nato_response.csv:3: error" in result.stderr
+
+
+def test_a_side_that_is_no_directory_names_the_repository_tried(
+    pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """OLD is a directory and NEW is not: NEW is read as a revision of the model directory, and
+    the message says which directory that was and where it came from."""
+    old, new = pair
+    missing = str(tmp_path / "nonexistent")
+    result = run("diff", str(old), missing, env={"BN_MODEL": str(new)})
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"bn: no directory '{missing}'; as a git revision it would be read from the history of "
+        f"the model directory {new} (from $BN_MODEL), which is not in a git repository (compare "
+        "two directories, or give --model DIR inside a repository)\n"
+    )
+    result = run("diff", str(old), missing, "--model", str(tmp_path / "gone"))
+    assert result.exit_code == 2
+    assert f"model directory {tmp_path / 'gone'} (given by --model), which does not exist" in (
+        result.stderr
+    )
 
 
 def test_a_renamed_node_is_recognised_and_its_childrens_cells_compared(

@@ -175,6 +175,20 @@ def test_show_aligns_rows_with_notes_and_ess(model: Path) -> None:
     assert "10  Tegmark (2022): 30%" in root
 
 
+def test_show_names_the_alias_once(model: Path) -> None:
+    meta = model / "model.toml"
+    meta.write_text(meta.read_text().replace('"US-Russia nuclear war"', '"Nuclear war (KABOOM)"'))
+    assert edit(model, "cpt", "show", "KABOOM").stdout.splitlines()[0] == (
+        "nuclear_war: Nuclear war (KABOOM)"
+    )
+    first = edit(model, "cpt", "show", "kaboom").stdout.splitlines()[0]
+    assert first == "nuclear_use: Russian nuclear use in Ukraine (alias kaboom)"
+    # On an invalid model the label and aliases come from model.toml as written.
+    path = model / "nato_response.csv"
+    path.write_text(path.read_text().replace("0.2,0.8", "0.2,0.9"))
+    assert edit(model, "cpt", "show", "kaboom").stdout.splitlines()[0] == first
+
+
 def test_show_json(model: Path) -> None:
     data = json.loads(edit(model, "cpt", "show", "kaboom", "--json").stdout)
     assert data["node"] == "nuclear_use" and data["aliases"] == ["kaboom"]
@@ -343,18 +357,155 @@ def test_normalize_refuses_a_zero_row(model: Path) -> None:
 def test_an_edit_of_an_invalid_model_may_not_add_problems(model: Path) -> None:
     path = model / "nato_response.csv"
     path.write_text(path.read_text().replace("0.2,0.8", "0.2,0.9"))
-    edit(model, "cpt", "set", "kaboom", "yes=0.4")  # an unrelated edit: allowed
+    result = edit(model, "cpt", "set", "kaboom", "yes=0.4")  # an unrelated edit: allowed
+    assert result.stderr == "warning: the model still has 1 error(s); run bn check\n"
     ws = Workspace(model)
     ws.write("nuclear_use.csv", "nuclear_use=no,nuclear_use=yes\n0.5,0.6\n")
     with pytest.raises(ModelError, match=r"nuclear_use\.csv:2: error: the row sums to 1\.1"):
         ws.commit()
-    stderr = refused(model, "node", "rename", "kaboom", "k")  # structural edits need a valid model
-    assert "nato_response.csv:3: error: the row sums to 1.1" in stderr
     edit(model, "cpt", "normalize", "nato_response")
     assert bn.check(model)[0] is not None
 
 
+def bad_numbers(model: Path) -> None:
+    """Three errors in numbers only (a sum, a cell, an ess), a root node `drought` to add as a
+    parent, and no scenarios: the graph stays readable."""
+    (model / "scenarios.toml").write_text("")
+    (model / "drought.csv").write_text("drought=no,drought=yes\n0.9,0.1\n")
+    for name, old, new in [
+        ("nato_response.csv", "0.2,0.8", "0.2,0.9"),
+        ("nuclear_war.csv", "yes,limited,1,0", "yes,limited,1,zero"),
+        ("nuclear_use.csv", ",10,", ",ten,"),
+    ]:
+        path = model / name
+        assert old in path.read_text()
+        path.write_text(path.read_text().replace(old, new))
+
+
+SUM = ("nato_response.csv", "the row sums to 1.1, not 1")
+CELL = ("nuclear_war.csv", "nuclear_war=yes: 'zero' is not a number")
+ESS = ("nuclear_use.csv", "ess 'ten' is not a number")
+
+EDITS_OF_AN_INVALID_MODEL = [  # an edit, and the errors (file, message) left after it
+    (["cpt", "set", "KABOOM", "--when", "kaboom=yes,nato_response=strike", "yes=0.6"], None),
+    (["cpt", "template", "sanctions", "--states", "no,yes"], None),
+    (["node", "add", "sanctions", "--states", "no,yes", "--parents", "kaboom"], None),
+    (["node", "rename", "nato_response", "nato"], [("nato.csv", SUM[1]), CELL, ESS]),
+    (
+        ["node", "rename", "KABOOM", "war"],
+        [SUM, ("war.csv", "war=yes: 'zero' is not a number"), ESS],
+    ),
+    (["node", "rename", "kaboom", "russian_use"], [SUM, CELL, ("russian_use.csv", ESS[1])]),
+    (["node", "add-parent", "KABOOM", "drought"], None),  # the bad row is copied, not a new error
+    (["node", "remove", "KABOOM"], [SUM, ESS]),
+    (["state", "add", "KABOOM", "maybe"], None),
+    (["state", "add", "nato_response", "none", "--like", "strike"], None),
+    (
+        ["state", "rename", "KABOOM", "yes", "war"],
+        [SUM, (CELL[0], "nuclear_war=war: 'zero' is not a number"), ESS],
+    ),
+    (["state", "rename", "nato_response", "strike", "hit"], None),
+    (["state", "remove", "kaboom", "yes", "--into", "no"], [ESS]),  # children lose their yes rows
+    (["fmt"], None),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "left"),
+    EDITS_OF_AN_INVALID_MODEL,
+    ids=[" ".join(a) for a, _ in EDITS_OF_AN_INVALID_MODEL],
+)
+def test_every_edit_of_an_invalid_model_follows_one_rule(
+    model: Path, args: list[str], left: list[tuple[str, str]] | None
+) -> None:
+    """On a model whose only errors are in numbers, every edit that computes with no bad row is
+    made; the errors stay (a rename moves them with its file or state) and bn says how many."""
+    bad_numbers(model)
+    errors = [(p.file, p.message) for p in bn.check(model)[1]]
+    assert sorted(errors) == sorted([SUM, CELL, ESS])
+    dry = run(*args, "--dry-run", "--model", str(model)) if args != ["fmt"] else None
+    if dry is not None:
+        assert (
+            dry.exit_code == 0 and "dry run: the edit adds no error; nothing written" in dry.stdout
+        )
+    result = edit(model, *args, "--json")
+    after = [(p.file, p.message) for p in bn.check(model)[1] if p.severity == "error"]
+    assert sorted(set(after)) == sorted(left or errors)
+    assert json.loads(result.stdout)["remaining_errors"] == len(after)
+    assert result.stderr == f"warning: the model still has {len(after)} error(s); run bn check\n"
+
+
+def test_edits_that_compute_with_bad_rows_are_refused(model: Path) -> None:
+    bad_numbers(model)
+    stderr = refused(model, "node", "remove", "nato_response", "--marginalize")
+    assert "nato_response.csv:3: the row sums to 1.1, not 1; this edit computes with" in stderr
+    stderr = refused(model, "node", "remove-parent", "KABOOM", "nato_response")
+    assert "default weights P(nato_response | ...) are computed from the whole model" in stderr
+    assert "which has 3 error(s)" in stderr
+    stderr = refused(model, "node", "remove-parent", "KABOOM", "nato_response", "--weights", "1,1")
+    assert "nuclear_war.csv:4: a cell is not a probability" in stderr
+    stderr = refused(model, "state", "remove", "nato_response", "strike", "--into", "limited")
+    assert "nato_response.csv:3: the row sums to 1.1" in stderr
+    # A merged row's ess is the smallest of its sources': an unreadable one is refused too.
+    (model / "nato_response.csv").write_text(
+        "nuclear_use,nato_response=limited,nato_response=strike,ess\nno,1,0,\nyes,0.2,0.8,ten\n"
+    )
+    stderr = refused(model, "node", "remove-parent", "nato_response", "kaboom", "--weights", "1,1")
+    assert "nato_response.csv:3: ess 'ten' is not a number; this edit computes" in stderr
+
+
+def test_structural_errors_must_be_fixed_before_a_structural_edit(model: Path) -> None:
+    path = model / "nuclear_war.csv"
+    path.write_text(path.read_text().replace("yes,limited,1,0,", "# yes,limited,1,0,"))
+    for args in [
+        ("node", "rename", "kaboom", "k"),
+        ("state", "add", "kaboom", "maybe"),
+        ("node", "add-parent", "nato_response", "KABOOM"),
+    ]:
+        stderr = refused(model, *args)
+        assert "this edit finds the files to change through the model's graph" in stderr
+        assert "nuclear_war.csv:1: error: 1 missing row(s): nuclear_use=yes" in stderr
+    # A table edit reads only its own file and its parents' headers: it repairs the model.
+    result = edit(model, "cpt", "template", "KABOOM", "--force", "--states", "no,yes")
+    assert "warning" not in result.stderr and bn.check(model)[0] is not None
+
+
+def test_an_edit_of_an_invalid_model_may_not_break_scenarios_or_overlays(model: Path) -> None:
+    """`bn check` looks at scenarios and overlays only in a valid model; an edit looks anyway."""
+    path = model / "nuclear_use.csv"
+    path.write_text(path.read_text().replace(",10,", ",ten,"))
+    assert bn.check(model)[0] is None
+    stderr = refused(model, "state", "add", "kaboom", "maybe")  # breaks scenario 'rumour'
+    assert "scenario 'rumour' in scenarios.toml: likelihood evidence on nuclear_use" in stderr
+    # An overlay's error hidden behind the model's own is no new error when the model is fixed.
+    overlay = model / "overlays/alt/nuclear_war.csv"
+    overlay.write_text(overlay.read_text().replace("0.1,0.9", "0.1,0.95"))
+    result = edit(model, "cpt", "set", "kaboom", "--ess", "10")
+    assert "still has 1 error(s)" in result.stderr
+    assert [p.file for p in bn.check(model)[1]] == ["overlays/alt/nuclear_war.csv"]
+
+
 # --- nodes ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("nato_response", "node nato_response already exists"),
+        ("NATO_Response", "'NATO_Response' clashes with node nato_response (ids and aliases are"),
+        ("KABOOM", "'KABOOM' is already an alias of node nuclear_war"),
+        ("kaboom", "'kaboom' is already an alias of node nuclear_use"),
+        ("Kaboom", "'Kaboom' clashes with kaboom, an alias of node nuclear_use"),
+    ],
+)
+def test_node_add_names_the_node_it_collides_with(model: Path, name: str, message: str) -> None:
+    stderr = refused(model, "node", "add", name, "--states", "a,b")
+    assert message in stderr
+    owner = message.split("node ")[-1].split(" ")[0]
+    assert f"`bn cpt template {owner} --states ... --force`" in stderr
+    assert f"`bn node remove {owner}`" in stderr
+    assert "use --force" not in stderr  # bn node add has no --force
+    assert "--force" not in run("node", "add", "--help").stdout
 
 
 def test_node_add_with_label_keeps_model_toml_comments(model: Path) -> None:
@@ -381,7 +532,8 @@ def test_node_add_with_label_keeps_model_toml_comments(model: Path) -> None:
     assert text.endswith('[nodes.sanctions]\nlabel = "Sanctions"\ndescription = "New sanctions"\n')
     node = bn.load(model)["sanctions"]
     assert node.label == "Sanctions" and node.row(("yes",)) == (0.4, 0.6)
-    assert "already exists" in refused(model, "node", "add", "kaboom", "--states", "a,b")
+    stderr = refused(model, "node", "add", "kaboom", "--states", "a,b")
+    assert "'kaboom' is already an alias of node nuclear_use" in stderr
     assert "not a valid node id" in refused(model, "node", "add", "2x", "--states", "a,b")
     assert "unknown node 'nope'" in refused(
         model, "node", "add", "y", "--states", "a,b", "--parents", "nope"
@@ -560,6 +712,55 @@ def test_remove_with_marginalize_keeps_the_other_nodes_joint(model: Path) -> Non
     # The overlay's copy of nuclear_war was summed over nato_response too: every scenario agrees.
     assert (model / "overlays/alt/nuclear_war.csv").read_text().startswith("# alt:")
     same_answers({k: v for k, v in before.items() if k[1] != "nato_response"}, answers(model))
+
+
+def merged_notes(rows: list[tuple[str, float]]) -> str:
+    """The note a merged row should have: the distinct notes of its sources with weight > 0."""
+    kept: list[str] = []
+    for note, weight in rows:
+        if weight > 0 and note and note not in kept:
+            kept.append(note)
+    return " / ".join(kept)
+
+
+def test_merged_rows_keep_only_the_notes_and_ess_of_rows_with_weight(model: Path) -> None:
+    """Given kaboom=no, NATO never strikes: that row of KABOOM weighs 0 when nato_response is summed
+    out, so its note ("impossible combination") must not reach the merged row."""
+    (model / "scenarios.toml").unlink()
+    shutil.rmtree(model / "overlays")
+    (model / "nuclear_war.csv").write_text(
+        "nuclear_use,nato_response,nuclear_war=no,nuclear_war=yes,ess,note\n"
+        "no,limited,1,0,20,no route to KABOOM without kaboom\n"
+        'no,strike,1,0,3,"impossible combination, kept for completeness"\n'
+        "yes,limited,1,0,,Tegmark gives no chance after a weak answer\n"
+        "yes,strike,0.3,0.7,,Tegmark (2022): 70%\n"
+    )
+    old = bn.load(model)
+    notes = {
+        old["KABOOM"].row_label(c): n
+        for (c, _), n in zip(old["KABOOM"].rows(), old["KABOOM"].notes, strict=True)
+    }
+    response = old["nato_response"]
+    edit(model, "node", "remove", "nato_response", "--marginalize")
+    new = bn.load(model)["KABOOM"]
+    for k, use in enumerate(("no", "yes")):
+        weights = dict(zip(response.states, response.table[k], strict=True))
+        assert new.notes[k] == merged_notes([(notes[(use, s)], weights[s]) for s in weights])
+    assert new.notes[0] == "no route to KABOOM without kaboom"
+    assert new.ess[0] == 20  # not 3: the impossible row's ess does not count either
+    assert np.isnan(new.ess[1])
+
+
+def test_remove_parent_keeps_only_the_notes_of_rows_with_weight(model: Path) -> None:
+    old = bn.load(model)["KABOOM"]
+    notes = {old.row_label(c): n for (c, _), n in zip(old.rows(), old.notes, strict=True)}
+    edit(model, "node", "remove-parent", "KABOOM", "nato_response", "--weights", "strike:1")
+    new = bn.load(model)["KABOOM"]
+    for k, use in enumerate(("no", "yes")):
+        expected = merged_notes([(notes[(use, "limited")], 0.0), (notes[(use, "strike")], 1.0)])
+        assert new.notes[k] == expected
+        assert new.row((use,)) == old.row((use, "strike"))
+    assert new.notes == ("impossible combination, kept for completeness", "Tegmark (2022): 70%")
 
 
 def test_marginalize_adds_the_removed_nodes_parents_to_children(tmp_path: Path) -> None:

@@ -20,7 +20,9 @@ def check(fix_sums: bool, as_json: bool, model_dir: str | None) -> None:
     """Validate a model directory and explain every problem (exit 2 if any is an error).
 
     Each problem is printed as FILE:LINE: SEVERITY: MESSAGE with a hint below it. Warnings
-    (unknown keys in model.toml, ...) do not make the model invalid.
+    (unknown keys in model.toml, ...) do not make the model invalid. --fix-sums edits the model,
+    so like every edit it needs one named by --model, $BN_MODEL or ./cpts: it never rewrites the
+    packaged model.
 
     \b
     Examples:
@@ -29,10 +31,11 @@ def check(fix_sums: bool, as_json: bool, model_dir: str | None) -> None:
       bn check --fix-sums      # rewrite rows off by rounding, atomically
     """
     from bn import model_path
+    from bn.cli.edit import edited_model_path
     from bn.validate import check as run
     from bn.validate import fix_sums as fix
 
-    path = model_path(model_dir)
+    path = edited_model_path(model_dir) if fix_sums else model_path(model_dir)
     fixed = fix(path) if fix_sums else []
     model, problems = run(path)
     errors = [p for p in problems if p.severity == "error"]

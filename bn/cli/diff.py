@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import click
@@ -31,6 +33,17 @@ def _value(value: Any) -> str:
 
 def _when(when: dict[str, str]) -> str:
     return ", ".join(f"{p}={s}" for p, s in when.items()) or "(root)"
+
+
+def _origin(model_dir: str | None, path: Path) -> str:
+    """Where the model directory came from, as `bn.model_path` chose it."""
+    from bn import packaged_model_path
+
+    if model_dir:
+        return "given by --model"
+    if os.environ.get("BN_MODEL"):
+        return "from $BN_MODEL"
+    return "the packaged model" if path == packaged_model_path() else "./cpts"
 
 
 def _lines(report: dict[str, Any]) -> list[str]:
@@ -125,7 +138,11 @@ def diff(
     from bn.diff import compare, has_changes, load_side, side
 
     default = model_path(model_dir)
-    with side(old, default) as (old_label, old_path), side(new, default) as (new_label, new_path):
+    origin = _origin(model_dir, default)
+    with (
+        side(old, default, origin) as (old_label, old_path),
+        side(new, default, origin) as (new_label, new_path),
+    ):
         before, after = load_side(old_label, old_path), load_side(new_label, new_path)
         a = given.question(model=before)
         b = given.question(model=after)

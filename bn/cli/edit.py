@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -54,18 +55,26 @@ def _split(text: str | None) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
 
 
-def _workspace(model_dir: str | None, editing: bool = True) -> Workspace:
-    """The model directory to edit; never the packaged flagship unless it is named explicitly."""
+def edited_model_path(model_dir: str | None) -> Path:
+    """The model directory an edit writes to (as `bn.model_path`), but never the packaged flagship
+    unless it is named explicitly: `BNError` when it would be the fallback."""
     from bn import BNError, model_path, packaged_model_path
-    from bn.edit import Workspace
 
     path = model_path(model_dir)
     chosen = model_dir or os.environ.get("BN_MODEL")
-    if editing and not chosen and path == packaged_model_path():  # not ./cpts: the fallback
+    if not chosen and path == packaged_model_path():  # not ./cpts: the fallback
         raise BNError(
             "which model? give --model DIR or set $BN_MODEL (bn does not edit the packaged model)"
         )
-    return Workspace(path)
+    return path
+
+
+def _workspace(model_dir: str | None, editing: bool = True) -> Workspace:
+    """The model directory to edit (see `edited_model_path`), or to read when not `editing`."""
+    from bn import model_path
+    from bn.edit import Workspace
+
+    return Workspace(edited_model_path(model_dir) if editing else model_path(model_dir))
 
 
 def _finish(ws: Workspace, lines: Sequence[str], dry_run: bool, as_json: bool) -> None:
@@ -81,8 +90,10 @@ def _finish(ws: Workspace, lines: Sequence[str], dry_run: bool, as_json: bool) -
                 "written": written,
                 "deleted": deleted,
                 "messages": list(lines),
+                "remaining_errors": ws.remaining_errors,
             }
         )
+        _warn_remaining(ws)
         return
     for line in lines:
         click.echo(line)
@@ -94,7 +105,19 @@ def _finish(ws: Workspace, lines: Sequence[str], dry_run: bool, as_json: bool) -
     if not changes:
         click.echo("nothing to change")
     elif dry_run:
-        click.echo("dry run: the new model is valid; nothing written")
+        valid = "the new model is valid" if not ws.remaining_errors else "the edit adds no error"
+        click.echo(f"dry run: {valid}; nothing written")
+    _warn_remaining(ws)
+
+
+def _warn_remaining(ws: Workspace) -> None:
+    """On stderr: how many errors the model still has after an edit (none: nothing said)."""
+    if ws.remaining_errors:
+        click.secho(
+            f"warning: the model still has {ws.remaining_errors} error(s); run bn check",
+            err=True,
+            fg="yellow",
+        )
 
 
 # --- bn cpt --------------------------------------------------------------------------------------
@@ -103,6 +126,15 @@ def _finish(ws: Workspace, lines: Sequence[str], dry_run: bool, as_json: bool) -
 @cli.group()
 def cpt() -> None:
     """Show and edit conditional probability tables (one CSV per node).
+
+    An edit of a model that already has errors (to repair it step by step) follows one rule: it
+    must add no new error. The errors already there may stay; bn then warns on stderr how many are
+    left (remaining_errors in --json). And an edit must be able to read what it uses: one that
+    carries a change into other files (node rename, remove, add-parent, remove-parent; state add,
+    rename, remove) finds them through the model's graph, so only numbers (probabilities, sums,
+    ess) may be wrong; one that computes new rows from old ones (remove --marginalize,
+    remove-parent, state remove) needs those rows valid, and remove-parent's default weights a
+    valid model.
 
     \b
     Examples:
@@ -268,6 +300,15 @@ def cpt_normalize(
 def node() -> None:
     """Add, rename and remove nodes and edges; every dependent file is kept consistent.
 
+    An edit of a model that already has errors (to repair it step by step) follows one rule: it
+    must add no new error. The errors already there may stay; bn then warns on stderr how many are
+    left (remaining_errors in --json). And an edit must be able to read what it uses: one that
+    carries a change into other files (node rename, remove, add-parent, remove-parent; state add,
+    rename, remove) finds them through the model's graph, so only numbers (probabilities, sums,
+    ess) may be wrong; one that computes new rows from old ones (remove --marginalize,
+    remove-parent, state remove) needs those rows valid, and remove-parent's default weights a
+    valid model.
+
     \b
     Examples:
       bn node add sanctions --states none,partial,full --parents nuclear_use
@@ -425,6 +466,15 @@ def node_remove_parent(
 def state() -> None:
     """Add, rename and remove states, keeping every dependent table consistent.
 
+    An edit of a model that already has errors (to repair it step by step) follows one rule: it
+    must add no new error. The errors already there may stay; bn then warns on stderr how many are
+    left (remaining_errors in --json). And an edit must be able to read what it uses: one that
+    carries a change into other files (node rename, remove, add-parent, remove-parent; state add,
+    rename, remove) finds them through the model's graph, so only numbers (probabilities, sums,
+    ess) may be wrong; one that computes new rows from old ones (remove --marginalize,
+    remove-parent, state remove) needs those rows valid, and remove-parent's default weights a
+    valid model.
+
     \b
     Examples:
       bn state add starlink restricted --after degraded --like degraded
@@ -545,12 +595,17 @@ def fmt(check: bool, as_json: bool, model_dir: str | None) -> None:
     if not check:
         ws.commit()
     if as_json:
-        echo_json({"model": str(ws.root), "check": check, "files": files})
+        data: dict[str, Any] = {"model": str(ws.root), "check": check, "files": files}
+        echo_json(data if check else {**data, "remaining_errors": ws.remaining_errors})
+        if not check:
+            _warn_remaining(ws)
     else:
         verb = "would reformat" if check else "reformatted"
         for path in files:
             click.echo(f"{verb} {path}")
         if not files:
             click.echo("all tables are in canonical layout")
+        if not check:
+            _warn_remaining(ws)
     if check and files:
         raise SystemExit(1)
