@@ -8,6 +8,7 @@ import click
 
 from bn.cli.base import cli
 from bn.cli.common import echo_json, json_option, load_model, model_option
+from bn.errors import BNError
 
 FORMAT_NAMES = ["bif", "xmlbif", "xdsl", "net", "uai"]
 FORMAT_HELP = "bif, xmlbif, xdsl (GeNIe), net (Hugin) or uai; default: from the extension."
@@ -16,7 +17,7 @@ FORMAT_HELP = "bif, xmlbif, xdsl (GeNIe), net (Hugin) or uai; default: from the 
 @cli.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
-    "--out", required=True, metavar="DIR", type=click.Path(path_type=Path),
+    "-o", "--out", required=True, metavar="DIR", type=click.Path(path_type=Path),
     help="Model directory to create (CSV files + model.toml).",
 )  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), help=FORMAT_HELP)
@@ -69,7 +70,7 @@ def import_(file: Path, out: Path, fmt: str | None, force: bool, as_json: bool) 
 
 @cli.command("export")
 @click.option(
-    "--to", "to", required=True, metavar="FILE", type=click.Path(path_type=Path),
+    "-o", "--to", "to", required=True, metavar="FILE", type=click.Path(path_type=Path),
     help="Network file to write.",
 )  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), help=FORMAT_HELP)
@@ -93,6 +94,10 @@ def export(to: Path, fmt: str | None, force: bool, as_json: bool, model_dir: str
     """
     from bn.interop import export_network
 
+    if str(to) == "-":
+        raise BNError(
+            "bn export writes a file: name it (the text is read back before it is written)"
+        )
     model = load_model(model_dir)
     exported = export_network(model, to, fmt, force)
     if as_json:

@@ -102,7 +102,7 @@ Examples:
     metavar="P",
     help="Also report the share of draws above P.",
 )
-@click.option("--hist", "hist", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+@click.option("-o", "--hist", "hist", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Write a histogram of the draws (.png, .svg, .pdf ...).")  # fmt: skip
 @evidence_options
 @json_option
