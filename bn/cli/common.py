@@ -54,6 +54,15 @@ def evidence_options(function: F) -> F:
 
     The command receives them together as `given: Given`.
     """
+    return _evidence_flags(function, scenario=True)
+
+
+def evidence_flags_without_scenario(function: F) -> F:
+    """The evidence flags without --scenario, for commands that run every scenario."""
+    return _evidence_flags(function, scenario=False)
+
+
+def _evidence_flags(function: F, *, scenario: bool) -> F:
     options = [
         click.option("-e", "--evidence", "hard", multiple=True, metavar="NODE=STATE",
                      help="Hard evidence (repeatable)."),
@@ -63,8 +72,11 @@ def evidence_options(function: F) -> F:
                      help="Likelihood evidence, one weight per state (repeatable)."),
         click.option("--soft", multiple=True, metavar="NODE=P1,P2,...",
                      help="Fixed-marginal (Jeffrey) evidence (repeatable)."),
-        click.option("--scenario", metavar="NAME", help="Apply a scenario from scenarios.toml first."),
     ]  # fmt: skip
+    if scenario:
+        options.append(
+            click.option("--scenario", metavar="NAME", help="Apply a scenario from scenarios.toml.")
+        )
 
     @functools.wraps(function)
     def command(
@@ -73,7 +85,7 @@ def evidence_options(function: F) -> F:
         do: Sequence[str],
         likelihood: Sequence[str],
         soft: Sequence[str],
-        scenario: str | None,
+        scenario: str | None = None,
         **kwargs: Any,
     ) -> Any:
         given = Given(tuple(hard), tuple(do), tuple(likelihood), tuple(soft), scenario)

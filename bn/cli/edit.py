@@ -120,21 +120,25 @@ def _warn_remaining(ws: Workspace) -> None:
         )
 
 
+# Said in the help of every editing group (cpt, node, state).
+EDIT_RULE = (
+    "An edit of a model that already has errors (to repair it step by step) follows one rule: "
+    "it must add no new error. The errors already there may stay; bn then warns on stderr how "
+    "many are left (remaining_errors in --json). And an edit must be able to read what it "
+    "uses: one that carries a change into other files (node rename, remove, add-parent, "
+    "remove-parent; state add, rename, remove) finds them through the model's graph, so only "
+    "numbers (probabilities, sums, ess) may be wrong; one that computes new rows from old "
+    "ones (remove --marginalize, remove-parent, state remove) needs those rows valid, and "
+    "remove-parent's default weights a valid model."
+)
+
+
 # --- bn cpt --------------------------------------------------------------------------------------
 
 
-@cli.group()
+@cli.group(epilog=EDIT_RULE)
 def cpt() -> None:
     """Show and edit conditional probability tables (one CSV per node).
-
-    An edit of a model that already has errors (to repair it step by step) follows one rule: it
-    must add no new error. The errors already there may stay; bn then warns on stderr how many are
-    left (remaining_errors in --json). And an edit must be able to read what it uses: one that
-    carries a change into other files (node rename, remove, add-parent, remove-parent; state add,
-    rename, remove) finds them through the model's graph, so only numbers (probabilities, sums,
-    ess) may be wrong; one that computes new rows from old ones (remove --marginalize,
-    remove-parent, state remove) needs those rows valid, and remove-parent's default weights a
-    valid model.
 
     \b
     Examples:
@@ -296,18 +300,9 @@ def cpt_normalize(
 # --- bn node -------------------------------------------------------------------------------------
 
 
-@cli.group()
+@cli.group(epilog=EDIT_RULE)
 def node() -> None:
     """Add, rename and remove nodes and edges; every dependent file is kept consistent.
-
-    An edit of a model that already has errors (to repair it step by step) follows one rule: it
-    must add no new error. The errors already there may stay; bn then warns on stderr how many are
-    left (remaining_errors in --json). And an edit must be able to read what it uses: one that
-    carries a change into other files (node rename, remove, add-parent, remove-parent; state add,
-    rename, remove) finds them through the model's graph, so only numbers (probabilities, sums,
-    ess) may be wrong; one that computes new rows from old ones (remove --marginalize,
-    remove-parent, state remove) needs those rows valid, and remove-parent's default weights a
-    valid model.
 
     \b
     Examples:
@@ -462,18 +457,9 @@ def node_remove_parent(
 # --- bn state ------------------------------------------------------------------------------------
 
 
-@cli.group()
+@cli.group(epilog=EDIT_RULE)
 def state() -> None:
     """Add, rename and remove states, keeping every dependent table consistent.
-
-    An edit of a model that already has errors (to repair it step by step) follows one rule: it
-    must add no new error. The errors already there may stay; bn then warns on stderr how many are
-    left (remaining_errors in --json). And an edit must be able to read what it uses: one that
-    carries a change into other files (node rename, remove, add-parent, remove-parent; state add,
-    rename, remove) finds them through the model's graph, so only numbers (probabilities, sums,
-    ess) may be wrong; one that computes new rows from old ones (remove --marginalize,
-    remove-parent, state remove) needs those rows valid, and remove-parent's default weights a
-    valid model.
 
     \b
     Examples:

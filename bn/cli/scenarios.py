@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
 from bn.cli.base import cli
-from bn.cli.common import DRAWS, echo_json, json_option, model_option
+from bn.cli.common import (
+    DRAWS,
+    Given,
+    echo_json,
+    evidence_flags_without_scenario,
+    json_option,
+    model_option,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def evidence_flags(function: F) -> F:
-    """-e/--evidence, --do, --likelihood and --soft (no --scenario: every scenario is run)."""
-    options = [
-        click.option("-e", "--evidence", "hard", multiple=True, metavar="NODE=STATE",
-                     help="Hard evidence added to every scenario (repeatable)."),
-        click.option("--do", "do", multiple=True, metavar="NODE=STATE",
-                     help="Intervention added to every scenario (repeatable)."),
-        click.option("--likelihood", multiple=True, metavar="NODE=W1,W2,...",
-                     help="Likelihood evidence added to every scenario (repeatable)."),
-        click.option("--soft", multiple=True, metavar="NODE=P1,P2,...",
-                     help="Fixed-marginal (Jeffrey) evidence added to every scenario (repeatable)."),
-    ]  # fmt: skip
-    for option in reversed(options):
-        function = option(function)
-    return function
 
 
 def _percent(p: float) -> str:
@@ -71,7 +61,7 @@ Examples:
     help="Parameter draws for --intervals.",
 )
 @click.option("--seed", default=0, show_default=True, help="Random seed for --intervals.")
-@evidence_flags
+@evidence_flags_without_scenario
 @json_option
 @model_option
 def scenarios(
@@ -79,19 +69,16 @@ def scenarios(
     intervals: bool,
     draws: int,
     seed: int,
-    hard: Sequence[str],
-    do: Sequence[str],
-    likelihood: Sequence[str],
-    soft: Sequence[str],
+    given: Given,
     as_json: bool,
     model_dir: str | None,
 ) -> None:
     """Compare every scenario in scenarios.toml: P(target), change against baseline, ratio."""
-    from bn.cli.common import load_model, parse_evidence
+    from bn.cli.common import load_model
     from bn.scenarios import compare
 
     model = load_model(model_dir)
-    extra = parse_evidence(hard, do, likelihood, soft)
+    extra = given.evidence()
     table = compare(model, target, extra=extra, intervals=intervals, draws=draws, seed=seed)
     if as_json:
         echo_json(table.to_dict())
