@@ -86,10 +86,12 @@ def _save_figure(figure: Any, path: str | Path) -> None:
 
     path = Path(path)
     kind = image_format(path)
-    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(kind, {})
+    # Only some formats take metadata (jpeg, tiff, webp... refuse even an empty one).
+    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(kind)
+    extra = {} if metadata is None else {"metadata": metadata}
     buffer = io.BytesIO()
     with rc_context({"svg.hashsalt": "bn"}):  # SVG element ids from a fixed salt, not at random
-        figure.savefig(buffer, format=kind, metadata=metadata)
+        figure.savefig(buffer, format=kind, **extra)
     write_atomic(path, buffer.getvalue())
 
 

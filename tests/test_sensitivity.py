@@ -392,3 +392,17 @@ def test_cli_bad_input(args: list[str], message: str) -> None:
     result = run("sensitivity", *args, "--model", str(CHAIN))
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_every_chart_format_offered_can_be_written(tmp_path: Path) -> None:
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from bn.charts import NEEDS_LATEX
+
+    for extension in sorted(set(FigureCanvasBase.get_supported_filetypes()) - NEEDS_LATEX):
+        path = tmp_path / f"tornado.{extension}"
+        result = run(
+            "sensitivity", "KABOOM=yes", "--top", "2", "-o", str(path), "--model", str(CHAIN)
+        )
+        assert result.exit_code == 0, (extension, result.stderr)
+        assert path.stat().st_size > 0
