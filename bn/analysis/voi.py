@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from bn.engine import joint
+from bn.engine import Conditioned, condition
 from bn.errors import EvidenceError
 from bn.evidence import Evidence
 from bn.model import Model, Node  # noqa: F401  (Node: doctest)
@@ -129,8 +129,9 @@ def value_of_information(
                 )
     else:
         names = [n.id for n in model.nodes if n.id not in fixed and n.id != target]
-    marginal = joint(model, [target], evidence)
-    indicators = [_indicator(model, name, target, index, evidence) for name in names]
+    given = condition(model, evidence)  # the evidence (soft evidence's fit included) once for all
+    marginal = given.joint([target])
+    indicators = [_indicator(model, given, name, target, index) for name in names]
     indicators.sort(key=lambda i: (-i.mutual_information, -(i.high - i.low)))
     return ValueOfInformation(
         target,
@@ -142,8 +143,8 @@ def value_of_information(
     )
 
 
-def _indicator(model: Model, name: str, target: str, index: int, evidence: Evidence) -> Indicator:
-    table = joint(model, [name, target], evidence)
+def _indicator(model: Model, given: Conditioned, name: str, target: str, index: int) -> Indicator:
+    table = given.joint([name, target])
     px = table.sum(axis=1)
     states: dict[str, tuple[float, float]] = {}
     for x, p in zip(model[name].states, px, strict=True):
