@@ -10,8 +10,8 @@ written as an einsum:
 
 Tables may carry a leading batch axis (shape (B, *parents, states)): the answer then has one row per
 parameter set, computed in the same contraction. Soft (Jeffrey) evidence is turned into the likelihood
-vector that makes the node's marginal equal the given one (iterative proportional fitting when there
-are several; one step when there is one).
+vector that makes the node's marginal equal the given one (one step for one soft node; Newton steps
+for several, see `_soft_weights`). `condition` applies evidence once for any number of questions.
 
 >>> import bn
 >>> m = bn.load(bn.packaged_model_path())
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 Tables = Mapping[str, np.ndarray]
 MAX_JOINT_CELLS = 1_000_000  # a joint table larger than this is no answer a person can read
-BATCH = "\u03b2"  # einsum symbol of the batch axis, outside opt_einsum's generated range
 
 
 def intervene(model: Model, do: Mapping[str, str]) -> Model:
@@ -83,6 +82,7 @@ def contract(
     relevant = model.ancestors([*keep, *hard, *weights])
     nodes = [n for n in model.nodes if n.id in relevant]
     symbol = {n.id: opt_einsum.get_symbol(i) for i, n in enumerate(nodes)}
+    batch_symbol = opt_einsum.get_symbol(len(nodes))  # distinct from every node's
     operands: list[np.ndarray] = []
     inputs: list[str] = []
     batched = False
@@ -91,7 +91,7 @@ def contract(
         nonlocal batched
         batched |= batch
         operands.append(array)
-        inputs.append((BATCH if batch else "") + "".join(axes))
+        inputs.append((batch_symbol if batch else "") + "".join(axes))
 
     for node in nodes:
         table = tables.get(node.id, node.table)
@@ -107,7 +107,7 @@ def contract(
         add(np.asarray(vector, dtype=float), [symbol[name]], np.ndim(vector) == 2)
     if not operands:  # nothing observed or kept: the total probability, 1 per parameter set
         return np.ones(_batch_shape(model, tables))
-    output = (BATCH if batched else "") + "".join(symbol[k] for k in keep)
+    output = (batch_symbol if batched else "") + "".join(symbol[k] for k in keep)
     subscripts = ",".join(inputs) + "->" + output
     expression = _expression(subscripts, tuple(op.shape for op in operands))
     return np.asarray(expression(*operands))
