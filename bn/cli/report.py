@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from bn.cli.base import cli
+from bn.cli.common import DRAWS as DRAW_RANGE
 from bn.cli.common import echo_json, is_terminal, json_option, load_model, model_option
 from bn.report import DRAWS, SEED
 
@@ -46,7 +47,7 @@ from bn.report import DRAWS, SEED
 @click.option(
     "-n",
     "draws",
-    type=click.IntRange(min=1),
+    type=DRAW_RANGE,
     default=DRAWS,
     show_default=True,
     help="Parameter draws for the intervals (as in `bn uncertainty`).",
