@@ -82,7 +82,7 @@ def _save_figure(figure: Any, path: str | Path) -> None:
 
     from matplotlib import rc_context
 
-    from bn.csvfiles import write_atomic
+    from bn.files import write_atomic
 
     path = Path(path)
     kind = image_format(path)

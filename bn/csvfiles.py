@@ -16,25 +16,23 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bn.errors import BNError, Problem
-from bn.model import Model, Node, suggest
+from bn.errors import Problem
+from bn.files import MODEL_TOML, write_atomic
+from bn.model import Model, Node
+from bn.names import suggest
+from bn.numbers import DECIMAL, format_number
 
 ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 RESERVED = ("ess", "note")
 SUM_TOLERANCE = 1e-6
 MAX_ESS = 1e9
-# A decimal as people and spreadsheets write it (exponents accepted, as some exports use them);
-# stricter than float(), which also takes "inf", "nan" and "1_000".
-_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 
 
 @dataclass
@@ -362,21 +360,6 @@ def parse_table(text: str, name: str, problems: list[Problem]) -> RawTable | Non
     return table
 
 
-def parse_decimal(cell: str) -> float | None:
-    """A finite decimal as people and spreadsheets write it, or None.
-
-    >>> parse_decimal(" 0.25"), parse_decimal("1e-05"), parse_decimal("20")
-    (0.25, 1e-05, 20.0)
-    >>> parse_decimal("1_0"), parse_decimal("inf"), parse_decimal("0x1"), parse_decimal("")
-    (None, None, None, None)
-    """
-    cell = cell.strip()
-    if not _DECIMAL.match(cell):
-        return None
-    value = float(cell)
-    return value if math.isfinite(value) else None
-
-
 def parse_probability(cell: str) -> float | str:
     """A probability from a cell, or the reason it is not one.
 
@@ -392,7 +375,7 @@ def parse_probability(cell: str) -> float | str:
         return "empty"
     if cell.lower().lstrip("+-") == "nan":
         return "NaN"
-    if not _DECIMAL.match(cell):
+    if not DECIMAL.match(cell):
         return "not a number"
     value = float(cell)
     if value < 0:
@@ -411,7 +394,7 @@ def parse_ess(cell: str) -> float | str:
     cell = cell.strip()
     if not cell:
         return math.nan
-    if not _DECIMAL.match(cell):
+    if not DECIMAL.match(cell):
         return "not a number"
     value = float(cell)
     if not (math.isfinite(value) and value > 0):
@@ -466,22 +449,6 @@ def scenario_tables(document: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]
     if not isinstance(table, Mapping):
         return {}
     return {str(k): v for k, v in table.items() if isinstance(v, Mapping)}
-
-
-def format_number(value: float) -> str:
-    """Shortest text that reads back as the same float, written without exponents.
-
-    >>> format_number(0.3), format_number(1.0), format_number(1e-05), format_number(0.1 + 0.2)
-    ('0.3', '1', '0.00001', '0.30000000000000004')
-    >>> float(format_number(1.5e-25)) == 1.5e-25
-    True
-    """
-    from decimal import Decimal
-
-    text = format(Decimal(repr(float(value))), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"
 
 
 def table_text(node: Node) -> str:
@@ -549,67 +516,6 @@ def toml_text(model: Model) -> str:
     return tomli_w.dumps(document)
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write text (UTF-8) or bytes to `path` through a temporary file in the same directory, then
-    rename: a reader sees the old file or the new one, never half of one (see `write_temporary`)."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        temp = write_temporary(path, payload)
-        try:
-            os.replace(temp, path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-    except OSError as error:  # a read-only or missing directory, a full disk: bad input here
-        raise BNError(f"cannot write {path}: {error.strerror or error}") from None
-
-
-def write_temporary(target: Path, data: bytes) -> Path:
-    """A new temporary file beside `target` holding `data`, flushed to disk, with the permissions
-    `target` has (a new file: 0o666 less the umask); the caller renames it over `target`.
-
-    Nothing is left behind when writing fails.
-    """
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    temp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())  # the data is on disk before any rename makes it visible
-        os.chmod(temp, _mode_for(target))
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return temp
-
-
-def _mode_for(path: Path) -> int:
-    """Keep an existing file's permissions; a new file gets the usual 0o666 less the umask."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it where the system tells it (Linux).
-
-    Elsewhere it can only be read by setting it: for that instant it is the strict 0o077, so
-    that a file another thread creates meanwhile is private rather than world-writable.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o077)
-    os.umask(mask)
-    return mask
-
-
 def write_model(model: Model, directory: Path) -> None:
     """Write every node's CSV and `model.toml` into `directory` (created if missing)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -620,7 +526,7 @@ def write_model(model: Model, directory: Path) -> None:
 def model_files(model: Model) -> dict[str, str]:
     """File name -> text of a model directory."""
     files = {f"{node.id}.csv": table_text(node) for node in model.nodes}
-    files["model.toml"] = toml_text(model)
+    files[MODEL_TOML] = toml_text(model)
     return files
 
 

@@ -549,7 +549,7 @@ def render_with(dot_text: str, fmt: str) -> tuple[bytes, Path | None]:
 
 def write_bytes(path: Path, data: bytes) -> None:
     """Write a picture atomically (see `bn.csvfiles.write_atomic`), creating its directory."""
-    from bn.csvfiles import write_atomic
+    from bn.files import write_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, data)

@@ -43,9 +43,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import os
 import re
-import secrets
 import shutil
 import tempfile
 from collections import Counter
@@ -59,21 +57,19 @@ from bn.csvfiles import (
     RESERVED,
     csv_records,
     decode_text,
-    format_number,
     node_files,
     parse_probability,
     parse_table,
     parse_toml,
     scenario_tables,
-    write_temporary,
 )
 from bn.errors import BNError, ModelError, Problem
+from bn.files import MODEL_TOML, SCENARIOS_TOML, replace_files
 from bn.metadata import alias_map
-from bn.model import Model, suggest
+from bn.model import Model
+from bn.names import suggest
+from bn.numbers import computed_number
 from bn.validate import check as check_model
-
-MODEL_TOML = "model.toml"
-SCENARIOS_TOML = "scenarios.toml"
 
 
 @dataclass
@@ -266,15 +262,6 @@ def _choose(name: str, choices: Sequence[str], what: str) -> int:
     )
 
 
-def number(value: float) -> str:
-    """A computed probability as text: 15 significant digits, so 0.1 + 0.2 is written 0.3.
-
-    >>> number(0.1 + 0.2), number(1 / 3), number(2e-7)
-    ('0.3', '0.333333333333333', '0.0000002')
-    """
-    return format_number(float(f"{value:.15g}"))
-
-
 def probability(cell: str) -> float | None:
     """A cell's probability read as `bn check` reads it (a decimal from 0 to 1), else None.
 
@@ -283,16 +270,6 @@ def probability(cell: str) -> float | None:
     """
     value = parse_probability(cell)
     return value if isinstance(value, float) else None
-
-
-class WriteFailed(ModelError):
-    """Writing the files failed (`error` says why) and every file was left as it was."""
-
-    def __init__(self, error: OSError) -> None:
-        self.error = error
-        super().__init__(
-            [Problem(error.filename or "model", None, f"write failed, nothing changed: {error}")]
-        )
 
 
 class Workspace:
@@ -626,7 +603,7 @@ def _blank_numbers(root: Path, folders: Sequence[str]) -> None:
             if not sheet.states:
                 continue
             for row in sheet.rows:
-                row.probs = [number(1 / len(sheet.states))] * len(sheet.states)
+                row.probs = [computed_number(1 / len(sheet.states))] * len(sheet.states)
                 row.ess = ""
             path.write_text(sheet.text(), encoding="utf-8")
 
@@ -650,90 +627,3 @@ def _copy_model(
 def _overlay_names(document: Mapping[str, Any]) -> list[str]:
     """The overlay folders a parsed scenarios.toml names."""
     return [str(e["overlay"]) for e in scenario_tables(document).values() if e.get("overlay")]
-
-
-def replace_files(
-    root: Path, new: Mapping[str, bytes | None], expected: Mapping[str, bytes | None]
-) -> None:
-    """Replace (or delete, for None) several files as one change: all of them or none.
-
-    Each new file is first written in full to a temporary file beside its target. Each file that
-    will be replaced or deleted gets a backup (a hard link, else a copy) before anything is
-    renamed. If a rename fails, the files already renamed are restored from their backups.
-    `expected` holds what each file contained when it was read: if a file changed on disk since
-    (a spreadsheet saved it), nothing is written.
-    """
-    for path in new:
-        now = (root / path).read_bytes() if (root / path).is_file() else None
-        if now != expected.get(path, now):
-            raise ModelError(
-                [Problem(path, None, "the file changed on disk during the edit; nothing written")]
-            )
-    temps: dict[str, Path] = {}
-    backups: dict[str, Path] = {}
-    done: list[str] = []
-    try:
-        for path, data in new.items():
-            if data is not None:
-                (root / path).parent.mkdir(parents=True, exist_ok=True)
-                temps[path] = write_temporary(root / path, data)
-        for path in new:
-            target = root / path
-            if target.is_file():
-                backup = target.with_name(f".{target.name}.bn-backup-{secrets.token_hex(4)}")
-                try:
-                    os.link(target, backup)
-                except OSError:
-                    shutil.copy2(target, backup)
-                backups[path] = backup
-        deletes = [p for p, d in new.items() if d is None]
-        writes = [p for p, d in new.items() if d is not None]
-        for path in deletes:  # first, so that a rename to another case of the name works
-            done.append(path)
-            (root / path).unlink()
-        for path in writes:
-            done.append(path)
-            os.replace(temps[path], root / path)
-            del temps[path]
-    except BaseException as error:
-        failed = _restore(root, done, backups)
-        for temp in temps.values():
-            temp.unlink(missing_ok=True)
-        if failed:
-            raise ModelError(
-                [
-                    Problem(
-                        p,
-                        None,
-                        f"could not restore this file after a failed write ({error}); its "
-                        f"previous content is in {backups[p].name}",
-                    )
-                    for p in failed
-                ]
-            ) from error
-        for backup in backups.values():
-            backup.unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise WriteFailed(error) from error
-        raise
-    for backup in backups.values():
-        backup.unlink(missing_ok=True)
-
-
-def _restore(root: Path, done: Sequence[str], backups: Mapping[str, Path]) -> list[str]:
-    """Undo the renames in `done`; the paths that could not be restored."""
-    failed = []
-    for path in reversed(done):
-        target = root / path
-        try:
-            if path in backups:
-                try:
-                    os.replace(backups[path], target)
-                except OSError:
-                    target.write_bytes(backups[path].read_bytes())
-                    backups[path].unlink()
-            else:
-                target.unlink(missing_ok=True)
-        except OSError:
-            failed.append(path)
-    return failed

@@ -31,10 +31,13 @@ from typing import Any
 import numpy as np
 
 from bn.csvfiles import ID_PATTERN, RESERVED, SUM_TOLERANCE, parse_ess, scenario_tables
-from bn.edit import MODEL_TOML, SCENARIOS_TOML, Row, Sheet, Workspace, _choose, number, probability
+from bn.edit import Row, Sheet, Workspace, _choose, probability
 from bn.errors import BNError, EvidenceError, ModelError, Problem
 from bn.evidence import KIND_NAMES
-from bn.model import Model, suggest
+from bn.files import MODEL_TOML, SCENARIOS_TOML
+from bn.model import Model
+from bn.names import suggest
+from bn.numbers import computed_number
 from bn.tomledit import TomlDoc
 
 KINDS = tuple(KIND_NAMES.values())  # the evidence keys of a scenario
@@ -74,7 +77,7 @@ def _merge(
     """
     used = [r for r, w in zip(rows, weights, strict=True) if w > 0] or list(rows)
     texts = {tuple(r.probs) for r in used}
-    probs = list(used[0].probs) if len(texts) == 1 else [number(v) for v in total]
+    probs = list(used[0].probs) if len(texts) == 1 else [computed_number(v) for v in total]
     notes = [r.note for r in used if r.note]
     ess = []
     for row in used:
@@ -94,7 +97,7 @@ def _merge(
     return Row(
         [],
         probs,
-        number(min(ess)) if ess else "",
+        computed_number(min(ess)) if ess else "",
         " / ".join(dict.fromkeys(notes)),
         comments,
     )

@@ -17,10 +17,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from bn.edit import MODEL_TOML, Row, Workspace, number
+from bn.edit import Row, Workspace
 from bn.edit_graph import children_copies, row_values, save_docs, scenario_uses, toml_docs
 from bn.errors import BNError
+from bn.files import MODEL_TOML
 from bn.model import Model
+from bn.numbers import computed_number
 from bn.tomledit import TomlDoc
 
 
@@ -72,7 +74,7 @@ def add_state(
                 new_rows.append(row.copy(parents=parents))
             else:
                 card = len(sheet.states)
-                new_rows.append(Row(parents, [number(1 / card)] * card))
+                new_rows.append(Row(parents, [computed_number(1 / card)] * card))
         states_of = [new_states if p == node else model[p].states for p in sheet.parents]
         sheet.place(new_rows, states_of)
         ws.save(path)
@@ -197,7 +199,7 @@ def _without(row: Row, index: int, target: int | None, path: str) -> list[str]:
         del cells[index]
         return cells
     if target is not None:
-        cells[target] = number(values[target] + values[index])
+        cells[target] = computed_number(values[target] + values[index])
         del cells[index]
         return cells
     rest = math.fsum(values) - values[index]
@@ -206,4 +208,4 @@ def _without(row: Row, index: int, target: int | None, path: str) -> list[str]:
             f"{path}:{row.line}: the row puts all its probability on the state being removed; "
             "use --into to say where it goes"
         )
-    return [number(v / rest) for i, v in enumerate(values) if i != index]
+    return [computed_number(v / rest) for i, v in enumerate(values) if i != index]

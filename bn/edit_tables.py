@@ -30,14 +30,14 @@ from bn.csvfiles import (
     ID_PATTERN,
     RESERVED,
     SUM_TOLERANCE,
-    format_number,
     node_metadata,
-    parse_decimal,
     parse_ess,
     parse_probability,
 )
-from bn.edit import MODEL_TOML, Row, Sheet, Workspace, _choose, number
+from bn.edit import Row, Sheet, Workspace, _choose
 from bn.errors import BNError, ModelError, Problem
+from bn.files import MODEL_TOML
+from bn.numbers import computed_number, format_number, parse_decimal
 
 
 def parent_states(ws: Workspace, sheet: Sheet) -> list[list[str]]:
@@ -125,7 +125,7 @@ def fill_row(fill: str, states: Sequence[str]) -> list[str]:
     (['0.333333333333333', '0.333333333333333', '0.333333333333333'], ['0.5', '0.5'], ['0.9', '0.1'])
     """
     if fill == "uniform":
-        return [number(1 / len(states))] * len(states)
+        return [computed_number(1 / len(states))] * len(states)
     values = [_probability(v, "--fill") for v in fill.split(",")]
     if len(values) == 1:
         values *= len(states)
@@ -332,7 +332,7 @@ def _new_row(row: Row, values: Mapping[int, float], path: str) -> list[str]:
         cells[i] = format_number(value)
     for i, value in zip(rest, olds, strict=True):
         share = value / total if total > 0 else 1 / len(rest)
-        cells[i] = number(max(remainder, 0.0) * share)
+        cells[i] = computed_number(max(remainder, 0.0) * share)
     return cells
 
 
@@ -368,7 +368,7 @@ def normalize(ws: Workspace, names: Sequence[str]) -> list[str]:
                     "with `bn cpt set`"
                 )
             if abs(total - 1) > 1e-12:
-                row.probs = [number(v / total) for v in floats]
+                row.probs = [computed_number(v / total) for v in floats]
                 fixed += 1
         if fixed:
             ws.save(path)

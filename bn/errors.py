@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+
+# A parameter named in a message: private-use characters around its name, which no model text holds.
+_PARAMETER = re.compile("\ue000([A-Za-z_][A-Za-z0-9_]*)\ue001")
+
+
+def param(name: str) -> str:
+    """A reference to a parameter inside an error message.
+
+    The library speaks of its own parameters; each face spells them its way: the Python API as
+    the name, the command line as the command's flag (`--focus`), the web API as its query key.
+
+    >>> error = BNError(f"{param('depth')} needs {param('focus')}")
+    >>> str(error), error.render(lambda name: "--" + name)
+    ('depth needs focus', '--depth needs --focus')
+    """
+    return f"\ue000{name}\ue001"
+
+
+def spell(text: str, spelling: Callable[[str], str] = str) -> str:
+    """`text` with each `param` reference written by `spelling` (by default the bare name)."""
+    return _PARAMETER.sub(lambda match: spelling(match.group(1)), text)
 
 
 @dataclass(frozen=True)
@@ -39,7 +62,17 @@ class Problem:
 
 
 class BNError(Exception):
-    """Base class of every error caused by input (model files, evidence, arguments)."""
+    """Base class of every error caused by input (model files, evidence, arguments).
+
+    A message names parameters with `param`; `str()` shows their names, `render` another spelling.
+    """
+
+    def __str__(self) -> str:
+        return spell(super().__str__())
+
+    def render(self, spelling: Callable[[str], str]) -> str:
+        """The message with each parameter spelt by `spelling` (a flag, a query key)."""
+        return spell(super().__str__(), spelling)
 
 
 class ModelError(BNError):

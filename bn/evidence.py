@@ -46,7 +46,7 @@ def parse_assignment(text: str) -> tuple[str, str]:
 
 def parse_weights(text: str) -> tuple[str, dict[str, float] | list[float]]:
     """`node=0.2,0.8` (one number per state, in order) or `node=yes:0.07,no:0.93` (named states)."""
-    from bn.csvfiles import parse_decimal
+    from bn.numbers import parse_decimal
 
     def number(cell: str) -> float:
         value = parse_decimal(cell)

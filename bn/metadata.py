@@ -14,7 +14,7 @@ from typing import Any
 
 from bn.csvfiles import RawTable, decode_text
 from bn.errors import Problem
-from bn.model import suggest
+from bn.names import suggest
 
 Add = Callable[..., None]  # reports a TOML problem at a key path
 

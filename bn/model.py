@@ -13,7 +13,6 @@ Nothing here reads files or runs inference; `bn.csvfiles` builds models and `bn.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bn.errors import EvidenceError, ModelError
+from bn.names import choose, find, suggest
 
 if TYPE_CHECKING:
     from bn.engine import QueryResult
@@ -37,28 +37,11 @@ def _frozen(values: Any, dtype: type = float) -> np.ndarray:
     return array
 
 
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """A 'did you mean' phrase for `word`, or '' when nothing is close.
-
-    >>> suggest("cutt", ["available", "degraded", "cut"])
-    "did you mean 'cut'? "
-    """
-    choices = list(choices)
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    if not close:
-        lowered = {c.lower(): c for c in choices}
-        close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-        close = [lowered[c] for c in close]
-    return f"did you mean '{close[0]}'? " if close else ""
-
-
-def _index_of(states: Sequence[str], state: str, node: str) -> int:
-    if state not in states:
-        raise EvidenceError(
-            f"'{state}' is not a state of {node}; {suggest(state, states)}states of {node}: "
-            + ", ".join(states)
-        )
-    return list(states).index(state)
+def state_of(node: str, states: Sequence[str], state: str) -> str:
+    """The state of `node` that `state` names (see `bn.names`), or an `EvidenceError`."""
+    return choose(
+        state, states, f"'{state}' is not a state of {node}", f"states of {node}", EvidenceError
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,15 +116,7 @@ class Node:
 
     def state_index(self, state: str) -> int:
         """Index of `state`, accepting a unique case-insensitive match; a helpful error otherwise."""
-        if state in self.states:
-            return self.states.index(state)
-        folded = [s for s in self.states if s.lower() == state.lower()]
-        if len(folded) == 1:
-            return self.states.index(folded[0])
-        raise EvidenceError(
-            f"'{state}' is not a state of {self.id}; {suggest(state, self.states)}"
-            f"states of {self.id}: {', '.join(self.states)}"
-        )
+        return self.states.index(state_of(self.id, self.states, state))
 
     def rows(self) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
         """Each parent combination (as state indices, row-major) with its probability row."""
@@ -155,7 +130,7 @@ class Node:
                 f"{self.id} has {len(self.parents)} parent(s): {', '.join(self.parents)}"
             )
         index = tuple(
-            _index_of(states, state, parent)
+            states.index(state_of(parent, states, state))
             for states, state, parent in zip(
                 self.parent_states, parent_states, self.parents, strict=True
             )
@@ -215,8 +190,10 @@ class Model:
         return self._index[self.resolve(name)]
 
     def _lookup(self, name: str) -> str | None:
-        if name in self._names:
-            return self._names[name]
+        found = find(name, self._names)
+        if found is not None:
+            return self._names[found]
+        # An id and its own alias may differ only by case (nuclear_war, NUCLEAR_WAR): one node.
         folded = {self._names[k] for k in self._names if k.lower() == name.lower()}
         return folded.pop() if len(folded) == 1 else None
 

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from bn import __version__
 from bn.charts import bar_chart, histogram_chart, number, tornado_chart
-from bn.csvfiles import format_number
 from bn.errors import BNError
 from bn.evidence import Evidence
 from bn.model import Model, Node
+from bn.numbers import format_number
 
 if TYPE_CHECKING:
     from bn.analysis.sensitivity import Cell
@@ -654,7 +654,7 @@ def write_report(
     """Compute the brief and write `<out_dir>/<name>.html` and/or `.md` atomically; the paths.
 
     Each format is written once; an empty or unknown format list is refused before any work."""
-    from bn.csvfiles import write_atomic
+    from bn.files import write_atomic
 
     formats = parse_formats(formats)
     facts = gather(

@@ -24,7 +24,8 @@ from bn.csvfiles import RawTable, node_files, read_table, read_toml
 from bn.errors import BNError, EvidenceError, ModelError, Problem
 from bn.evidence import KIND_NAMES, Evidence
 from bn.metadata import TomlLines, check_keys, plain_text
-from bn.model import Model, Node, suggest
+from bn.model import Model, Node
+from bn.names import suggest
 from bn.validate import check_tables
 
 KINDS = {name: field for field, name in KIND_NAMES.items()}  # key in scenarios.toml -> field

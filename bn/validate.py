@@ -25,7 +25,6 @@ from bn.csvfiles import (
     RESERVED,
     SUM_TOLERANCE,
     RawTable,
-    format_number,
     node_files,
     node_metadata,
     parse_ess,
@@ -36,7 +35,9 @@ from bn.csvfiles import (
 )
 from bn.errors import ModelError, Problem
 from bn.metadata import TomlLines, alias_map, check_metadata, plain_text
-from bn.model import Model, Node, suggest
+from bn.model import Model, Node
+from bn.names import suggest
+from bn.numbers import format_number
 
 FIXABLE = 1e-3  # rows off by at most this much are renormalised by `bn check --fix-sums`
 
@@ -145,7 +146,8 @@ def fix_sums(directory: str | Path) -> list[Problem]:
     `ModelError` if they cannot be written (every file is then unchanged). A file whose header
     cannot be read is left alone (`check` says why). The returned problems have severity "info".
     """
-    from bn.edit import Sheet, Workspace, WriteFailed  # bn.edit imports this module
+    from bn.edit import Sheet, Workspace  # bn.edit imports this module
+    from bn.files import WriteFailed
 
     directory = Path(directory)
     if not directory.is_dir():

@@ -21,10 +21,10 @@ from bn.csvfiles import (
     parse_table,
     read_table,
     table_text,
-    write_atomic,
     write_model,
 )
 from bn.errors import BNError, Problem
+from bn.files import write_atomic
 from bn.model import Model, Node
 from tests.conftest import CHAIN, run
 

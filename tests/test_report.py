@@ -437,7 +437,7 @@ THREE_DIGITS = re.compile(r"0|0\.0*[1-9][0-9]{2}|1\.00")
 
 
 def test_each_column_has_one_number_format(flagship_report: Path) -> None:
-    from bn.csvfiles import format_number
+    from bn.numbers import format_number
 
     html = next(flagship_report.glob("*.html")).read_text()
     for table in re.findall(r"<table>(.*?)</table>", html, re.S):

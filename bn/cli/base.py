@@ -14,6 +14,28 @@ from bn.errors import BNError
 EXIT_BAD_INPUT = 2
 
 
+def flag(command: click.Command, name: str) -> str:
+    """How `command` spells the library's parameter `name`: its option's first flag (`-e`,
+    `--focus`), an argument's metavar, else `--name`."""
+    for parameter in command.params:
+        if parameter.name == name:
+            if isinstance(parameter, click.Option):
+                return parameter.opts[0]
+            return parameter.human_readable_name
+    return "--" + name.replace("_", "-")
+
+
+class Command(click.Command):
+    """A command whose input errors name its own flags (see `bn.errors.param`)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BNError as error:
+            click.secho(f"bn: {error.render(lambda name: flag(self, name))}", err=True, fg="red")
+            ctx.exit(EXIT_BAD_INPUT)
+
+
 class Group(click.Group):
     """Turns `BNError` into a message on stderr and exit code 2; anything else is a bug.
 
@@ -36,6 +58,9 @@ class Group(click.Group):
             where = f"{error.filename}: " if error.filename else ""
             click.secho(f"bn: {where}{error.strerror or error}", err=True, fg="red")
             ctx.exit(EXIT_BAD_INPUT)
+
+    command_class = Command
+    group_class = type  # subgroups are of this class too
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(self.commands)

@@ -23,7 +23,7 @@ def _value(value: Any) -> str:
     if value is None:
         return "(none)"
     if isinstance(value, float):
-        from bn.csvfiles import format_number
+        from bn.numbers import format_number
 
         return format_number(value)
     if isinstance(value, str):

@@ -37,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from bn.csvfiles import write_atomic, write_model
+from bn.csvfiles import write_model
 from bn.errors import BNError, FileFormatError
+from bn.files import write_atomic
 from bn.interop.bif import read_bif
 from bn.interop.convert import Imported, Parsed, convert, fail
 from bn.interop.net import read_net

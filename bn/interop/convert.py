@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bn.csvfiles import ID_PATTERN, RESERVED, format_number
+from bn.csvfiles import ID_PATTERN, RESERVED
 from bn.errors import FileFormatError, ModelError, Problem
 from bn.model import Model, Node
+from bn.numbers import format_number
 
 if TYPE_CHECKING:
     from bn.interop import Format

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bn.csvfiles import format_number
 from bn.interop.convert import Variable, fail, valid_id
 from bn.model import Model
+from bn.numbers import format_number
 
 if TYPE_CHECKING:
     from bn.interop import Format

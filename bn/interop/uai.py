@@ -25,10 +25,10 @@ import re
 
 import numpy as np
 
-from bn.csvfiles import format_number
 from bn.interop.convert import Parsed, Variable, fail
 from bn.interop.scan import decode
 from bn.model import Model, Node
+from bn.numbers import format_number
 
 
 def read_uai(data: bytes, file: str) -> Parsed:
