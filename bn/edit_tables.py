@@ -36,8 +36,9 @@ from bn.csvfiles import (
 )
 from bn.edit import Row, Sheet, Workspace, _choose
 from bn.errors import BNError, ModelError, Problem
-from bn.files import MODEL_TOML
+from bn.files import MODEL_TOML, WriteFailed
 from bn.numbers import computed_number, format_number, parse_decimal
+from bn.tablecheck import FIXABLE
 
 
 def parent_states(ws: Workspace, sheet: Sheet) -> list[list[str]]:
@@ -374,6 +375,61 @@ def normalize(ws: Workspace, names: Sequence[str]) -> list[str]:
             ws.save(path)
             lines.append(f"{path}: {fixed} row(s) normalised")
     return lines
+
+
+def fix_sums(directory: str | Path) -> list[Problem]:
+    """Renormalise every row whose sum is off by at most `FIXABLE`; one `Problem` per fixed row.
+
+    An edit like `bn cpt normalize` (through `bn.edit.Workspace`): only the fixed rows are
+    rewritten, every other line (comments, notes, line endings, a BOM, rows with the wrong number
+    of cells) stays byte-identical, and the files are replaced all together or not at all;
+    `ModelError` if they cannot be written (every file is then unchanged). A file whose header
+    cannot be read is left alone (`check` says why). The returned problems have severity "info".
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []  # `check` says so
+    workspace = Workspace(directory)
+    fixed: list[Problem] = []
+    for path in workspace.node_paths():
+        try:
+            sheet = Sheet.parse(workspace.bytes(path) or b"", path, keep_bad_rows=True)
+        except ModelError:
+            continue
+        found = len(fixed)
+        for row in sheet.rows:
+            values = [parse_probability(c) for c in row.probs]
+            floats = [v for v in values if isinstance(v, float)]
+            total = math.fsum(floats)
+            if len(floats) < len(values) or not SUM_TOLERANCE < abs(total - 1) <= FIXABLE:
+                continue
+            row.probs = [format_number(float(f"{v / total:.12g}")) for v in floats]
+            fixed.append(
+                Problem(
+                    path,
+                    row.line,
+                    f"row renormalised (it summed to {total:.10g})",
+                    "each probability was divided by the row's sum",
+                    "info",
+                )
+            )
+        if len(fixed) > found:
+            workspace.write(path, sheet.text())
+    try:
+        workspace.commit()
+    except WriteFailed as failure:
+        files = sorted({p.file for p in fixed})
+        raise ModelError(
+            [
+                Problem(
+                    ", ".join(files),
+                    None,
+                    f"cannot rewrite the file: {failure.error.strerror or failure.error}",
+                    "nothing was changed; check that the files and their directory are writable",
+                )
+            ]
+        ) from None
+    return fixed
 
 
 def canonical(sheet: Sheet, states: Sequence[Sequence[str]]) -> str:

@@ -26,7 +26,7 @@ from bn.evidence import KIND_NAMES, Evidence
 from bn.metadata import TomlLines, check_keys, plain_text
 from bn.model import Model, Node
 from bn.names import suggest
-from bn.validate import check_tables
+from bn.tablecheck import check_tables
 
 KINDS = {name: field for field, name in KIND_NAMES.items()}  # key in scenarios.toml -> field
 KEYS = ("description", "source", "evidence", "do", "likelihood", "soft", "overlay")

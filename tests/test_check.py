@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import bn
+from bn.edit_tables import fix_sums
 from bn.errors import ModelError, Problem
 from bn.scenarios import apply, check_scenarios
-from bn.validate import fix_sums
 from tests.conftest import CHAIN, FLAGSHIP, run
 
 RAIN = "rain=no,rain=yes\n0.8,0.2\n"

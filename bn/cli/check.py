@@ -32,8 +32,8 @@ def check(fix_sums: bool, as_json: bool, model_dir: str | None) -> None:
     """
     from bn import model_path
     from bn.cli.edit import edited_model_path
+    from bn.edit_tables import fix_sums as fix
     from bn.validate import check as run
-    from bn.validate import fix_sums as fix
 
     path = edited_model_path(model_dir) if fix_sums else model_path(model_dir)
     fixed = fix(path) if fix_sums else []
