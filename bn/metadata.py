@@ -1,6 +1,6 @@
 """`model.toml`: the checks of its [model] and [nodes.<id>] tables, and where its keys are.
 
-The node tables themselves are checked by `bn.validate`; this module checks what `model.toml` says
+The node tables themselves are checked by `bn.tablecheck`; this module checks what `model.toml` says
 about them (labels, aliases, state descriptions, targets) and finds the line of each TOML key, so
 that every problem in a TOML file (`scenarios.toml` too) can point at its line.
 """
@@ -14,6 +14,7 @@ from typing import Any
 
 from bn.csvfiles import RawTable, decode_text
 from bn.errors import Problem
+from bn.files import MODEL_TOML
 from bn.names import suggest
 
 Add = Callable[..., None]  # reports a TOML problem at a key path
@@ -89,7 +90,7 @@ def check_metadata(
     """`model.toml`: the shape of [model] and [nodes.<id>], aliases, state descriptions."""
 
     def add(path: Sequence[str], message: str, hint: str, severity: str = "error") -> None:
-        problems.append(Problem("model.toml", where.line(*path), message, hint, severity))
+        problems.append(Problem(MODEL_TOML, where.line(*path), message, hint, severity))
 
     for key in meta:
         if key not in ("model", "nodes"):
