@@ -87,6 +87,15 @@ class ModelError(BNError):
         super().__init__("\n".join([head, *(str(p) for p in errors)]))
 
 
+class DataError(BNError):
+    """A table of cases (for `bn learn`, `bn query --cases`) with problems; `problems` lists all."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        head = f"the data has {len(problems)} problem(s):"
+        super().__init__("\n".join([head, *(str(p) for p in problems)]))
+
+
 class EvidenceError(BNError):
     """Evidence, interventions or targets that do not fit the model."""
 

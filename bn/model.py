@@ -27,6 +27,8 @@ from bn.errors import EvidenceError, ModelError
 from bn.names import choose, find, suggest
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from bn.engine import QueryResult
     from bn.evidence import Evidence
 
@@ -264,6 +266,27 @@ class Model:
         )
         names = [targets] if isinstance(targets, str) else list(targets)
         return query(self, names or list(self.default_targets()), given, joint=joint)
+
+    def fit(
+        self,
+        data: pd.DataFrame,
+        prior: str = "model",
+        ess: float | None = None,
+        em: bool = False,
+    ) -> Model:
+        """This model with its tables learnt from `data` (a DataFrame of cases; see `bn.learn`)."""
+        from bn.learn import fit
+
+        return fit(self, data, prior=prior, ess=ess, em=em).model
+
+    def sample(
+        self, n: int, seed: int = 0, evidence: Mapping[str, str] | None = None
+    ) -> pd.DataFrame:
+        """`n` cases drawn from the model (see `bn.sampling`); with `evidence`, weighted."""
+        from bn.evidence import Evidence
+        from bn.sampling import sample
+
+        return sample(self, n, seed=seed, evidence=Evidence(hard=evidence or {}))[0]
 
     def evidence(self, **kinds: Any) -> Evidence:
         """An `Evidence` resolved against this model (ids, states, weights checked)."""

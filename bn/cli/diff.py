@@ -46,7 +46,7 @@ def _origin(model_dir: str | None, path: Path) -> str:
     return "the packaged model" if path == packaged_model_path() else "./cpts"
 
 
-def _lines(report: dict[str, Any]) -> list[str]:
+def report_lines(report: dict[str, Any]) -> list[str]:
     from bn.cli.common import percent
 
     lines = []
@@ -154,6 +154,6 @@ def diff(
         click.echo(click.style(f"{old_label} → {new_label}", bold=True))
         for line in b.evidence.describe():
             click.echo(f"given: {line}")
-        click.echo("\n".join(_lines(report)))
+        click.echo("\n".join(report_lines(report)))
     if exit_code and has_changes(report):
         raise SystemExit(1)

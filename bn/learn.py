@@ -1,0 +1,493 @@
+"""Learning a model's tables from observed cases: Dirichlet priors, an expert model as the prior,
+and expectation maximisation (EM) for missing values.
+
+The structure comes from the model; only the tables change. Each row of a node's table is the
+posterior mean of a Dirichlet: `(prior pseudo-counts + counts) / total`.
+
+- `prior="model"`: an expert's row with probabilities p and `ess` w gives pseudo-counts w·p, so a
+  row with ess 15 moves less than one with ess 2. A row with no `ess` is exact and is not learnt
+  (unless `ess` is given: then it is the weight of every row without one).
+- `prior="bdeu"`: `ess` / (rows × states) per cell (BDeu); `prior="k2"`: one per cell;
+  `prior="none"`: maximum likelihood (no pseudo-counts).
+
+A learnt row gets `ess` = prior weight + the row's count, and a note saying what it was learnt from;
+a row with no data keeps its prior (the model's row, or the uniform row of BDeu and K2). Without
+`em`, a case with a missing value in a node's family is left out of that family's counts. With
+`em`, missing values (and nodes with no column at all) are filled in by EM on the exact engine,
+batched over cases: each E-step is one contraction per family over all incomplete cases.
+
+>>> import bn, pandas as pd
+>>> chain = bn.load("tests/data/chain")
+>>> data = pd.DataFrame({"nuclear_use": ["yes", "no", "no", "no"]})
+>>> learnt = fit(chain, data, prior="k2")
+>>> learnt.model["nuclear_use"].table.round(3).tolist()
+[0.667, 0.333]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bn.engine import contract
+from bn.errors import BNError, DataError, Problem, param
+from bn.model import Model, Node
+from bn.names import find, suggest
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PRIORS = ("model", "bdeu", "k2", "none")
+CHUNK = 4096  # cases per batched contraction in the E-step (memory bounded)
+MAX_PROBLEMS = 20  # bad cells listed one by one; the rest are counted
+
+
+@dataclass(frozen=True)
+class Cases:
+    """Observed cases as state indices: `codes[node]` (-1 where missing) for the nodes that have a
+    column, and a weight per case (1 unless the data has a `weight` column)."""
+
+    codes: Mapping[str, np.ndarray]
+    weights: np.ndarray
+    source: str = "data"
+
+    @property
+    def size(self) -> int:
+        return len(self.weights)
+
+
+def read_data(path: str | Path) -> pd.DataFrame:
+    """A CSV (states as text, nothing turned into NaN) or parquet file as a DataFrame of text."""
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        if path.suffix.lower() in {".parquet", ".pq"}:
+            frame = pd.read_parquet(path)
+            return frame.astype(object).where(frame.notna(), "").astype(str)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except FileNotFoundError:
+        raise BNError(f"{path}: no such file") from None
+    except (ValueError, OSError, pd.errors.ParserError) as error:
+        raise BNError(f"{path}: not a table of cases: {error}") from None
+
+
+def cases(model: Model, data: pd.DataFrame, source: str = "data") -> Cases:
+    """The cases in `data` checked against `model`: every unknown column and every value that is
+    not a state is reported at once (`DataError`, with row and column), before any work.
+
+    Columns are node ids or aliases; an empty cell is missing; a `weight` column, if any, weighs
+    each case (as `bn sample` writes it under evidence).
+    """
+    problems: list[Problem] = []
+    codes: dict[str, np.ndarray] = {}
+    weights = np.ones(len(data))
+    for column in data.columns:
+        name = str(column).strip()
+        if name == "weight":
+            weights = _weights(data[column], source, problems)
+            continue
+        if name not in model:
+            choices = [*model.ids, *(a for n in model for a in n.aliases)]
+            problems.append(
+                Problem(
+                    source,
+                    1,
+                    f"column '{name}' names no node",
+                    f"{suggest(name, choices)}columns are node ids or aliases: "
+                    + ", ".join(model.ids),
+                )
+            )
+            continue
+        node = model[name]
+        if node.id in codes:
+            problems.append(Problem(source, 1, f"two columns name node {node.id}"))
+            continue
+        codes[node.id] = _codes(node, name, data[column], source, problems)
+    if problems:
+        shown = problems[:MAX_PROBLEMS]
+        if len(problems) > MAX_PROBLEMS:
+            more = len(problems) - MAX_PROBLEMS
+            shown.append(Problem(source, None, f"... and {more} more problem(s)"))
+        raise DataError(shown)
+    return Cases(codes, weights, source)
+
+
+def _codes(
+    node: Node, column: str, values: pd.Series, source: str, problems: list[Problem]
+) -> np.ndarray:
+    import pandas as pd
+
+    text = values.astype(str).str.strip()
+    labels, uniques = pd.factorize(text)
+    mapping = np.full(len(uniques), -1)
+    for code, value in enumerate(uniques):
+        if value == "":
+            continue
+        state = find(value, node.states)
+        if state is None:
+            for row in np.flatnonzero(labels == code)[:MAX_PROBLEMS]:
+                problems.append(
+                    Problem(
+                        source,
+                        int(row) + 2,  # line 1 is the header
+                        f"column {column}: '{value}' is not a state of {node.id}",
+                        f"{suggest(value, node.states)}states of {node.id}: "
+                        + ", ".join(node.states)
+                        + " (leave the cell empty if it was not observed)",
+                    )
+                )
+            continue
+        mapping[code] = node.states.index(state)
+    result: np.ndarray = mapping[labels]
+    return result
+
+
+def _weights(values: pd.Series, source: str, problems: list[Problem]) -> np.ndarray:
+    import pandas as pd
+
+    numbers = pd.to_numeric(values.astype(str).str.strip(), errors="coerce").to_numpy(float)
+    bad = np.flatnonzero(~np.isfinite(numbers) | (numbers < 0))
+    for row in bad[:MAX_PROBLEMS]:
+        problems.append(
+            Problem(
+                source,
+                int(row) + 2,
+                f"column weight: '{values.iloc[row]}' is not a non-negative number",
+            )
+        )
+    return numbers
+
+
+@dataclass(frozen=True)
+class NodeReport:
+    """What learning did to one node's table."""
+
+    node: str
+    rows_learnt: int
+    cases_used: float
+    rows_without_data: int
+    rows_held: int  # exact rows of the model prior, not learnt
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"node": self.node, "rows_learnt": self.rows_learnt, "cases_used": self.cases_used}
+
+
+@dataclass(frozen=True)
+class Learnt:
+    """A model with learnt tables, and how it was learnt (the JSON of `bn learn --json`)."""
+
+    model: Model
+    nodes: tuple[NodeReport, ...]
+    rows: int
+    prior: str
+    ess: float | None
+    em: Mapping[str, Any] | None = None
+    incomplete: Mapping[str, int] = field(default_factory=dict)  # node -> cases left out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "prior": self.prior,
+            "ess": self.ess,
+            "em": dict(self.em) if self.em is not None else None,
+            "nodes": [n.to_dict() for n in self.nodes],
+        }
+
+
+def fit(
+    model: Model,
+    data: pd.DataFrame | Cases,
+    prior: str = "model",
+    ess: float | None = None,
+    em: bool = False,
+    nodes: Sequence[str] | None = None,
+    max_iterations: int = 100,
+    tolerance: float = 1e-8,
+    source: str = "data",
+) -> Learnt:
+    """Learn the tables of `nodes` (default: every node with data) from `data` (see the module)."""
+    if prior not in PRIORS:
+        raise BNError(
+            f"{param('prior')} '{prior}' is not a prior; {suggest(prior, PRIORS)}"
+            f"priors: {', '.join(PRIORS)}"
+        )
+    if ess is not None and not (math.isfinite(ess) and ess > 0):
+        raise BNError(f"{param('ess')} {ess:g} is not a positive number")
+    if prior == "bdeu" and ess is None:
+        ess = 1.0
+    observed = data if isinstance(data, Cases) else cases(model, data, source)
+    names = _chosen(model, observed, nodes, em)
+    pseudo = {n: _pseudo_counts(model[n], prior, ess) for n in names}
+    if em:
+        counts, history = _em(model, observed, names, pseudo, max_iterations, tolerance)
+        summary: dict[str, Any] | None = {
+            "iterations": len(history) - 1,
+            "log_likelihood": history[-1],
+            "history": history,
+        }
+        incomplete: dict[str, int] = {}
+    else:
+        counts = {n: _counts(model, observed, n) for n in names}
+        summary = None
+        incomplete = {n: _left_out(model, observed, n) for n in names}
+    learnt_nodes, reports = [], []
+    for name in names:
+        node, report = _learnt_node(model[name], counts[name], pseudo[name], prior, observed.source)
+        learnt_nodes.append(node)
+        reports.append(report)
+    return Learnt(
+        model.with_nodes(learnt_nodes),
+        tuple(reports),
+        observed.size,
+        prior,
+        ess,
+        summary,
+        {n: k for n, k in incomplete.items() if k},
+    )
+
+
+def default_prior(model: Model) -> str:
+    """`model` when some row carries an ess (the expert said how firm it is), else `bdeu`."""
+    return "model" if any(np.isfinite(node.ess).any() for node in model) else "bdeu"
+
+
+def _chosen(model: Model, observed: Cases, nodes: Sequence[str] | None, em: bool) -> list[str]:
+    if nodes:
+        return list(dict.fromkeys(model.resolve(n) for n in nodes))
+    if em:  # every node a case tells something about: with a column, or latent beside one
+        return [n.id for n in model]
+    return [n.id for n in model if n.id in observed.codes]
+
+
+def _pseudo_counts(node: Node, prior: str, ess: float | None) -> np.ndarray:
+    """Pseudo-counts of the prior, shape of the table; NaN rows are exact (held as they are)."""
+    shape = node.table.shape
+    if prior == "k2":
+        return np.ones(shape)
+    if prior == "none":
+        return np.zeros(shape)
+    if prior == "bdeu":
+        assert ess is not None
+        return np.full(shape, ess / math.prod(shape))
+    weight = node.ess if ess is None else np.where(np.isnan(node.ess), ess, node.ess)
+    result: np.ndarray = node.table * weight[..., None]
+    return result
+
+
+def _counts(model: Model, observed: Cases, name: str) -> np.ndarray:
+    """Weighted counts of each (parents, node) combination over the cases that observe all of it."""
+    node = model[name]
+    family = [*node.parents, node.id]
+    if not all(f in observed.codes for f in family):
+        return np.zeros(node.table.shape)
+    columns = [observed.codes[f] for f in family]
+    complete = np.logical_and.reduce([c >= 0 for c in columns])
+    flat = np.ravel_multi_index([c[complete] for c in columns], node.table.shape)
+    counts = np.bincount(
+        flat, weights=observed.weights[complete], minlength=math.prod(node.table.shape)
+    )
+    result: np.ndarray = counts.reshape(node.table.shape)
+    return result
+
+
+def _left_out(model: Model, observed: Cases, name: str) -> int:
+    node = model[name]
+    family = [*node.parents, node.id]
+    if not any(f in observed.codes for f in family):
+        return 0
+    missing = np.zeros(observed.size, dtype=bool)
+    for f in family:
+        missing |= observed.codes[f] < 0 if f in observed.codes else True
+    return int(missing.sum())
+
+
+def _mean(node: Node, counts: np.ndarray, pseudo: np.ndarray) -> np.ndarray:
+    """The posterior-mean table: rows with no weight at all keep the node's row (or uniform)."""
+    total = counts + np.nan_to_num(pseudo)
+    sums = total.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table = np.where(sums > 0, total / sums, node.table)
+    exact = np.isnan(pseudo[..., 0])
+    result: np.ndarray = np.where(exact[..., None], node.table, table)
+    return result
+
+
+def _learnt_node(
+    node: Node, counts: np.ndarray, pseudo: np.ndarray, prior: str, source: str
+) -> tuple[Node, NodeReport]:
+    table = _mean(node, counts, pseudo)
+    row_counts = counts.sum(axis=-1)
+    exact = np.isnan(pseudo[..., 0])
+    prior_weight = np.nan_to_num(pseudo).sum(axis=-1)
+    if prior != "model":  # BDeu and K2 rows with no data are the prior's uniform rows
+        empty = (row_counts == 0) & ~exact
+        table = np.where(empty[..., None], 1 / node.card, table)
+    weight = prior_weight + row_counts
+    ess = np.where(exact | (weight == 0), np.nan, weight)
+    notes = []
+    for flat, old in enumerate(node.notes):
+        index = np.unravel_index(flat, row_counts.shape)
+        if exact[index]:
+            notes.append(old)
+            continue
+        count = float(row_counts[index])
+        said = (
+            f"learnt from {source}: {count:.6g} case(s), prior {prior}"
+            if count
+            else f"no case in {source}: prior {prior} kept"
+        )
+        notes.append(f"{old} [{said}]" if old else said)
+    learnt = replace(node, table=table, ess=ess, notes=tuple(notes))
+    learnt_rows = int(((row_counts > 0) & ~exact).sum())
+    report = NodeReport(
+        node.id,
+        learnt_rows,
+        float(row_counts.sum()),
+        int(((row_counts == 0) & ~exact).sum()),
+        int(exact.sum()),
+    )
+    return learnt, report
+
+
+# --- expectation maximisation -------------------------------------------------------------------
+
+
+def likelihoods(model: Model, observed: Cases, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Hard evidence of the cases `rows` as one-hot likelihood vectors on a batch axis (all ones
+    where a value is missing), so that every case goes through one contraction."""
+    vectors = {}
+    for name, codes in observed.codes.items():
+        card = model[name].card
+        chosen = codes[rows]
+        vector = np.ones((len(rows), card))
+        seen = chosen >= 0
+        vector[seen] = np.eye(card)[chosen[seen]]
+        vectors[name] = vector
+    return vectors
+
+
+def log_likelihood(model: Model, observed: Cases) -> float:
+    """Σ weight × ln P(case) over the cases: the quantity EM climbs."""
+    total = 0.0
+    for start in range(0, observed.size, CHUNK):
+        rows = np.arange(start, min(start + CHUNK, observed.size))
+        mass = contract(model, [], weights=likelihoods(model, observed, rows))
+        with np.errstate(divide="ignore"):
+            total += float(
+                np.sum(observed.weights[rows] * np.log(np.broadcast_to(mass, rows.shape)))
+            )
+    return total
+
+
+def _expected_counts(model: Model, observed: Cases, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """E-step: complete cases counted directly; each incomplete case adds its posterior over the
+    family, from one batched contraction per family and chunk of cases."""
+    result = {}
+    for name in names:
+        node = model[name]
+        family = [*node.parents, node.id]
+        counts = _counts(model, observed, name)
+        complete = np.ones(observed.size, dtype=bool)
+        for f in family:
+            complete &= observed.codes[f] >= 0 if f in observed.codes else False
+        rows_all = np.flatnonzero(~complete)
+        for start in range(0, len(rows_all), CHUNK):
+            rows = rows_all[start : start + CHUNK]
+            joint = contract(model, family, weights=likelihoods(model, observed, rows))
+            joint = np.broadcast_to(joint, (len(rows), *node.table.shape))
+            mass = joint.reshape(len(rows), -1).sum(axis=1)
+            possible = mass > 0
+            share = observed.weights[rows][possible] / mass[possible]
+            counts = counts + np.tensordot(share, joint[possible], axes=(0, 0))
+        result[name] = counts
+    return result
+
+
+def _em(
+    model: Model,
+    observed: Cases,
+    names: Sequence[str],
+    pseudo: Mapping[str, np.ndarray],
+    max_iterations: int,
+    tolerance: float,
+) -> tuple[dict[str, np.ndarray], list[float]]:
+    current = model
+    history = [log_likelihood(current, observed)]
+    if not math.isfinite(history[0]):
+        raise BNError(
+            "a case is impossible under the starting model (probability 0): EM cannot start; "
+            "give the rows involved some probability, or leave the case out"
+        )
+    counts: dict[str, np.ndarray] = {}
+    for _ in range(max(1, max_iterations)):
+        counts = _expected_counts(current, observed, names)
+        current = current.with_nodes(
+            replace(current[n], table=_mean(current[n], counts[n], pseudo[n])) for n in names
+        )
+        history.append(log_likelihood(current, observed))
+        if abs(history[-1] - history[-2]) <= tolerance * max(1.0, abs(history[-2])):
+            break
+    # The tables of the last M-step are `_mean(node, counts, pseudo)`: the caller rebuilds them.
+    return counts, history
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def write(learnt: Learnt, directory: Path, dry_run: bool = False) -> dict[str, str | None]:
+    """Write the learnt rows into the model directory through the edit path (all-or-nothing,
+    comments and untouched rows kept); the files changed (as `Workspace.commit` returns them)."""
+    from bn.edit import Workspace
+    from bn.numbers import computed_number
+
+    ws = Workspace(directory)
+    for report in learnt.nodes:
+        node = learnt.model[report.node]
+        path = f"{node.id}.csv"
+        sheet = ws.sheet(path)
+        for row in sheet.rows:
+            combo = tuple(
+                states.index(find(text, states) or text)
+                for states, text in zip(node.parent_states, row.parents, strict=True)
+            )
+            probs = [computed_number(p) for p in node.table[combo]]
+            flat = int(np.ravel_multi_index(combo, node.parent_shape)) if combo else 0
+            ess = float(node.ess[combo])
+            note = node.notes[flat]
+            if note == row.note and [float(p) for p in probs] == [float(p) for p in row.probs]:
+                continue  # an exact row, held as it is
+            if not math.isnan(ess):
+                sheet.ensure("ess")
+            if note:
+                sheet.ensure("note")
+            row.probs = probs
+            row.ess = "" if math.isnan(ess) else computed_number(ess)
+            row.note = note
+        ws.save(path)
+    return ws.commit(dry_run=dry_run)
+
+
+def write_copy(learnt: Learnt, source: Path, target: Path) -> dict[str, str | None]:
+    """The model directory `source` copied to the new directory `target` with the learnt rows:
+    built under a temporary name beside `target`, renamed into place when complete."""
+    import shutil
+    import tempfile
+
+    if target.exists():
+        raise BNError(f"{target} already exists: choose a new directory for {param('output')}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        copy = scratch / "model"
+        shutil.copytree(source, copy, ignore=shutil.ignore_patterns(".*"))
+        changes = write(learnt, copy)
+        copy.rename(target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return changes
