@@ -10,7 +10,7 @@ the evidence is too rare for that).
 >>> import bn
 >>> chain = bn.load("tests/data/chain")
 >>> frame, method = sample(chain, 100_000, seed=0)
->>> method, round((frame["nuclear_war"] == "yes").mean(), 2)
+>>> method, round(float((frame["nuclear_war"] == "yes").mean()), 2)
 ('forward', 0.17)
 """
 
