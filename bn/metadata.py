@@ -44,12 +44,17 @@ def alias_map(meta: Mapping[str, Any]) -> dict[str, str]:
 class TomlLines:
     """Where each table and key of a TOML text is, so that model.toml problems have a line.
 
+    An array of tables is numbered from 0: the second `[[calibration]]` is ("calibration", "1").
+
     >>> where = TomlLines('[model]\\ntitle = "x"\\n\\n[nodes.rain]\\naliases = ["r"]\\n')
     >>> where.line("nodes", "rain", "aliases"), where.line("nodes", "rain", "label")
     (5, 4)
+    >>> TomlLines('[[c]]\\nq = 1\\n[[c]]\\nq = 2\\n').line("c", "1", "q")
+    4
     """
 
     TABLE = re.compile(r"\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?\Z")
+    ARRAY = re.compile(r"\[\[\s*([^\[\]]+?)\s*\]\]\s*(?:#.*)?\Z")
     NAME = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
     KEY = re.compile(rf"({NAME}(?:\s*\.\s*{NAME})*)\s*=")
     PART = re.compile(r""""([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+)""")
@@ -57,8 +62,16 @@ class TomlLines:
     def __init__(self, text: str) -> None:
         self.keys: dict[tuple[str, ...], int] = {}
         table: tuple[str, ...] = ()
+        counts: dict[tuple[str, ...], int] = {}
         for number, line in enumerate(text.split("\n"), 1):
             stripped = line.strip()
+            array = self.ARRAY.match(stripped)
+            if array:
+                name = self._path(array.group(1))
+                counts[name] = counts.get(name, -1) + 1
+                table = (*name, str(counts[name]))
+                self.keys.setdefault(table, number)
+                continue
             header = self.TABLE.match(stripped)
             if header and not stripped.startswith("[["):
                 table = self._path(header.group(1))
@@ -93,11 +106,12 @@ def check_metadata(
         problems.append(Problem(MODEL_TOML, where.line(*path), message, hint, severity))
 
     for key in meta:
-        if key not in ("model", "nodes"):
+        if key not in ("model", "nodes", "calibration"):
             add(
                 [key],
                 f"unknown table [{key}] in model.toml",
-                f"{suggest(key, ['model', 'nodes'])}model.toml has [model] and [nodes.<id>]",
+                f"{suggest(key, ['model', 'nodes', 'calibration'])}model.toml has [model], "
+                "[nodes.<id>] and [[calibration]]",
                 "warning",
             )
     ids = sorted({*by_id, *broken})

@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from bn.calibration import read_targets
 from bn.csvfiles import (
     node_files,
     read_table,
@@ -92,6 +93,7 @@ def check(directory: str | Path) -> tuple[Model | None, list[Problem]]:
         path=directory,
     )
     problems += check_scenarios(model)
+    problems += read_targets(model)[1]
     problems.sort(key=lambda p: (p.file != MODEL_TOML, p.file, p.line or 0))
     if any(p.severity == "error" for p in problems):
         return None, problems

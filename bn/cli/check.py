@@ -38,6 +38,10 @@ def check(fix_sums: bool, as_json: bool, model_dir: str | None) -> None:
     path = edited_model_path(model_dir) if fix_sums else model_path(model_dir)
     fixed = fix(path) if fix_sums else []
     model, problems = run(path)
+    if model is not None:
+        from bn.analysis.calibrate import check_targets
+
+        problems += check_targets(model)
     errors = [p for p in problems if p.severity == "error"]
     if as_json:
         echo_json(
