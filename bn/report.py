@@ -33,9 +33,9 @@ from bn.model import Model, Node
 from bn.numbers import format_number
 
 if TYPE_CHECKING:
+    from bn.analysis.compare import Row
     from bn.analysis.sensitivity import Cell
     from bn.analysis.uncertainty import Uncertainty
-    from bn.scenarios import Row
 
 SEED = 0  # the defaults of `bn uncertainty` and `bn scenarios --intervals`
 DRAWS = 100_000
@@ -213,6 +213,7 @@ def gather(
 ) -> Facts:
     """Compute every number of the brief (intervals from `draws` parameter sets drawn with `seed`)."""
     from bn import diagram, scenarios
+    from bn.analysis.compare import compare
     from bn.analysis.sensitivity import sensitivity
     from bn.analysis.uncertainty import uncertain_rows, uncertainty
 
@@ -239,9 +240,7 @@ def gather(
     progress("scenarios")
     rows: list[Row] = []
     if scenarios.load_scenarios(model):
-        table = scenarios.compare(
-            model, f"{main[0]}={main[1]}", intervals=True, draws=draws, seed=seed
-        )
+        table = compare(model, f"{main[0]}={main[1]}", intervals=True, draws=draws, seed=seed)
         rows = list(table.rows)
 
     progress("diagrams")
@@ -250,11 +249,11 @@ def gather(
     for name in ["", *scenario_names]:
         if name:
             changed, evidence = scenarios.apply(model, name)
-            post, compare = diagram.posteriors(changed, evidence), baseline
+            post, other = diagram.posteriors(changed, evidence), baseline
         else:
-            changed, evidence, post, compare = model, none, baseline, None
+            changed, evidence, post, other = model, none, baseline, None
         title = f"Scenario {name}" if name else "Baseline: no evidence"
-        spec = diagram.spec(changed, post, evidence, compare=compare, title="")
+        spec = diagram.spec(changed, post, evidence, compare=other, title="")
         svg = diagram.render(diagram.to_dot(spec), "svg").decode("utf-8")
         pictures.append((title, _inline_svg(svg)))
 
