@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from bn import __version__
 from bn.charts import bar_chart, histogram_chart, number, tornado_chart
-from bn.errors import BNError
+from bn.errors import BNError, param
 from bn.evidence import Evidence
 from bn.model import Model, Node
 from bn.numbers import format_number
@@ -97,22 +97,22 @@ def content_hash(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def report_date(given: str | None) -> str:
-    """The brief's date: `given` (YYYY-MM-DD), else $SOURCE_DATE_EPOCH (seconds since 1970, UTC),
+def report_date(date: str | None) -> str:
+    """The brief's date: `date` (YYYY-MM-DD), else $SOURCE_DATE_EPOCH (seconds since 1970, UTC),
     else today.
 
     >>> report_date("2026-11-25")
     '2026-11-25'
     >>> report_date("")
     Traceback (most recent call last):
-    bn.errors.BNError: --date '' is not a date of the form YYYY-MM-DD (e.g. 2026-11-25)
+    bn.errors.BNError: date '' is not a date of the form YYYY-MM-DD (e.g. 2026-11-25)
     """
-    if given is not None:
+    if date is not None:
         try:
-            return dt.date.fromisoformat(given).isoformat()
+            return dt.date.fromisoformat(date).isoformat()
         except ValueError:
             raise BNError(
-                f"--date '{given}' is not a date of the form YYYY-MM-DD (e.g. 2026-11-25)"
+                f"{param('date')} '{date}' is not a date of the form YYYY-MM-DD (e.g. 2026-11-25)"
             ) from None
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is not None and epoch != "":
@@ -131,7 +131,7 @@ def epoch_date(epoch: str) -> str:
     """
     expected = (
         "expected a whole number of seconds since 1970-01-01 UTC (e.g. 1700000000) giving a "
-        "year from 1970 to 9999; or pass --date YYYY-MM-DD, which takes precedence"
+        f"year from 1970 to 9999; or pass {param('date')} YYYY-MM-DD, which takes precedence"
     )
     if not re.fullmatch(r"[0-9]+", epoch.strip()):
         raise BNError(f"SOURCE_DATE_EPOCH={epoch!r} is not a time: {expected}")
@@ -141,23 +141,23 @@ def epoch_date(epoch: str) -> str:
         raise BNError(f"SOURCE_DATE_EPOCH={epoch!r} is out of range: {expected}") from None
 
 
-def parse_formats(text: str | Sequence[str]) -> list[str]:
-    """Report formats from `--format` text (comma-separated) or a list: each once, in order.
+def parse_formats(formats: str | Sequence[str]) -> list[str]:
+    """Report formats from text (comma-separated) or a list: each once, in order.
 
     >>> parse_formats("html, md,html"), parse_formats(["md"])
     (['html', 'md'], ['md'])
     >>> parse_formats(" , ")
     Traceback (most recent call last):
-    bn.errors.BNError: no report format given: use --format html, md or html,md
+    bn.errors.BNError: no report format given: use formats html, md or html,md
     """
-    items = text.split(",") if isinstance(text, str) else list(text)
-    formats = list(dict.fromkeys(f.strip().lower() for f in items if f.strip()))
-    if not formats:
-        raise BNError("no report format given: use --format html, md or html,md")
-    unknown = [f for f in formats if f not in FORMATS]
+    items = formats.split(",") if isinstance(formats, str) else list(formats)
+    chosen = list(dict.fromkeys(f.strip().lower() for f in items if f.strip()))
+    if not chosen:
+        raise BNError(f"no report format given: use {param('formats')} html, md or html,md")
+    unknown = [f for f in chosen if f not in FORMATS]
     if unknown:
         raise BNError(f"unknown report format(s) {', '.join(unknown)}; formats: html, md")
-    return formats
+    return chosen
 
 
 # --- the numbers ------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bn.csvfiles import RawTable, node_files, read_table, read_toml
-from bn.errors import EvidenceError, ModelError, Problem
+from bn.errors import EvidenceError, ModelError, Problem, param
 from bn.evidence import KIND_NAMES, Evidence
 from bn.files import SCENARIOS_TOML
 from bn.metadata import TomlLines, check_keys, plain_text
@@ -170,7 +170,8 @@ def apply(model: Model, name: str) -> tuple[Model, Evidence]:
     try:
         evidence = scenario.evidence.resolved(model)
     except EvidenceError as error:
-        raise EvidenceError(f"scenario '{name}' in {FILE}: {error}") from None
+        # render(param) keeps the parameters the message names for the face to spell
+        raise EvidenceError(f"scenario '{name}' in {FILE}: {error.render(param)}") from None
     return model, evidence
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from bn.analysis.uncertainty import sample
 from bn.engine import posterior
-from bn.errors import BNError, EvidenceError
+from bn.errors import BNError, EvidenceError, param
 from bn.evidence import Evidence, parse_target
 from bn.files import SCENARIOS_TOML
 from bn.model import Model
@@ -117,7 +117,7 @@ def compare(
     try:
         base = float(posterior(base_model, [node], base_evidence).marginals[node][index])
     except EvidenceError as error:
-        raise EvidenceError(f"the baseline: {error}") from None
+        raise EvidenceError(f"the baseline: {error.render(param)}") from None
     spans: list[tuple[float, float] | None] = [None] * len(values)
     if intervals:
         possible = [i for i, v in enumerate(values) if v is not None]
