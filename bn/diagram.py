@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bn.errors import BNError, EvidenceError
+from bn.errors import BNError, EvidenceError, param
 from bn.evidence import KIND_NAMES, Evidence
 from bn.model import Model
 
@@ -179,7 +179,9 @@ def _neighbourhood(model: Model, focus: str | None, depth: int | None) -> set[st
     """The nodes within `depth` links of `focus`, in either direction (all nodes without focus)."""
     if focus is None:
         if depth is not None:
-            raise BNError("--depth needs --focus NODE: the depth counts links from that node")
+            raise BNError(
+                f"{param('depth')} needs {param('focus')} NODE: the depth counts links from that node"
+            )
         return set(model.ids)
     depth = 1 if depth is None else depth
     if depth < 0:

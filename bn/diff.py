@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from bn.csvfiles import read_toml, scenario_tables
-from bn.errors import BNError, ModelError, Problem
+from bn.errors import BNError, ModelError, Problem, param
 from bn.evidence import Evidence
 from bn.model import Model, Node
 
@@ -59,7 +59,7 @@ def git_snapshot(directory: Path, revision: str, into: Path, origin: str = "") -
         raise BNError(
             f"no directory '{revision}'; as a git revision it would be read from the history of "
             f"{where}, which is not in a git repository (compare two directories, or give "
-            "--model DIR inside a repository)"
+            f"{param('model_dir')} DIR inside a repository)"
         )
     prefix = _git(directory, "rev-parse", "--show-prefix").stdout.decode().strip()
     root = Path(top.stdout.decode().strip())

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bn.errors import EvidenceError
+from bn.numbers import parse_decimal
 
 if TYPE_CHECKING:
     from bn.model import Model
@@ -46,7 +47,6 @@ def parse_assignment(text: str) -> tuple[str, str]:
 
 def parse_weights(text: str) -> tuple[str, dict[str, float] | list[float]]:
     """`node=0.2,0.8` (one number per state, in order) or `node=yes:0.07,no:0.93` (named states)."""
-    from bn.numbers import parse_decimal
 
     def number(cell: str) -> float:
         value = parse_decimal(cell)

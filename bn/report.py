@@ -11,79 +11,36 @@ command line agree), and the date comes from `--date`, else `SOURCE_DATE_EPOCH`,
 cells are written exactly as in the CSV files; computed probabilities have three significant digits. All text from the
 model is escaped for HTML and for Markdown. The main target is the model's first target, at its event
 (`Node.event`: the state `yes` if it has one, else its last state).
+
+This module gathers the facts and writes the files; `bn.report_render` writes the text.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import html
 import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bn import __version__
-from bn.charts import bar_chart, histogram_chart, number, tornado_chart
-from bn.errors import BNError
+from bn.charts import number
+from bn.errors import BNError, param
 from bn.evidence import Evidence
-from bn.model import Model, Node
-from bn.numbers import format_number
+from bn.model import Model
+from bn.report_render import slug, to_html, to_markdown
 
 if TYPE_CHECKING:
+    from bn.analysis.compare import Row
     from bn.analysis.sensitivity import Cell
     from bn.analysis.uncertainty import Uncertainty
-    from bn.scenarios import Row
 
 SEED = 0  # the defaults of `bn uncertainty` and `bn scenarios --intervals`
 DRAWS = 100_000
 FORMATS = ("html", "md")
 TOP_CELLS = 12
-CSS = """
-body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2933;max-width:1000px;
-margin:2em auto;padding:0 1.2em;background:#fff}
-h1{font-size:1.8em;margin-bottom:.1em}h2{border-bottom:2px solid #e4e7eb;padding-bottom:.2em;margin-top:2em}
-.date{color:#616e7c}.headline{display:flex;gap:1.2em;flex-wrap:wrap;margin:1em 0}
-.card{border:1px solid #d9e2ec;border-radius:8px;padding:.8em 1.2em;min-width:15em;background:#f8fafc}
-.card .p{font-size:2em;font-weight:700;color:#b3261e}.card .i{color:#616e7c;font-size:.9em}
-table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.9em}
-th,td{border:1px solid #d9e2ec;padding:.25em .6em;text-align:left;vertical-align:top}
-th{background:#f0f4f8}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.figure{overflow-x:auto;margin:1em 0}.figure svg{max-width:100%;height:auto}
-.note{color:#52606d;font-size:.9em}code{background:#f0f4f8;padding:0 .25em;border-radius:3px}
-"""
-
-
-def md(text: str) -> str:
-    r"""Escape model text for Markdown (tables included).
-
-    >>> md("a|b <script> *x* (y)")
-    'a\\|b &lt;script&gt; \\*x\\* (y)'
-    """
-    text = html.escape(str(text), quote=False)
-    text = re.sub(r"([\\`*_\[\]|~])", r"\\\1", text)
-    return " ".join(text.split())
-
-
-def esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def slug(model: Model) -> str:
-    """The report's file name: the title up to any parenthesis, else the directory name.
-
-    >>> from bn.model import Node, Model
-    >>> import numpy as np
-    >>> slug(Model((Node("a", ("x", "y"), (), np.array([0.5, 0.5])),), title="Nuclear escalation (2022)"))
-    'nuclear-escalation'
-    """
-    head = re.split(r"[(:]", model.title)[0]
-    words = re.findall(r"[a-z0-9]+", head.lower())
-    if words:
-        return "-".join(words)[:60].strip("-")
-    return model.path.name if model.path else "model"
 
 
 def content_hash(directory: Path) -> str:
@@ -97,22 +54,22 @@ def content_hash(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def report_date(given: str | None) -> str:
-    """The brief's date: `given` (YYYY-MM-DD), else $SOURCE_DATE_EPOCH (seconds since 1970, UTC),
+def report_date(date: str | None) -> str:
+    """The brief's date: `date` (YYYY-MM-DD), else $SOURCE_DATE_EPOCH (seconds since 1970, UTC),
     else today.
 
     >>> report_date("2026-11-25")
     '2026-11-25'
     >>> report_date("")
     Traceback (most recent call last):
-    bn.errors.BNError: --date '' is not a date of the form YYYY-MM-DD (e.g. 2026-11-25)
+    bn.errors.BNError: date '' is not a date of the form YYYY-MM-DD (e.g. 2026-11-25)
     """
-    if given is not None:
+    if date is not None:
         try:
-            return dt.date.fromisoformat(given).isoformat()
+            return dt.date.fromisoformat(date).isoformat()
         except ValueError:
             raise BNError(
-                f"--date '{given}' is not a date of the form YYYY-MM-DD (e.g. 2026-11-25)"
+                f"{param('date')} '{date}' is not a date of the form YYYY-MM-DD (e.g. 2026-11-25)"
             ) from None
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is not None and epoch != "":
@@ -131,7 +88,7 @@ def epoch_date(epoch: str) -> str:
     """
     expected = (
         "expected a whole number of seconds since 1970-01-01 UTC (e.g. 1700000000) giving a "
-        "year from 1970 to 9999; or pass --date YYYY-MM-DD, which takes precedence"
+        f"year from 1970 to 9999; or pass {param('date')} YYYY-MM-DD, which takes precedence"
     )
     if not re.fullmatch(r"[0-9]+", epoch.strip()):
         raise BNError(f"SOURCE_DATE_EPOCH={epoch!r} is not a time: {expected}")
@@ -141,23 +98,23 @@ def epoch_date(epoch: str) -> str:
         raise BNError(f"SOURCE_DATE_EPOCH={epoch!r} is out of range: {expected}") from None
 
 
-def parse_formats(text: str | Sequence[str]) -> list[str]:
-    """Report formats from `--format` text (comma-separated) or a list: each once, in order.
+def parse_formats(formats: str | Sequence[str]) -> list[str]:
+    """Report formats from text (comma-separated) or a list: each once, in order.
 
     >>> parse_formats("html, md,html"), parse_formats(["md"])
     (['html', 'md'], ['md'])
     >>> parse_formats(" , ")
     Traceback (most recent call last):
-    bn.errors.BNError: no report format given: use --format html, md or html,md
+    bn.errors.BNError: no report format given: use formats html, md or html,md
     """
-    items = text.split(",") if isinstance(text, str) else list(text)
-    formats = list(dict.fromkeys(f.strip().lower() for f in items if f.strip()))
-    if not formats:
-        raise BNError("no report format given: use --format html, md or html,md")
-    unknown = [f for f in formats if f not in FORMATS]
+    items = formats.split(",") if isinstance(formats, str) else list(formats)
+    chosen = list(dict.fromkeys(f.strip().lower() for f in items if f.strip()))
+    if not chosen:
+        raise BNError(f"no report format given: use {param('formats')} html, md or html,md")
+    unknown = [f for f in chosen if f not in FORMATS]
     if unknown:
         raise BNError(f"unknown report format(s) {', '.join(unknown)}; formats: html, md")
-    return formats
+    return chosen
 
 
 # --- the numbers ------------------------------------------------------------------------------
@@ -213,6 +170,7 @@ def gather(
 ) -> Facts:
     """Compute every number of the brief (intervals from `draws` parameter sets drawn with `seed`)."""
     from bn import diagram, scenarios
+    from bn.analysis.compare import compare
     from bn.analysis.sensitivity import sensitivity
     from bn.analysis.uncertainty import uncertain_rows, uncertainty
 
@@ -239,9 +197,7 @@ def gather(
     progress("scenarios")
     rows: list[Row] = []
     if scenarios.load_scenarios(model):
-        table = scenarios.compare(
-            model, f"{main[0]}={main[1]}", intervals=True, draws=draws, seed=seed
-        )
+        table = compare(model, f"{main[0]}={main[1]}", intervals=True, draws=draws, seed=seed)
         rows = list(table.rows)
 
     progress("diagrams")
@@ -250,11 +206,11 @@ def gather(
     for name in ["", *scenario_names]:
         if name:
             changed, evidence = scenarios.apply(model, name)
-            post, compare = diagram.posteriors(changed, evidence), baseline
+            post, other = diagram.posteriors(changed, evidence), baseline
         else:
-            changed, evidence, post, compare = model, none, baseline, None
+            changed, evidence, post, other = model, none, baseline, None
         title = f"Scenario {name}" if name else "Baseline: no evidence"
-        spec = diagram.spec(changed, post, evidence, compare=compare, title="")
+        spec = diagram.spec(changed, post, evidence, compare=other, title="")
         svg = diagram.render(diagram.to_dot(spec), "svg").decode("utf-8")
         pictures.append((title, _inline_svg(svg)))
 
@@ -315,328 +271,6 @@ def _inline_svg(svg: str) -> str:
     svg = re.sub(r"<!DOCTYPE[^>]*>", "", svg)
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
     return svg.strip()
-
-
-# --- rendering ---------------------------------------------------------------------------------
-
-
-def _interval_text(interval: tuple[float, float] | None) -> str:
-    return f"{number(interval[0])}–{number(interval[1])}" if interval else "exact"
-
-
-def _scenario_numbers(row: Row) -> tuple[str, str, str, str]:
-    """Probability, 90% interval, change in points and ratio of a scenario, as text."""
-    if row.probability is None:
-        return "impossible", "", "", ""
-    ratio = f"{row.ratio:.2f}" if row.ratio is not None else ""
-    delta = f"{row.delta * 100:+.1f}" if row.delta is not None else ""
-    return number(row.probability), _interval_text(row.interval_90), delta, ratio
-
-
-def _cpt_rows(model: Model, node_id: str) -> tuple[list[str], list[list[str]], list[str]]:
-    """Header, cell texts (probabilities exactly as in the CSV file) and notes of one table, rows
-    in parent-state order."""
-    import math
-
-    node = model[node_id]
-    header = [*node.parents, *node.states, "ess"]
-    rows, notes = [], []
-    for flat, (combo, probs) in enumerate(node.rows()):
-        ess = float(node.ess[combo])
-        rows.append(
-            [
-                *node.row_label(combo),
-                *(format_number(float(p)) for p in probs),
-                "" if math.isnan(ess) else f"{ess:g}",
-            ]
-        )
-        notes.append(node.notes[flat])
-    return header, rows, notes
-
-
-def register(node: Node) -> list[tuple[str, str]]:
-    """The assumptions register of one table: (rows, note) for each distinct note, in row order.
-
-    A note shared by several rows is listed once, at its first row, with all of them. Its rows are
-    named as few grids as possible: each parent by the states it takes there, or left out ("any
-    ...") when it takes them all; grids are separated by semicolons. A table without parents has
-    one row, named "".
-
-    >>> import numpy as np
-    >>> def node(*notes):
-    ...     return Node("c", ("x", "y"), ("a", "b"), np.full((2, 2, 2), 0.5), notes=notes,
-    ...                 parent_states=(("0", "1"), ("0", "1")))
-    >>> register(node("same", "same", "own", "same"))
-    [('a=0 (any b); a=1, b=1', 'same'), ('a=1, b=0', 'own')]
-    >>> register(node("same", "own", "same", "own"))
-    [('b=0 (any a)', 'same'), ('b=1 (any a)', 'own')]
-    >>> register(node("all", "all", "all", "all"))
-    [('every row', 'all')]
-    """
-    groups: dict[str, list[tuple[int, ...]]] = {}
-    for flat, (combo, _) in enumerate(node.rows()):
-        if node.notes[flat]:
-            groups.setdefault(node.notes[flat], []).append(tuple(combo))
-    return [
-        ("; ".join(_grid_label(node, box) for box in _grids(combos)), note)
-        for note, combos in groups.items()
-    ]
-
-
-def _grids(combos: Sequence[tuple[int, ...]]) -> list[tuple[tuple[int, ...], ...]]:
-    """Split a set of rows into disjoint grids (one tuple of state indices per parent), in row
-    order: rows that differ in one parent only merge into one grid, last parent first."""
-    boxes: list[tuple[tuple[int, ...], ...]] = [tuple((i,) for i in combo) for combo in combos]
-    for axis in reversed(range(len(combos[0]))):
-        merged: dict[tuple[tuple[int, ...], ...], list[int]] = {}
-        for box in boxes:
-            merged.setdefault(box[:axis] + box[axis + 1 :], []).extend(box[axis])
-        boxes = [(*key[:axis], tuple(sorted(v)), *key[axis:]) for key, v in merged.items()]
-    return sorted(boxes, key=lambda box: tuple(states[0] for states in box))
-
-
-def _grid_label(node: Node, box: tuple[tuple[int, ...], ...]) -> str:
-    """`p=s, q=s or t (any r)`; "every row" for all rows of a table with parents."""
-    fixed, free = [], []
-    for parent, names, taken in zip(node.parents, node.parent_states, box, strict=True):
-        if len(taken) == len(names) > 1:
-            free.append(parent)
-        else:
-            fixed.append(f"{parent}={' or '.join(names[i] for i in taken)}")
-    if not fixed:
-        return "every row" if free else ""
-    return ", ".join(fixed) + (f" (any {', '.join(free)})" if free else "")
-
-
-def to_html(facts: Facts) -> str:
-    """The brief as one self-contained HTML page (inline CSS and SVG, no scripts, no fetches)."""
-    m = facts.model
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(m.title or slug(m))}</title>",
-        f"<style>{CSS}</style>",
-        "</head>",
-        "<body>",
-        f"<h1>{esc(m.title or slug(m))}</h1>",
-        f'<p class="date">Analytic brief, {esc(facts.date)} · bn {esc(__version__)}</p>',
-    ]
-    if m.description:
-        out.append(f"<p>{esc(m.description)}</p>")
-    out.append("<h2>Headline</h2>")
-    out.append('<div class="headline">')
-    for h in facts.headlines:
-        node = m[h.node]
-        out.append(
-            f'<div class="card"><div>{esc(node.label)}</div><div class="p">{number(h.point)}</div>'
-            f'<div class="i">P({esc(h.node)}={esc(h.state)}); 90% interval {_interval_text(h.interval)}'
-            "</div></div>"
-        )
-    out.append("</div>")
-    if facts.arithmetic:
-        out.append("<p>The arithmetic behind the headline (law of total probability):</p>")
-        out.append(
-            "<p><code>" + "<br>".join(esc(line) for line in facts.arithmetic) + "</code></p>"
-        )
-    note = re.sub(r"`([^`]*)`", r"<code>\1</code>", esc(_interval_note(facts)))
-    out.append(f'<p class="note">{note}</p>')
-    if facts.scenarios:
-        main = f"P({facts.main[0]}={facts.main[1]})"
-        out.append("<h2>Scenarios</h2>")
-        out.append(
-            f"<table><tr><th>scenario</th><th>{esc(main)}</th><th>90% interval</th>"
-            "<th>change (pts)</th><th>ratio</th><th>what it assumes</th></tr>"
-        )
-        for r in facts.scenarios:
-            numbers = "".join(f"<td class=n>{text}</td>" for text in _scenario_numbers(r))
-            why = esc(r.description) + (f"<br><b>impossible</b>: {esc(r.error)}" if r.error else "")
-            out.append(f"<tr><td><code>{esc(r.name)}</code></td>{numbers}<td>{why}</td></tr>")
-        out.append("</table>")
-        chart = bar_chart(
-            [(r.name, r.probability) for r in facts.scenarios], facts.headlines[0].point
-        )
-        out.append(f'<div class="figure">{chart}</div>')
-    out.append("<h2>The network</h2>")
-    for title, svg in facts.diagrams:
-        out.append(f'<h3>{esc(title)}</h3><div class="figure">{svg}</div>')
-    if facts.cells:
-        out.append(
-            f"<h2>Which numbers matter: sensitivity of P({esc(facts.main[0])}={esc(facts.main[1])})</h2>"
-        )
-        out.append(
-            "<p>Each bar is the range of the answer when one table cell moves over its plausible "
-            "interval (5–95% of its Beta distribution, or ±0.1 without an ess), the rest of its row "
-            "rescaled.</p>"
-        )
-        out.append(
-            f'<div class="figure">{tornado_chart(facts.cells, facts.tornado_baseline)}</div>'
-        )
-        out.append(
-            "<table><tr><th>cell</th><th>value</th><th>plausible range</th><th>derivative</th>"
-            "<th>answer low–high</th></tr>"
-        )
-        for c in facts.cells:
-            out.append(
-                f"<tr><td>{esc(c.label())}</td><td class=n>{format_number(c.value)}</td>"
-                f"<td class=n>{number(c.range[0])}–{number(c.range[1])}</td>"
-                f"<td class=n>{c.derivative:.3f}</td>"
-                f"<td class=n>{number(c.low)}–{number(c.high)}</td></tr>"
-            )
-        out.append("</table>")
-    if facts.histogram:
-        out.append("<h2>How sure: the distribution of the answer</h2>")
-        out.append(
-            f"<p>P({esc(facts.main[0])}={esc(facts.main[1])}) under each of {facts.draws:,} parameter "
-            "sets drawn from the tables' uncertainty (rows with an ess).</p>"
-        )
-        out.append(
-            f'<div class="figure">{histogram_chart(facts.histogram, facts.histogram_edges)}</div>'
-        )
-    out.append("<h2>Tables</h2>")
-    for node in m:
-        header, rows, notes = _cpt_rows(m, node.id)
-        out.append(f"<h3>{esc(node.label)} <code>{esc(node.id)}</code></h3>")
-        if node.description:
-            out.append(f"<p>{esc(node.description)}</p>")
-        if node.state_descriptions:
-            out.append(
-                "<ul>"
-                + "".join(
-                    f"<li><b>{esc(s)}</b>: {esc(d)}</li>"
-                    for s, d in node.state_descriptions.items()
-                )
-                + "</ul>"
-            )
-        out.append(
-            "<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "<th>note</th></tr>"
-        )
-        for row, note in zip(rows, notes, strict=True):
-            cells = "".join(
-                f"<td class=n>{esc(c)}</td>" if i >= len(node.parents) else f"<td>{esc(c)}</td>"
-                for i, c in enumerate(row)
-            )
-            out.append(f"<tr>{cells}<td>{esc(note)}</td></tr>")
-        out.append("</table>")
-    out.append("<h2>Assumptions register</h2>")
-    out.append(
-        '<p class="note">The notes of every table, each with the rows (parents\' states) it '
-        "belongs to.</p>"
-    )
-    for node in m:
-        entries = register(node)
-        if entries:
-            out.append(f"<h3>{esc(node.label)} <code>{esc(node.id)}</code></h3><ul>")
-            out.extend(
-                f"<li><b>{esc(rows)}</b>: {esc(note)}</li>" if rows else f"<li>{esc(note)}</li>"
-                for rows, note in entries
-            )
-            out.append("</ul>")
-    if m.sources:
-        out.append("<h2>Sources</h2><ul>")
-        for s in m.sources:
-            out.append(f"<li>{esc(_source_text(s))}</li>")
-        out.append("</ul>")
-    out.append("<h2>Provenance</h2><ul>")
-    out.append(f"<li>model content hash (SHA-256): <code>{esc(facts.digest)}</code></li>")
-    out.append(f"<li>bn version: <code>{esc(__version__)}</code></li>")
-    out.append(f"<li>regenerate with: <code>{esc(facts.command)}</code></li>")
-    out.append("</ul>")
-    out.append("</body>")
-    out.append("</html>")
-    return "\n".join(out) + "\n"
-
-
-def _interval_note(facts: Facts) -> str:
-    return (
-        "Intervals come from the uncertainty of the tables themselves: each row with an ess is "
-        f"drawn from a Dirichlet distribution ({facts.draws:,} draws, seed {facts.seed}, as in "
-        "`bn uncertainty` and `bn scenarios --intervals` with the same -n and --seed)."
-    )
-
-
-def _source_text(source: Any) -> str:
-    parts = [str(source.get(k, "")) for k in ("author", "title", "date", "url")]
-    return ". ".join(p for p in parts if p)
-
-
-def to_markdown(facts: Facts) -> str:
-    """The brief as Markdown: the same numbers and tables; diagrams are in the HTML version."""
-    m = facts.model
-    title = m.title or slug(m)
-    out = [f"# {md(title)}", "", f"Analytic brief, {facts.date} · bn {__version__}", ""]
-    if m.description:
-        out += [md(m.description), ""]
-    out += ["## Headline", "", "| event | probability | 90% interval |", "|---|---|---|"]
-    for h in facts.headlines:
-        out.append(f"| {md(m[h.node].label)} | {number(h.point)} | {_interval_text(h.interval)} |")
-    out.append("")
-    if facts.arithmetic:
-        out += ["```text", *facts.arithmetic, "```", ""]
-    out += [_interval_note(facts), ""]  # bn's own text, with code spans: not escaped
-    if facts.scenarios:
-        out += [
-            "## Scenarios",
-            "",
-            f"| scenario | P({md(facts.main[0])}={md(facts.main[1])}) | 90% interval | change (pts) | ratio | what it assumes |",
-            "|---|---|---|---|---|---|",
-        ]
-        for r in facts.scenarios:
-            why = md(r.description) + (f" **impossible**: {md(r.error)}" if r.error else "")
-            out.append(f"| `{r.name}` | {' | '.join(_scenario_numbers(r))} | {why} |")
-        out.append("")
-    if facts.cells:
-        out += [
-            f"## Sensitivity of P({md(facts.main[0])}={md(facts.main[1])})",
-            "",
-            "| cell | value | plausible range | derivative | answer low–high |",
-            "|---|---|---|---|---|",
-        ]
-        for c in facts.cells:
-            out.append(
-                f"| {md(c.label())} | {format_number(c.value)} | {number(c.range[0])}–"
-                f"{number(c.range[1])} | {c.derivative:.3f} | {number(c.low)}–{number(c.high)} |"
-            )
-        out.append("")
-    out += ["## Tables", ""]
-    for node in m:
-        header, rows, notes = _cpt_rows(m, node.id)
-        out += [f"### {md(node.label)} (`{node.id}`)", ""]
-        if node.description:
-            out += [md(node.description), ""]
-        out.append("| " + " | ".join(md(h) for h in header) + " | note |")
-        out.append("|" + "---|" * (len(header) + 1))
-        for row, note in zip(rows, notes, strict=True):
-            out.append("| " + " | ".join(md(c) for c in row) + f" | {md(note)} |")
-        out.append("")
-    out += [
-        "## Assumptions register",
-        "",
-        "The notes of every table, each with the rows (parents' states) it belongs to.",
-        "",
-    ]
-    for node in m:
-        entries = register(node)
-        if entries:
-            out += [f"### {md(node.label)} (`{node.id}`)", ""]
-            out += [
-                f"- **{md(rows)}**: {md(note)}" if rows else f"- {md(note)}"
-                for rows, note in entries
-            ]
-            out.append("")
-    if m.sources:
-        out += ["## Sources", "", *(f"- {md(_source_text(s))}" for s in m.sources), ""]
-    out += [
-        "## Provenance",
-        "",
-        f"- model content hash (SHA-256): `{facts.digest}`",
-        f"- bn version: `{__version__}`",
-        f"- regenerate with: `{facts.command}`",
-        "",
-    ]
-    return "\n".join(out)
 
 
 def write_report(

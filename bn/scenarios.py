@@ -21,16 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from bn.csvfiles import RawTable, node_files, read_table, read_toml
-from bn.errors import BNError, EvidenceError, ModelError, Problem
+from bn.errors import EvidenceError, ModelError, Problem, param
 from bn.evidence import KIND_NAMES, Evidence
+from bn.files import SCENARIOS_TOML
 from bn.metadata import TomlLines, check_keys, plain_text
 from bn.model import Model, Node
 from bn.names import suggest
 from bn.tablecheck import check_tables
 
 KINDS = {name: field for field, name in KIND_NAMES.items()}  # key in scenarios.toml -> field
-KEYS = ("description", "source", "evidence", "do", "likelihood", "soft", "overlay")
-FILE = "scenarios.toml"
+KEYS = ("description", "source", *KINDS, "overlay")  # every key of a [scenarios.NAME] table
+FILE = SCENARIOS_TOML
 SHAPES = {  # how each kind of evidence is written, for hints
     "hard": 'evidence = { node = "state" }: what was observed, by node id or alias',
     "do": 'do = { node = "state" }: what the scenario sets, by node id or alias',
@@ -54,56 +55,107 @@ class Scenario:
 
 
 def load_scenarios(model: Model) -> dict[str, Scenario]:
-    """The model's scenarios in file order ({} when it has no `scenarios.toml`)."""
-    return dict(_load_scenarios(model))
+    """The model's scenarios in file order ({} when it has no `scenarios.toml`).
+
+    Raises `ModelError` with every error `read_scenarios` finds.
+    """
+    scenarios, problems = read_scenarios(model)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise ModelError(errors)
+    return scenarios
+
+
+def check_scenarios(model: Model) -> list[Problem]:
+    """Every problem of the model's `scenarios.toml` and its overlays, without raising.
+
+    >>> import bn
+    >>> check_scenarios(bn.load(bn.packaged_model_path()))
+    []
+    """
+    return read_scenarios(model)[1]
+
+
+def read_scenarios(model: Model) -> tuple[dict[str, Scenario], list[Problem]]:
+    """The scenarios that could be read, in file order, and every problem, without raising.
+
+    Each scenario is checked on its own, so one run reports them all: its keys and their types,
+    the names and states its evidence gives (resolved as `apply` resolves them, with the same
+    messages) and its overlay (validated like the model). No query is run: whether evidence is
+    possible is only known when it is asked.
+
+    >>> import bn
+    >>> scenarios, problems = read_scenarios(bn.load(bn.packaged_model_path()))
+    >>> list(scenarios)[:2], problems
+    (['baseline', 'metaculus_low'], [])
+    """
+    scenarios, problems = _read_scenarios(model)
+    return dict(scenarios), list(problems)
 
 
 @functools.lru_cache(maxsize=8)
-def _load_scenarios(model: Model) -> dict[str, Scenario]:
-    # Cached per model object (models are immutable and hash by identity): one command asks for
-    # the scenarios several times (check, apply, compare) and should read the file once.
+def _read_scenarios(model: Model) -> tuple[dict[str, Scenario], tuple[Problem, ...]]:
+    # Cached per model object (models are immutable and hash by identity): one command checks the
+    # scenarios when it loads the model, then asks for them again (apply, compare).
     if model.path is None:
-        return {}
+        return {}, ()
+    path = model.path / FILE
     problems: list[Problem] = []
-    document = read_toml(model.path / "scenarios.toml", problems)
+    document = read_toml(path, problems)
     if problems:
-        raise ModelError(problems)
+        return {}, tuple(problems)
+    where = TomlLines(plain_text(path))
+
+    def add(at: Sequence[str], message: str, hint: str, severity: str = "error") -> None:
+        problems.append(Problem(FILE, where.line(*at), message, hint, severity))
+
+    for key in document:
+        if key != "scenarios":
+            add(
+                [key],
+                f"unknown table [{key}] in {FILE}",
+                f"{suggest(key, ['scenarios'])}{FILE} has one [scenarios.NAME] table per scenario",
+                "warning",
+            )
     table = document.get("scenarios", {})
     if not isinstance(table, Mapping):
-        raise ModelError([Problem("scenarios.toml", None, "[scenarios] must be a table")])
-    scenarios = {}
-    for name, entry in table.items():
-        if not isinstance(entry, Mapping):
-            raise ModelError(
-                [Problem("scenarios.toml", None, f"[scenarios.{name}] is not a table")]
-            )
-        unknown = set(entry) - {*KINDS, "description", "source", "overlay"}
-        if unknown:
-            raise ModelError(
-                [
-                    Problem(
-                        "scenarios.toml",
-                        None,
-                        f"[scenarios.{name}] has unknown key(s): {', '.join(sorted(unknown))}",
-                        "keys: description, source, evidence, do, likelihood, soft, overlay",
-                    )
-                ]
-            )
-        kinds: dict[str, Any] = {KINDS[k]: dict(entry[k]) for k in KINDS if k in entry}
-        scenarios[name] = Scenario(
+        add(["scenarios"], "scenarios must be a table", "write one [scenarios.NAME] per scenario")
+        return {}, tuple(problems)
+    entries = {name: _check_entry(name, entry, add) for name, entry in table.items()}
+    overlays = {f: overlay_nodes(model, f) for _, f in entries.values() if f}
+    for name, (evidence, folder) in entries.items():
+        view = model.with_nodes(overlays[folder][0]) if folder else model
+        for key, text in _evidence_errors(view, evidence) if evidence is not None else []:
+            message, hint = _split(text, key)
+            at = ["scenarios", name, key] if key else ["scenarios", name]
+            add(at, f"scenario '{name}' in {FILE}: {message}", hint)
+    for folder, (_, found) in overlays.items():
+        names = [name for name, (_, f) in entries.items() if f == folder]
+        for p in found:
+            if p.file == FILE:  # the folder is missing: one problem per scenario, at its line
+                for name in names:
+                    add(["scenarios", name, "overlay"], f"scenario '{name}': {p.message}", p.hint)
+            else:
+                who = "scenario" + "s" * (len(names) > 1) + " " + ", ".join(f"'{n}'" for n in names)
+                problems.append(replace(p, message=f"{who}: {p.message}"))
+    scenarios = {
+        name: Scenario(
             name=name,
-            description=str(entry.get("description", "")),
-            source=str(entry.get("source", "")),
-            evidence=Evidence(**kinds),
-            overlay=str(entry.get("overlay", "")),
+            description=str(table[name].get("description", "")),
+            source=str(table[name].get("source", "")),
+            evidence=evidence,
+            overlay=folder,
         )
-    return scenarios
+        for name, (evidence, folder) in entries.items()
+        if evidence is not None
+    }
+    return scenarios, tuple(problems)
 
 
 def get_scenario(model: Model, name: str) -> Scenario:
     scenarios = load_scenarios(model)
     if name not in scenarios:
-        choices = ", ".join(scenarios) or "(the model has no scenarios.toml)"
+        choices = ", ".join(scenarios) or f"(the model has no {FILE})"
         raise EvidenceError(
             f"unknown scenario '{name}'; {suggest(name, scenarios)}scenarios: {choices}"
         )
@@ -118,7 +170,8 @@ def apply(model: Model, name: str) -> tuple[Model, Evidence]:
     try:
         evidence = scenario.evidence.resolved(model)
     except EvidenceError as error:
-        raise EvidenceError(f"scenario '{name}' in scenarios.toml: {error}") from None
+        # render(param) keeps the parameters the message names for the face to spell
+        raise EvidenceError(f"scenario '{name}' in {FILE}: {error.render(param)}") from None
     return model, evidence
 
 
@@ -135,147 +188,6 @@ def pose(model: Model, name: str | None, extra: Evidence) -> tuple[Model, Eviden
     if name:
         model, base = apply(model, name)
     return model, base.combine(extra.resolved(model)).resolved(model)
-
-
-@dataclass(frozen=True)
-class Row:
-    """One scenario's answer: P(target = state), its change against the baseline, and its ratio."""
-
-    name: str
-    description: str
-    probability: float | None  # None when the scenario's evidence is impossible (see `error`)
-    delta: float | None  # probability minus the baseline's (a fraction; shown in percentage points)
-    ratio: float | None  # probability / baseline (None when the baseline is 0)
-    interval_90: tuple[float, float] | None = None
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "name": self.name,
-            "description": self.description,
-            "probability": self.probability,
-            "delta": self.delta,
-            "ratio": self.ratio,
-        }
-        if self.interval_90 is not None:
-            data["interval_90"] = list(self.interval_90)
-        if self.error is not None:
-            data["error"] = self.error
-        return data
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """The scenario table: target, baseline and one row per scenario in file order."""
-
-    target: str
-    state: str
-    baseline: str | None  # the scenario named `baseline`, or None for "no evidence"
-    baseline_probability: float
-    rows: tuple[Row, ...]
-    draws: int | None = None
-    seed: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The documented JSON schema of `bn scenarios --json`."""
-        data: dict[str, Any] = {
-            "target": f"{self.target}={self.state}",
-            "baseline": {"name": self.baseline, "probability": self.baseline_probability},
-            "scenarios": [r.to_dict() for r in self.rows],
-        }
-        if self.draws is not None:
-            data["n"] = self.draws
-            data["seed"] = self.seed
-        return data
-
-
-def compare(
-    model: Model,
-    target: str | None = None,
-    *,
-    extra: Evidence | None = None,
-    intervals: bool = False,
-    draws: int = 100_000,
-    seed: int = 0,
-) -> Comparison:
-    """P(target) under each scenario of `model` (with the `extra` evidence on top of each).
-
-    `target` is `NODE=STATE` or `NODE` (default: the model's first target, state `yes` if it has
-    one). The baseline is the scenario named `baseline`, else the model with no scenario.
-    With `intervals`, every scenario also gets the 90% interval from parameter uncertainty (one
-    seed for all, so the scenarios share their parameter draws).
-
-    >>> import bn
-    >>> table = compare(bn.load(bn.packaged_model_path()))
-    >>> [(r.name, round(r.probability, 4)) for r in table.rows[:2]]
-    [('baseline', 0.168), ('metaculus_low', 0.028)]
-    """
-    from bn.analysis.uncertainty import sample
-    from bn.engine import posterior
-    from bn.evidence import parse_target
-
-    extra = extra or Evidence()
-    scenarios = load_scenarios(model)
-    if not scenarios:
-        where = model.path / "scenarios.toml" if model.path else "scenarios.toml"
-        raise BNError(f"the model has no scenarios: {where} is missing or has no [scenarios.NAME]")
-    if target is not None and not target.strip():
-        raise BNError("the target is empty: give NODE=STATE, or leave it out for the model's first")
-    node, state = parse_target(model, target or model.default_targets()[0])
-    index = model[node].state_index(state)
-    questions = [pose(model, name, extra) for name in scenarios]
-    values: list[float | None] = []
-    errors: list[str | None] = []
-    for q in questions:
-        try:
-            values.append(float(posterior(q[0], [node], q[1]).marginals[node][index]))
-            errors.append(None)
-        except EvidenceError as error:  # this scenario cannot hold with the given evidence
-            values.append(None)
-            errors.append(str(error))
-    names = list(scenarios)
-    base_model, base_evidence, base_name = baseline(model, extra)
-    try:
-        base = float(posterior(base_model, [node], base_evidence).marginals[node][index])
-    except EvidenceError as error:
-        raise EvidenceError(f"the baseline: {error}") from None
-    spans: list[tuple[float, float] | None] = [None] * len(values)
-    if intervals:
-        possible = [i for i, v in enumerate(values) if v is not None]
-        pairs = [questions[i] for i in possible]
-        for i, row in zip(possible, sample(pairs, node, state, n=draws, seed=seed), strict=True):
-            spans[i] = _interval(row)
-    rows = tuple(
-        Row(
-            name=name,
-            description=scenarios[name].description,
-            probability=p,
-            delta=None if p is None else p - base,
-            ratio=p / base if p is not None and base > 0 else None,
-            interval_90=span,
-            error=error,
-        )
-        for name, p, span, error in zip(names, values, spans, errors, strict=True)
-    )
-    return Comparison(
-        node,
-        state,
-        base_name,
-        base,
-        rows,
-        draws if intervals else None,
-        seed if intervals else None,
-    )
-
-
-def _interval(draws: Any) -> tuple[float, float] | None:
-    import numpy as np
-
-    valid = draws[np.isfinite(draws)]
-    if not valid.size:
-        return None
-    low, high = np.quantile(valid, [0.05, 0.95])
-    return float(low), float(high)
 
 
 def overlay(model: Model, directory: str | Path) -> Model:
@@ -357,62 +269,6 @@ def _missing_folder(model: Model, directory: str) -> Problem:
     if folders:
         hint = f"{suggest(directory, folders)}{hint}; folders with CSVs: {', '.join(folders)}"
     return Problem(FILE, None, f"overlay directory '{directory}' not found", hint)
-
-
-def check_scenarios(model: Model) -> list[Problem]:
-    """Every problem of the model's `scenarios.toml` and its overlays, without raising.
-
-    Each scenario is checked on its own, so one run reports them all: its keys and their types,
-    the names and states its evidence gives (resolved as `apply` resolves them, with the same
-    messages) and its overlay (validated like the model). No query is run: whether evidence is
-    possible is only known when it is asked.
-
-    >>> import bn
-    >>> check_scenarios(bn.load(bn.packaged_model_path()))
-    []
-    """
-    if model.path is None:
-        return []
-    path = model.path / FILE
-    problems: list[Problem] = []
-    document = read_toml(path, problems)
-    if problems:
-        return problems
-    where = TomlLines(plain_text(path))
-
-    def add(at: Sequence[str], message: str, hint: str, severity: str = "error") -> None:
-        problems.append(Problem(FILE, where.line(*at), message, hint, severity))
-
-    for key in document:
-        if key != "scenarios":
-            add(
-                [key],
-                f"unknown table [{key}] in {FILE}",
-                f"{suggest(key, ['scenarios'])}{FILE} has one [scenarios.NAME] table per scenario",
-                "warning",
-            )
-    table = document.get("scenarios", {})
-    if not isinstance(table, Mapping):
-        add(["scenarios"], "scenarios must be a table", "write one [scenarios.NAME] per scenario")
-        return problems
-    entries = {name: _check_entry(name, entry, add) for name, entry in table.items()}
-    overlays = {f: overlay_nodes(model, f) for _, f in entries.values() if f}
-    for name, (evidence, folder) in entries.items():
-        view = model.with_nodes(overlays[folder][0]) if folder else model
-        for key, text in _evidence_errors(view, evidence) if evidence is not None else []:
-            message, hint = _split(text, key)
-            at = ["scenarios", name, key] if key else ["scenarios", name]
-            add(at, f"scenario '{name}' in {FILE}: {message}", hint)
-    for folder, (_, found) in overlays.items():
-        names = [name for name, (_, f) in entries.items() if f == folder]
-        for p in found:
-            if p.file == FILE:  # the folder is missing: one problem per scenario, at its line
-                for name in names:
-                    add(["scenarios", name, "overlay"], f"scenario '{name}': {p.message}", p.hint)
-            else:
-                who = "scenario" + "s" * (len(names) > 1) + " " + ", ".join(f"'{n}'" for n in names)
-                problems.append(replace(p, message=f"{who}: {p.message}"))
-    return problems
 
 
 def _check_entry(name: str, entry: Any, add: Callable[..., None]) -> tuple[Evidence | None, str]:

@@ -80,7 +80,7 @@ def test_format_from_extension_or_option() -> None:
     assert format_for("a/b.XDSL").name == "xdsl"
     assert format_for("model.bifxml").name == "xmlbif"
     assert format_for("model.txt", "net").name == "net"
-    with pytest.raises(FileFormatError, match=r"--format \(bif, xmlbif, xdsl, net, uai\)"):
+    with pytest.raises(FileFormatError, match=r"use fmt \(bif, xmlbif, xdsl, net, uai\)"):
         format_for("model.txt")
 
 

@@ -16,16 +16,21 @@ PACKAGE = Path(bn.__file__).parent
 LAYERS = [
     {"bn.errors", "bn.numbers", "bn.names", "bn.files", "bn.__version__"},
     {"bn.model", "bn.csvfiles"},
-    {"bn.tablecheck", "bn.metadata", "bn.evidence", "bn.scenarios", "bn.validate"},
+    {"bn.tablecheck", "bn.metadata", "bn.evidence", "bn.scenarios", "bn.calibration", "bn.validate"},
     {"bn.engine"},
     {
         "bn.analysis",
         "bn.edit",
+        "bn.edit_graph",
+        "bn.edit_states",
+        "bn.edit_tables",
+        "bn.tomledit",
         "bn.learn",
         "bn.sampling",
         "bn.diagram",
         "bn.charts",
         "bn.report",
+        "bn.report_render",
         "bn.diff",
         "bn.interop",
     },
@@ -38,7 +43,7 @@ ALLOWED = {("bn.model", m) for m in ("bn.engine", "bn.evidence", "bn.learn", "bn
 def layer(module: str) -> int:
     """The layer of a module of bn (`bn.edit.sheet` is in the layer of `bn.edit`)."""
     parts = module.split(".")
-    for end in range(len(parts), 0, -1):
+    for end in range(len(parts), 1 if len(parts) > 1 else 0, -1):
         name = ".".join(parts[:end])
         for index, members in enumerate(LAYERS):
             if name in members:

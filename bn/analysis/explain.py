@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from bn.engine import contract, intervene, joint, posterior, prepare
-from bn.errors import EvidenceError, ModelError
+from bn.errors import EvidenceError, ModelError, param
 from bn.evidence import KIND_NAMES, Evidence
 from bn.model import Model, Node  # noqa: F401  (Node: doctest)
 
@@ -157,7 +157,10 @@ def explain(
     target = model.resolve(target)
     index = model[target].state_index(state)
     state = model[target].states[index]
-    for kind, given in (("observed (-e)", evidence.hard), ("set by do()", evidence.do)):
+    for kind, given in (
+        (f"observed ({param('hard')})", evidence.hard),
+        ("set by do()", evidence.do),
+    ):
         if target in given:
             raise EvidenceError(f"{target} is {kind}; there is nothing to explain: drop it")
     probability = _probability(model, target, index, evidence)
@@ -295,7 +298,7 @@ def escalation_paths(
     if size > MAX_PATHS_JOINT:
         raise EvidenceError(
             f"the joint of {target}'s {len(ancestors)} free ancestors has {size:,} cells (limit "
-            f"{MAX_PATHS_JOINT:,}); observe some of them (-e) or leave out --top"
+            f"{MAX_PATHS_JOINT:,}); observe some of them ({param('hard')}) or leave out {param('top')}"
         )
     table = joint(model, [*ancestors, target], evidence)[..., index]
     total = float(table.sum())

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from bn.engine import contract, intervene, posterior, prepare
-from bn.errors import EvidenceError
+from bn.errors import EvidenceError, param
 from bn.evidence import Evidence
 from bn.model import Model, Node
 
@@ -283,7 +283,10 @@ def sensitivity(
     target = model.resolve(target)
     index = model[target].state_index(state)
     state = model[target].states[index]
-    for kind, given in (("observed (-e)", evidence.hard), ("set by do()", evidence.do)):
+    for kind, given in (
+        (f"observed ({param('hard')})", evidence.hard),
+        ("set by do()", evidence.do),
+    ):
         if target in given:
             raise EvidenceError(f"{target} is {kind}, so its probability cannot move; drop it")
     if not 0 < width <= 1:

@@ -6,12 +6,20 @@ from pathlib import Path
 
 import click
 
-from bn.cli.base import cli
+from bn.cli.base import cli, flag
 from bn.cli.common import echo_json, json_option, load_model, model_option
 from bn.errors import BNError
 
 FORMAT_NAMES = ["bif", "xmlbif", "xdsl", "net", "uai"]
 FORMAT_HELP = "bif, xmlbif, xdsl (GeNIe), net (Hugin) or uai; default: from the extension."
+
+
+def _long_flags(error: BNError) -> BNError:
+    """`error` with `-o` written as its long flag (--out, --to), as these commands always have."""
+    command = click.get_current_context().command
+    return BNError(
+        error.render(lambda name: "--" + name if name in ("out", "to") else flag(command, name))
+    )
 
 
 @cli.command("import")
@@ -41,7 +49,10 @@ def import_(file: Path, out: Path, fmt: str | None, force: bool, as_json: bool) 
     """
     from bn.interop import import_network
 
-    imported = import_network(file, out, fmt, force)
+    try:
+        imported = import_network(file, out, fmt, force)
+    except BNError as error:
+        raise _long_flags(error) from None
     if as_json:
         echo_json(imported.to_dict())
         return
@@ -99,7 +110,10 @@ def export(to: Path, fmt: str | None, force: bool, as_json: bool, model_dir: str
             "bn export writes a file: name it (the text is read back before it is written)"
         )
     model = load_model(model_dir)
-    exported = export_network(model, to, fmt, force)
+    try:
+        exported = export_network(model, to, fmt, force)
+    except BNError as error:
+        raise _long_flags(error) from None
     if as_json:
         echo_json({"model": str(model.path), **exported.to_dict()})
         return

@@ -74,8 +74,8 @@ def scenarios(
     model_dir: str | None,
 ) -> None:
     """Compare every scenario in scenarios.toml: P(target), change against baseline, ratio."""
+    from bn.analysis.compare import compare
     from bn.cli.common import load_model
-    from bn.scenarios import compare
 
     model = load_model(model_dir)
     extra = given.evidence()

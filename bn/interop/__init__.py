@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from bn.csvfiles import write_model
-from bn.errors import BNError, FileFormatError
+from bn.errors import BNError, FileFormatError, param
 from bn.files import write_atomic
 from bn.interop.bif import read_bif
 from bn.interop.convert import Imported, Parsed, convert, fail
@@ -85,12 +85,12 @@ FORMATS = {
 _READERS = {"bif": read_bif, "xmlbif": read_xmlbif, "xdsl": read_xdsl, "net": read_net}
 
 
-def format_for(path: str | Path, given: str | None = None) -> Format:
-    """The format named by `given`, else the one the file's extension implies."""
-    if given:
-        if given.lower() not in FORMATS:
-            raise FileFormatError(f"unknown format '{given}'; formats: {', '.join(FORMATS)}")
-        return FORMATS[given.lower()]
+def format_for(path: str | Path, fmt: str | None = None) -> Format:
+    """The format named by `fmt`, else the one the file's extension implies."""
+    if fmt:
+        if fmt.lower() not in FORMATS:
+            raise FileFormatError(f"unknown format '{fmt}'; formats: {', '.join(FORMATS)}")
+        return FORMATS[fmt.lower()]
     suffix = Path(path).suffix.lower()
     for form in FORMATS.values():
         if suffix in form.extensions:
@@ -98,7 +98,7 @@ def format_for(path: str | Path, given: str | None = None) -> Format:
     known = ", ".join(e for f in FORMATS.values() for e in f.extensions)
     raise FileFormatError(
         f"{path}: cannot tell the format from the extension '{suffix}'; "
-        f"use --format ({', '.join(FORMATS)}) or one of {known}"
+        f"use {param('fmt')} ({', '.join(FORMATS)}) or one of {known}"
     )
 
 
@@ -176,9 +176,9 @@ def _check_target(out: Path, force: bool, source: Path) -> None:
     if not out.exists() and not out.is_symlink():
         return
     if not out.is_dir():
-        raise BNError(f"{out} exists and is not a directory; choose another --out")
+        raise BNError(f"{out} exists and is not a directory; choose another {param('out')}")
     if not force:
-        raise BNError(f"{out} already exists; use --force to replace it")
+        raise BNError(f"{out} already exists; use {param('force')} to replace it")
     resolved = out.resolve()
     if any(p == resolved or resolved in p.parents for p in (Path.cwd(), source.resolve())):
         raise BNError(f"refusing to replace {out}: it holds the current directory or the input")
@@ -227,15 +227,16 @@ def export_network(
     path = Path(path)
     form = format_for(path, fmt)
     if path.is_dir():
-        raise BNError(f"{path} is a directory; --to names a file")
+        raise BNError(f"{path} is a directory; {param('to')} names a file")
     if path.exists() and not force:
-        raise BNError(f"{path} already exists; use --force to replace it")
+        raise BNError(f"{path} already exists; use {param('force')} to replace it")
     text = network_text(model, form)
     cannot = f"{path}: {form.title} cannot carry this model exactly (nothing written)"
     try:
         back = convert(_parse(text.encode("utf-8"), form, path.name), form, path, False).model
     except FileFormatError as error:
-        raise FileFormatError(f"{cannot}; reading the text back gives:\n{error}") from None
+        back_text = error.render(param)  # keeps parameter references for the face to spell
+        raise FileFormatError(f"{cannot}; reading the text back gives:\n{back_text}") from None
     if form.names:
         expected = model.with_nodes(replace(n, label=plain_label(n.label, form)) for n in model)
     else:
