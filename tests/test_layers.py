@@ -16,7 +16,14 @@ PACKAGE = Path(bn.__file__).parent
 LAYERS = [
     {"bn.errors", "bn.numbers", "bn.names", "bn.files", "bn.__version__"},
     {"bn.model", "bn.csvfiles"},
-    {"bn.tablecheck", "bn.metadata", "bn.evidence", "bn.scenarios", "bn.calibration", "bn.validate"},
+    {
+        "bn.tablecheck",
+        "bn.metadata",
+        "bn.evidence",
+        "bn.scenarios",
+        "bn.calibration",
+        "bn.validate",
+    },
     {"bn.engine"},
     {
         "bn.analysis",
