@@ -443,7 +443,7 @@ def _em(
 def write(learnt: Learnt, directory: Path, dry_run: bool = False) -> dict[str, str | None]:
     """Write the learnt rows into the model directory through the edit path (all-or-nothing,
     comments and untouched rows kept); the files changed (as `Workspace.commit` returns them)."""
-    from bn.edit import Workspace
+    from bn.edit.workspace import Workspace
     from bn.numbers import computed_number
 
     ws = Workspace(directory)

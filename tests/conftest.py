@@ -32,3 +32,11 @@ def run_json(*args: str) -> Any:
     result = run(*args, "--json")
     assert result.exit_code == 0, result.output + result.stderr
     return json.loads(result.stdout)
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    """The chain with scenarios and an overlay, in a scratch directory (see tests/editing.py)."""
+    from editing import make_model
+
+    return make_model(tmp_path)

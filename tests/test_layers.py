@@ -28,10 +28,6 @@ LAYERS = [
     {
         "bn.analysis",
         "bn.edit",
-        "bn.edit_graph",
-        "bn.edit_states",
-        "bn.edit_tables",
-        "bn.tomledit",
         "bn.learn",
         "bn.sampling",
         "bn.diagram",

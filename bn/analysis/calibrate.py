@@ -207,8 +207,8 @@ def _newton(
 def write(calibrated: Calibrated, directory: Any, dry_run: bool = False) -> dict[str, str | None]:
     """Write each moved cell through the edit path (as `bn cpt set NODE STATE=p`), leaving every
     other byte alone; the files changed."""
-    from bn.edit import Workspace
-    from bn.edit_tables import set_rows
+    from bn.edit.tables import set_rows
+    from bn.edit.workspace import Workspace
     from bn.numbers import computed_number
 
     ws = Workspace(directory)

@@ -32,7 +32,7 @@ def check(fix_sums: bool, as_json: bool, model_dir: str | None) -> None:
     """
     from bn import model_path
     from bn.cli.edit import edited_model_path
-    from bn.edit_tables import fix_sums as fix
+    from bn.edit.tables import fix_sums as fix
     from bn.validate import check as run
 
     path = edited_model_path(model_dir) if fix_sums else model_path(model_dir)

@@ -18,7 +18,7 @@ from bn.cli.base import cli
 from bn.cli.common import echo_json, json_option, model_option
 
 if TYPE_CHECKING:
-    from bn.edit import Workspace
+    from bn.edit.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,7 +72,7 @@ def edited_model_path(model_dir: str | None) -> Path:
 def _workspace(model_dir: str | None, editing: bool = True) -> Workspace:
     """The model directory to edit (see `edited_model_path`), or to read when not `editing`."""
     from bn import model_path
-    from bn.edit import Workspace
+    from bn.edit.workspace import Workspace
 
     return Workspace(edited_model_path(model_dir) if editing else model_path(model_dir))
 
@@ -163,7 +163,7 @@ def cpt_show(node: str, as_json: bool, model_dir: str | None) -> None:
       bn cpt show KABOOM
       bn cpt show nato_response --json
     """
-    from bn.edit_tables import show, show_lines
+    from bn.edit.tables import show, show_lines
 
     ws = _workspace(model_dir, editing=False)
     if as_json:
@@ -202,7 +202,7 @@ def cpt_template(
       bn cpt template sanctions --states none,partial,full --parents nuclear_use
       bn cpt template starlink --states available,degraded,cut --fill 0.6,0.3,0.1 --force
     """
-    from bn.edit_tables import template
+    from bn.edit.tables import template
 
     ws = _workspace(model_dir)
     lines = template(ws, node, _split(states), _split(parents), fill, force)
@@ -247,7 +247,7 @@ def cpt_set(
       bn cpt set starlink --probs 0.5,0.3,0.2 --ess 10
     """
     from bn import BNError
-    from bn.edit_tables import set_rows
+    from bn.edit.tables import set_rows
 
     conditions: dict[str, str] = {}
     for text in when:
@@ -289,12 +289,12 @@ def cpt_normalize(
       bn cpt normalize --all --dry-run
     """
     from bn import BNError
-    from bn.edit_tables import normalize
+    from bn.edit.tables import normalize, normalized_lines
 
     if bool(nodes) == all_nodes:
         raise BNError("name the nodes to normalise, or use --all")
     ws = _workspace(model_dir)
-    _finish(ws, normalize(ws, list(nodes)), dry_run, as_json)
+    _finish(ws, normalized_lines(normalize(ws, list(nodes))), dry_run, as_json)
 
 
 # --- bn node -------------------------------------------------------------------------------------
@@ -339,7 +339,7 @@ def node_add(
       bn node add sanctions --states none,partial,full --parents nuclear_use
       bn node add drought --states no,yes --fill 0.9,0.1 --label "Drought this year"
     """
-    from bn.edit_tables import add_node
+    from bn.edit.tables import add_node
 
     ws = _workspace(model_dir)
     lines = add_node(ws, name, _split(states), _split(parents), fill, label, description)
@@ -365,7 +365,7 @@ def node_rename(
       bn node rename nato_response nato_answer
       bn node rename kaboom russian_nuclear_use --keep-alias
     """
-    from bn.edit_graph import rename_node
+    from bn.edit.graph import rename_node
 
     ws = _workspace(model_dir)
     _finish(ws, rename_node(ws, old, new, keep_alias), dry_run, as_json)
@@ -395,7 +395,7 @@ def node_remove(
       bn node remove deaths
       bn node remove nato_response --marginalize
     """
-    from bn.edit_graph import remove_node
+    from bn.edit.graph import remove_node
 
     ws = _workspace(model_dir)
     _finish(ws, remove_node(ws, name, marginalize), dry_run, as_json)
@@ -419,7 +419,7 @@ def node_add_parent(
       bn node add-parent nuclear_war western_resolve
       bn cpt set nuclear_war --when western_resolve=wavering,nuclear_use=yes yes=0.5
     """
-    from bn.edit_graph import add_parent
+    from bn.edit.graph import add_parent
 
     ws = _workspace(model_dir)
     _finish(ws, add_parent(ws, name, parent), dry_run, as_json)
@@ -448,7 +448,7 @@ def node_remove_parent(
       bn node remove-parent battlefield starlink
       bn node remove-parent battlefield starlink --weights available:0.6,degraded:0.3,cut:0.1
     """
-    from bn.edit_graph import remove_parent
+    from bn.edit.graph import remove_parent
 
     ws = _workspace(model_dir)
     _finish(ws, remove_parent(ws, name, parent, weights), dry_run, as_json)
@@ -502,7 +502,7 @@ def state_add(
       bn state add starlink restricted --after degraded --like degraded
       bn cpt set starlink restricted=0.05
     """
-    from bn.edit_states import add_state
+    from bn.edit.states import add_state
 
     ws = _workspace(model_dir)
     _finish(ws, add_state(ws, name, new_state, after, like, description), dry_run, as_json)
@@ -524,7 +524,7 @@ def state_rename(
     Examples:
       bn state rename peace_talks agreement deal
     """
-    from bn.edit_states import rename_state
+    from bn.edit.states import rename_state
 
     ws = _workspace(model_dir)
     _finish(ws, rename_state(ws, name, old, new), dry_run, as_json)
@@ -549,7 +549,7 @@ def state_remove(
       bn state remove starlink degraded --into cut
       bn state remove starlink degraded
     """
-    from bn.edit_states import remove_state
+    from bn.edit.states import remove_state
 
     ws = _workspace(model_dir)
     _finish(ws, remove_state(ws, name, old, into), dry_run, as_json)
@@ -574,7 +574,7 @@ def fmt(check: bool, as_json: bool, model_dir: str | None) -> None:
       bn fmt
       bn fmt --check        # exit 1 when a file is not in canonical layout
     """
-    from bn.edit_tables import fmt as run
+    from bn.edit.tables import fmt as run
 
     ws = _workspace(model_dir, editing=not check)
     files = run(ws)

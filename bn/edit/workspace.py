@@ -1,275 +1,27 @@
-"""Editing a model directory safely: node files as editable sheets, and one transaction for all writes.
-
-Every editing command (`bn cpt`, `bn node`, `bn state`, `bn fmt`) works the same way:
-
-1. `Workspace(directory)` reads the files it may touch; a node file becomes a `Sheet` (header,
-   rows, comments, the text of each row as written);
-2. the command computes every new file in memory: `workspace.write(path, text)` /
-   `workspace.delete(path)`, nothing on disk yet;
-3. `workspace.commit()` checks the whole new model in a temporary copy (`bn.validate.check`, then
-   every scenario and overlay) and refuses the edit if it adds any problem; then it writes each
-   new file to a temporary file beside it, keeps a backup of each file it replaces or deletes, and
-   renames. If anything fails before the last rename, every file is restored from its backup and
-   the directory is byte-identical to before.
-
-Editing an invalid model: every edit follows one rule, so that a model can be repaired step by
-step. An edit may leave errors the model already had, but it must add none (`Workspace.check`
-compares the errors before and after, scenarios and overlays included even while the model is
-invalid: see `survey`; an error a rename moves to another file or name is the same error). After
-the edit `workspace.remaining_errors` says how many errors `bn check` will report, and the CLI
-warns about them. Besides, an edit must be able to read what it uses:
-
-- an edit that carries a change into other files (node rename, remove, add-parent,
-  remove-parent; state add, rename, remove) finds the children, overlays, model.toml entries and
-  scenarios to update through the model's graph, `Workspace.structure()`: only numbers
-  (probabilities, sums, ess) may be wrong, any other error is a `StructureError`;
-- an edit that computes new rows from old ones (remove with marginalisation, remove-parent, state
-  remove) needs the rows it reads to be valid (`bn.edit_graph.row_values`), and remove-parent's
-  default weights, computed by inference, a valid model.
-
-The table edits (cpt set, template, normalize, node add, fmt) write one node's file from that file
-and its parents' headers, so they need only those files to be readable.
-
-What is kept: `#` comment lines above the header stay there; a comment line between rows belongs to
-the row below it (it moves with that row, and stays above the first of the rows a row becomes);
-comments after the last row stay at the end. A row nobody changed is written back byte for byte
-(quoting, spacing, number format). Notes and `ess` are carried by every edit. The line endings
-(LF or CRLF) and a UTF-8 BOM of a file are kept. `model.toml` and `scenarios.toml` are edited
-textually by `bn.tomledit`, so their comments survive too.
-"""
+"""A model directory being edited: the files as read, the new contents, and one transaction that
+checks the whole new model and then writes every file or none (see `bn.edit`)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import itertools
 import re
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from bn.csvfiles import (
-    RESERVED,
-    csv_records,
-    decode_text,
-    node_files,
-    parse_probability,
-    parse_table,
-    parse_toml,
-    scenario_tables,
-)
+from bn.csvfiles import decode_text, node_files, parse_toml, scenario_tables
+from bn.edit.sheet import Sheet
 from bn.errors import BNError, ModelError, Problem
 from bn.files import MODEL_TOML, SCENARIOS_TOML, replace_files
 from bn.metadata import alias_map
 from bn.model import Model
-from bn.names import suggest
+from bn.names import choose
 from bn.numbers import computed_number
 from bn.validate import check as check_model
-
-
-@dataclass
-class Row:
-    """One row of a node file: cells as text, plus the comment lines written just above it."""
-
-    parents: list[str]
-    probs: list[str]
-    ess: str = ""
-    note: str = ""
-    comments: list[str] = field(default_factory=list)
-    raw: str | None = None  # the row's text as read; written back when nothing changed
-    line: int = 0
-
-    def __post_init__(self) -> None:
-        self._read = self.cells()
-
-    def cells(self) -> tuple[tuple[str, ...], tuple[str, ...], str, str]:
-        return tuple(self.parents), tuple(self.probs), self.ess, self.note
-
-    @property
-    def changed(self) -> bool:
-        return self.raw is None or self.cells() != self._read
-
-    def copy(self, **changes: Any) -> Row:
-        """A new row (written afresh) with the same cells, comments moved only when given."""
-        values: dict[str, Any] = {
-            "parents": list(self.parents),
-            "probs": list(self.probs),
-            "ess": self.ess,
-            "note": self.note,
-            "comments": [],
-        }
-        values.update(changes)
-        return Row(**values)
-
-
-@dataclass
-class Sheet:
-    """A node's CSV file as an editable document. `text()` writes it back."""
-
-    node: str
-    parents: list[str]
-    states: list[str]
-    extras: list[str]  # "ess" and/or "note", in file order
-    rows: list[Row]
-    head: list[str] = field(default_factory=list)  # comment/blank lines above the header
-    tail: list[str] = field(default_factory=lambda: [""])  # lines after the last row
-    header_raw: str | None = None
-    quote_notes: bool = False  # write every non-empty note in quotes, as most of the file does
-
-    def __post_init__(self) -> None:
-        self._layout = self.layout()
-
-    def layout(self) -> tuple[int, int, tuple[str, ...]]:
-        return len(self.parents), len(self.states), tuple(self.extras)
-
-    @classmethod
-    def parse(cls, data: bytes, file: str, keep_bad_rows: bool = False) -> Sheet:
-        """Read a node file; `ModelError` if its header or rows cannot be read as a table.
-
-        With `keep_bad_rows`, a row with the wrong number of cells is no error: it is kept
-        verbatim, like a comment line above the next row.
-        """
-        problems: list[Problem] = []
-        text = decode_text(data, file, problems)
-        table = None if text is None else parse_table(text, file, problems)
-        if text is None or table is None or (problems and not keep_bad_rows):
-            raise ModelError(problems)
-        lines = text.split("\n")
-        records = csv_records(text)
-        first, last, _ = records[0]
-        ends = {start: end for start, end, _ in records[1:]}
-        extras = [c for c in table.columns if c in RESERVED]
-        rows = []
-        previous = last
-        for raw in table.rows:
-            start, end = raw.line, ends[raw.line]
-            rows.append(
-                Row(
-                    list(raw.parents),
-                    list(raw.probs),
-                    raw.ess,
-                    raw.note,
-                    lines[previous : start - 1],
-                    "\n".join(lines[start - 1 : end]),
-                    start,
-                )
-            )
-            previous = end
-        notes = [r for r in rows if r.note]
-        quoted = [r for r in notes if (r.raw or "").rstrip().endswith('"')]
-        return cls(
-            quote_notes=extras[-1:] == ["note"] and len(quoted) * 2 > len(notes),
-            node=table.node,
-            parents=list(table.parents),
-            states=list(table.states),
-            extras=extras,
-            rows=rows,
-            head=lines[: first - 1],
-            tail=lines[previous:],
-            header_raw="\n".join(lines[first - 1 : last]),
-        )
-
-    def header(self) -> list[str]:
-        return [*self.parents, *(f"{self.node}={s}" for s in self.states), *self.extras]
-
-    def text(self) -> str:
-        """The file's text (LF newlines, no BOM: see `_encoded`): unchanged rows as read."""
-        same = self.layout() == self._layout
-        header = self.header()
-        lines = list(self.head)
-        if self.header_raw is not None and same and _cells(self.header_raw) == header:
-            lines.append(self.header_raw)
-        else:
-            lines.append(_record(header))
-        for row in self.rows:
-            lines.extend(row.comments)
-            if same and not row.changed and row.raw is not None:
-                lines.append(row.raw)
-            else:
-                extra = {"ess": row.ess, "note": row.note}
-                cells = [*row.parents, *row.probs, *(extra[e] for e in self.extras)]
-                lines.append(self.record(cells))
-        lines.extend(self.tail)
-        return "\n".join(lines)
-
-    def record(self, cells: Sequence[str]) -> str:
-        """One row as CSV, notes quoted when the file quotes them."""
-        if self.quote_notes and self.extras[-1:] == ["note"] and cells[-1]:
-            return _record(cells[:-1]) + ',"' + cells[-1].replace('"', '""') + '"'
-        return _record(cells)
-
-    def state_index(self, state: str) -> int:
-        return _choose(state, self.states, f"state of {self.node}")
-
-    def parent_index(self, parent: str) -> int:
-        return _choose(parent, self.parents, f"parent of {self.node}")
-
-    def ensure(self, column: str) -> None:
-        """Add the `ess` or `note` column if the file has none."""
-        if column not in self.extras:
-            self.extras.append(column)
-            self.extras.sort(key=RESERVED.index)
-
-    def order(self, parent_states: Sequence[Sequence[str]]) -> Iterator[tuple[str, ...]]:
-        """Every parent combination in canonical (row-major, state) order."""
-        yield from itertools.product(*parent_states)
-
-    def place(self, rows: Iterable[Row], parent_states: Sequence[Sequence[str]]) -> None:
-        """Insert new rows where canonical order puts them, without reordering existing rows."""
-        rank = {combo: i for i, combo in enumerate(self.order(parent_states))}
-
-        def key(row: Row) -> int:
-            return rank.get(tuple(row.parents), len(rank))
-
-        for row in sorted(rows, key=key):
-            before = [i for i, r in enumerate(self.rows) if key(r) < key(row)]
-            self.rows.insert(before[-1] + 1 if before else 0, row)
-
-    def drop(self, row: Row) -> None:
-        """Remove a row; its comments go to the row below it (or to the end of the file)."""
-        index = self.rows.index(row)
-        del self.rows[index]
-        if row.comments:
-            if index < len(self.rows):
-                self.rows[index].comments[:0] = row.comments
-            else:
-                self.tail[:0] = row.comments
-
-
-def _record(cells: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(cells)
-    return buffer.getvalue()
-
-
-def _cells(text: str) -> list[str]:
-    return [c.strip() for c in next(csv.reader(io.StringIO(text)), [])]
-
-
-def _choose(name: str, choices: Sequence[str], what: str) -> int:
-    if name in choices:
-        return list(choices).index(name)
-    folded = [i for i, c in enumerate(choices) if c.lower() == name.lower()]
-    if len(folded) == 1:
-        return folded[0]
-    raise BNError(
-        f"'{name}' is not a {what}; {suggest(name, choices)}choices: {', '.join(choices)}"
-    )
-
-
-def probability(cell: str) -> float | None:
-    """A cell's probability read as `bn check` reads it (a decimal from 0 to 1), else None.
-
-    >>> probability(" 0.25"), probability("1e-3"), probability("1_0"), probability("1.5")
-    (0.25, 0.001, None, None)
-    """
-    value = parse_probability(cell)
-    return value if isinstance(value, float) else None
 
 
 class Workspace:
@@ -321,13 +73,14 @@ class Workspace:
             text = None if data is None else decode_text(data, path, [])
         return {} if text is None else parse_toml(text, path, [])
 
-    def sheet(self, path: str) -> Sheet:
-        """The node file at `path` (relative to the model directory), parsed once and shared."""
+    def sheet(self, path: str, keep_bad_rows: bool = False) -> Sheet:
+        """The node file at `path` (relative to the model directory), parsed once and shared
+        (`keep_bad_rows`: see `Sheet.parse`)."""
         if path not in self._sheets:
             data = self.bytes(path)
             if data is None:
                 raise BNError(f"{path} does not exist")
-            self._sheets[path] = Sheet.parse(data, path)
+            self._sheets[path] = Sheet.parse(data, path, keep_bad_rows)
         return self._sheets[path]
 
     def valid_model(self) -> Model:
@@ -385,19 +138,17 @@ class Workspace:
         return names
 
     def resolve(self, name: str) -> str:
-        """A node id from an id or alias; works on an invalid model too (file names, aliases)."""
+        """A node id from an id or alias; works on an invalid model too (file names, aliases).
+
+        On an invalid model: an exact id, else an exact alias, else an id equal ignoring case.
+        """
         if self.model is not None:
             return self.model.resolve(name)
         ids = [Path(p).stem for p in self.node_paths()]
         aliases = alias_map(self.toml(MODEL_TOML))
-        if name in ids:
-            return name
-        if name in aliases:
+        if name not in ids and name in aliases:
             return aliases[name]
-        folded = [i for i in ids if i.lower() == name.lower()]
-        if len(folded) == 1:
-            return folded[0]
-        raise BNError(f"unknown node '{name}'; {suggest(name, ids)}nodes: {', '.join(ids)}")
+        return choose(name, ids, f"unknown node '{name}'", "nodes")
 
     # --- changing ------------------------------------------------------------------------------
 

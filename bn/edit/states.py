@@ -1,11 +1,11 @@
 """State edits: `bn state add|rename|remove`, keeping every dependent file consistent.
 
-Each function takes a `bn.edit.Workspace`, finds what to change through the model's graph
+Each function takes a `Workspace`, finds what to change through the model's graph
 (`workspace.structure()`: on an invalid model only numbers may be wrong, see `bn.edit`), records
 every file it changes (the node's own file and its overlay copies, its children's, `model.toml`,
 `scenarios.toml`) and returns lines describing what it did; `workspace.commit()` then validates
 the whole new model and writes it atomically. What each edit preserves (tested in
-tests/test_edit.py against the engine):
+tests/test_edit_states.py against the engine):
 
 - `add_state`, `rename_state`: every posterior, under every scenario;
 - `remove_state(into=OTHER)`: P(OTHER) afterwards is P(OTHER) + P(STATE) before.
@@ -17,13 +17,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from bn.edit import Row, Workspace
-from bn.edit_graph import children_copies, row_values, save_docs, scenario_uses, toml_docs
-from bn.errors import BNError
+from bn.edit.graph import children_copies, row_values, save_docs, scenario_uses, toml_docs
+from bn.edit.sheet import Row
+from bn.edit.toml import TomlDoc
+from bn.edit.workspace import Workspace
+from bn.errors import BNError, param
 from bn.files import MODEL_TOML
 from bn.model import Model
 from bn.numbers import computed_number
-from bn.tomledit import TomlDoc
 
 
 def _new_state(model: Model, node: str, state: str, old: str = "") -> str:
@@ -146,7 +147,7 @@ def remove_state(ws: Workspace, name: str, state: str, into: str | None = None) 
     state = states[index]
     target = model[node].state_index(into) if into else None
     if target == index:
-        raise BNError("--into must name another state")
+        raise BNError(f"{param('into')} must name another state")
     if len(states) < 2:
         raise BNError(f"{node} has only one state")
     meta, scenarios = toml_docs(ws)
@@ -156,7 +157,7 @@ def remove_state(ws: Workspace, name: str, state: str, into: str | None = None) 
         if kind in ("evidence", "do") and _state_is(model, node, value, index):
             if target is None or scenarios is None:
                 raise BNError(
-                    f"scenario '{scenario}' sets {key}={value}: use --into to move it to another "
+                    f"scenario '{scenario}' sets {key}={value}: use {param('into')} to move it to another "
                     "state, or edit scenarios.toml"
                 )
             scenarios.set_string(("scenarios", scenario, kind, key), states[target])
@@ -206,6 +207,6 @@ def _without(row: Row, index: int, target: int | None, path: str) -> list[str]:
     if rest <= 0:
         raise BNError(
             f"{path}:{row.line}: the row puts all its probability on the state being removed; "
-            "use --into to say where it goes"
+            f"use {param('into')} to say where it goes"
         )
     return [computed_number(v / rest) for i, v in enumerate(values) if i != index]

@@ -1,12 +1,12 @@
 """Structural edits of nodes and edges: `bn node rename|remove|add-parent|remove-parent`.
 
-Each function takes a `bn.edit.Workspace`, finds what to change through the model's graph
+Each function takes a `Workspace`, finds what to change through the model's graph
 (`workspace.structure()`: on an invalid model only numbers may be wrong, see `bn.edit`), records
 every file it changes (the node's own file, its children's, the overlays' copies, `model.toml`,
 `scenarios.toml`) and returns lines describing what it did; `workspace.commit()` then validates
 the whole new model and writes it atomically. The state edits (`bn state ...`, in
-`bn.edit_states`) work the same way and share the helpers here. What each edit preserves (tested
-in tests/test_edit.py against the engine):
+`bn.edit.states`) work the same way and share the helpers here. What each edit preserves (tested
+in tests/test_edit_graph.py against the engine):
 
 - `rename_node`, `add_parent`: every posterior, under every scenario;
 - `remove_node(marginalize=True)`: the joint distribution of the remaining nodes (by arc
@@ -31,14 +31,15 @@ from typing import Any
 import numpy as np
 
 from bn.csvfiles import ID_PATTERN, RESERVED, SUM_TOLERANCE, parse_ess, scenario_tables
-from bn.edit import Row, Sheet, Workspace, _choose, probability
-from bn.errors import BNError, EvidenceError, ModelError, Problem
+from bn.edit.sheet import Row, Sheet, probability
+from bn.edit.toml import TomlDoc
+from bn.edit.workspace import Workspace
+from bn.errors import BNError, EvidenceError, ModelError, Problem, param
 from bn.evidence import KIND_NAMES
 from bn.files import MODEL_TOML, SCENARIOS_TOML
 from bn.model import Model
-from bn.names import suggest
+from bn.names import choose, suggest
 from bn.numbers import computed_number
-from bn.tomledit import TomlDoc
 
 KINDS = tuple(KIND_NAMES.values())  # the evidence keys of a scenario
 
@@ -222,7 +223,7 @@ def remove_node(ws: Workspace, name: str, marginalize: bool = False) -> list[str
         raise BNError(f"{node} is the model's only node")
     if children and not marginalize:
         raise BNError(
-            f"{node} has children ({', '.join(children)}): use --marginalize to sum it out of "
+            f"{node} has children ({', '.join(children)}): use {param('marginalize')} to sum it out of "
             f"their tables, or first `bn node remove-parent CHILD {node}` for each"
         )
     used = sorted({s for s, _, _, n, _ in scenario_uses(ws, model) if n == node})
@@ -435,7 +436,7 @@ def add_parent(ws: Workspace, name: str, parent_name: str) -> list[str]:
 
 
 def parse_weights(text: str, states: Sequence[str], parent: str = "PARENT") -> np.ndarray:
-    """`--weights` as a normalised vector over `states` (the states of `parent`).
+    """`weights` as a normalised vector over `states` (the states of `parent`).
 
     Written as evidence weights are (`bn.evidence.parse_weights`): one weight per state in order,
     or `STATE:W` for some states, the others getting 0; `STATE=W` is read as `STATE:W`.
@@ -450,26 +451,28 @@ def parse_weights(text: str, states: Sequence[str], parent: str = "PARENT") -> n
         ":".join(item.rsplit("=", 1)) if "=" in item and ":" not in item else item for item in items
     ]
     usage = (
-        f"--weights needs {len(states)} numbers ({', '.join(states)}) or STATE:W for some "
+        f"{param('weights')} needs {len(states)} numbers ({', '.join(states)}) or STATE:W for some "
         f"states of {parent}, e.g. {states[0]}:0.5"
     )
     try:
         _, given = parse_evidence_weights(f"{parent}={','.join(items)}")
     except EvidenceError:
-        raise BNError(f"--weights '{text}' cannot be read: {usage}") from None
+        raise BNError(f"{param('weights')} '{text}' cannot be read: {usage}") from None
     weights = np.zeros(len(states))
     if isinstance(given, dict):
         for state, value in given.items():
-            weights[_choose(state, states, f"state of {parent}")] = value
+            weights[
+                list(states).index(choose(state, states, f"'{state}' is not a state of {parent}"))
+            ] = value
     elif len(given) == len(states):
         weights[:] = given
     else:
         raise BNError(usage)
     bad = [w for w in weights if not np.isfinite(w) or w < 0]
     if bad:
-        raise BNError(f"--weights: '{bad[0]:g}' is not a non-negative number")
+        raise BNError(f"{param('weights')}: '{bad[0]:g}' is not a non-negative number")
     if weights.sum() <= 0:
-        raise BNError("--weights are all zero")
+        raise BNError(f"{param('weights')} are all zero")
     normalised: np.ndarray = weights / weights.sum()
     return normalised
 
@@ -495,7 +498,7 @@ def remove_parent(
     if given is None and ws.model is None:
         raise BNError(
             f"the default weights P({parent} | ...) are computed from the whole model, which has "
-            f"{ws.remaining_errors} error(s) (run bn check): fix them first, or give --weights"
+            f"{ws.remaining_errors} error(s) (run bn check): fix them first, or give {param('weights')}"
         )
     lines = []
     for path in ws.copies(node):

@@ -1,13 +1,13 @@
-"""Table-level edits: `bn cpt show|template|set|normalize` and `bn fmt`.
+"""Table-level edits: `bn cpt show|template|set|normalize`, `bn node add`, `bn fmt`, `bn check --fix-sums`.
 
-Each function takes a `bn.edit.Workspace`, records new file contents in it and returns lines
+Each function takes a `Workspace`, records new file contents in it and returns lines
 describing what it did; the caller commits (validates, then writes atomically). These edits work
 on a model that is already invalid too (to repair it), as long as they add no new problem.
 
 >>> import shutil, tempfile
 >>> from pathlib import Path
 >>> import bn
->>> from bn.edit import Workspace
+>>> from bn.edit.workspace import Workspace
 >>> chain = Path(bn.__file__).parents[1] / "tests" / "data" / "chain"
 >>> model = shutil.copytree(chain, Path(tempfile.mkdtemp()) / "m")
 >>> ws = Workspace(model)
@@ -22,7 +22,9 @@ on a model that is already invalid too (to repair it), as long as they add no ne
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +36,12 @@ from bn.csvfiles import (
     parse_ess,
     parse_probability,
 )
-from bn.edit import Row, Sheet, Workspace, _choose
-from bn.errors import BNError, ModelError, Problem
+from bn.edit.sheet import Row, Sheet
+from bn.edit.toml import TomlDoc
+from bn.edit.workspace import Workspace
+from bn.errors import BNError, ModelError, Problem, param
 from bn.files import MODEL_TOML, WriteFailed
+from bn.names import choose
 from bn.numbers import computed_number, format_number, parse_decimal
 from bn.tablecheck import FIXABLE
 
@@ -127,16 +132,16 @@ def fill_row(fill: str, states: Sequence[str]) -> list[str]:
     """
     if fill == "uniform":
         return [computed_number(1 / len(states))] * len(states)
-    values = [_probability(v, "--fill") for v in fill.split(",")]
+    values = [_probability(v, param("fill")) for v in fill.split(",")]
     if len(values) == 1:
         values *= len(states)
     if len(values) != len(states):
         raise BNError(
-            f"--fill gives {len(values)} numbers but there are {len(states)} states "
+            f"{param('fill')} gives {len(values)} numbers but there are {len(states)} states "
             f"({', '.join(states)}): give one number, or one per state"
         )
     if abs(math.fsum(values) - 1) > SUM_TOLERANCE:
-        raise BNError(f"--fill {fill}: a row would sum to {math.fsum(values):g}, not 1")
+        raise BNError(f"{param('fill')} {fill}: a row would sum to {math.fsum(values):g}, not 1")
     return [format_number(v) for v in values]
 
 
@@ -163,15 +168,17 @@ def template(
             f"'{node}' is not a valid node id: start with a letter, then letters, digits or _"
         )
     if not states or "" in states or len(set(states)) != len(states):
-        raise BNError(f"--states must name distinct, non-empty states (got {', '.join(states)})")
+        raise BNError(
+            f"{param('states')} must name distinct, non-empty states (got {', '.join(states)})"
+        )
     existing = _existing(ws, node)
     if existing and not force:
-        raise BNError(f"{existing}.csv already exists; use --force to overwrite it")
+        raise BNError(f"{existing}.csv already exists; use {param('force')} to overwrite it")
     if existing:
         node = existing
     ids = [ws.resolve(p) for p in parents]
     if node in ids or len(set(ids)) != len(ids):
-        raise BNError("--parents must name distinct nodes other than the node itself")
+        raise BNError(f"{param('parents')} must name distinct nodes other than the node itself")
     sheet = Sheet(node, ids, list(states), [], [])
     cells = fill_row(fill, states)
     for combo in sheet.order(parent_states(ws, sheet)):
@@ -202,8 +209,6 @@ def add_node(
     description: str = "",
 ) -> list[str]:
     """A new node: its table (as `template`) and, if given, its label and description."""
-    from bn.tomledit import TomlDoc
-
     _refuse_existing(ws, node)
     lines = template(ws, node, states, parents, fill)
     if label or description:
@@ -238,13 +243,13 @@ def _refuse_existing(ws: Workspace, node: str) -> None:
 
 
 def parse_when(ws: Workspace, sheet: Sheet, when: Mapping[str, str]) -> dict[int, str]:
-    """`--when` conditions as {parent column index: state}, names checked and canonicalised."""
+    """`when` conditions as {parent column index: state}, names checked and canonicalised."""
     states = parent_states(ws, sheet)
     out: dict[int, str] = {}
     for name, state in when.items():
         parent = name if name in sheet.parents else ws.resolve(name)
-        column = _choose(parent, sheet.parents, f"parent of {sheet.node}")
-        out[column] = states[column][_choose(state, states[column], f"state of {name}")]
+        column = sheet.parent_index(parent)
+        out[column] = choose(state, states[column], f"'{state}' is not a state of {name}")
     return out
 
 
@@ -265,17 +270,19 @@ def set_rows(
         given = ", ".join(f"{sheet.parents[i]}={s}" for i, s in conditions.items())
         raise BNError(f"{path}: no row matches {given}")
     if probs is None and not named and ess is None and note is None:
-        raise BNError("nothing to set: give --probs, STATE=p, --ess or --note")
+        raise BNError(
+            f"nothing to set: give {param('probs')}, STATE=p, {param('ess')} or {param('note')}"
+        )
     values: dict[int, float] = {}
     if probs is not None:
         if named:
-            raise BNError("give either --probs or STATE=p, not both")
+            raise BNError(f"give either {param('probs')} or STATE=p, not both")
         if len(probs) != len(sheet.states):
             raise BNError(
-                f"--probs gives {len(probs)} numbers but {sheet.node} has {len(sheet.states)} "
+                f"{param('probs')} gives {len(probs)} numbers but {sheet.node} has {len(sheet.states)} "
                 f"states ({', '.join(sheet.states)})"
             )
-        values = {i: _probability(p, "--probs") for i, p in enumerate(probs)}
+        values = {i: _probability(p, param("probs")) for i, p in enumerate(probs)}
     for state, text in (named or {}).items():
         values[sheet.state_index(state)] = _probability(text, state)
     if values:
@@ -342,83 +349,96 @@ def _ess(text: str) -> str:
         return ""
     value = parse_ess(text)
     if isinstance(value, str):
-        raise BNError(f"--ess '{text}' is not a positive number (or 'exact' to clear it)")
+        raise BNError(f"{param('ess')} '{text}' is not a positive number (or 'exact' to clear it)")
     return format_number(value)
 
 
 # --- normalize and fmt ---------------------------------------------------------------------------
 
 
-def normalize(ws: Workspace, names: Sequence[str]) -> list[str]:
-    """Rescale every row whose probabilities do not sum to exactly 1 (to 1e-12)."""
-    lines = []
-    nodes = [ws.resolve(n) for n in names] if names else [Path(p).stem for p in ws.node_paths()]
-    paths = [p for node in nodes for p in ws.copies(node)]
+@dataclass(frozen=True)
+class Rescaled:
+    """A row that `normalize` rescaled: where it is and what it summed to."""
+
+    path: str
+    line: int
+    total: float
+
+
+def normalize(
+    ws: Workspace,
+    names: Sequence[str] = (),
+    within: float | None = None,
+    paths: Sequence[str] | None = None,
+) -> list[Rescaled]:
+    """Rescale every row whose probabilities do not sum to exactly 1 (to 1e-12); the rows rescaled.
+
+    `names` are nodes (every copy of their table: overlays too), by default every node; or give
+    `paths` (node files) instead. With `within`, only rows that `bn check` reports (off by more
+    than its tolerance) and that are off by at most `within` are rescaled, and a file with rows
+    that cannot be read keeps them as written (`bn check --fix-sums`). Rescaled cells are written
+    with 15 significant digits (`computed_number`); every other line stays byte-identical.
+    """
+    if paths is None:
+        nodes = [ws.resolve(n) for n in names] if names else [Path(p).stem for p in ws.node_paths()]
+        paths = [p for node in nodes for p in ws.copies(node)]
+    fixed: list[Rescaled] = []
     for path in paths:
-        sheet = ws.sheet(path)
-        fixed = 0
+        sheet = ws.sheet(path, keep_bad_rows=within is not None)
+        found = len(fixed)
         for row in sheet.rows:
             values = [parse_decimal(c) for c in row.probs]
             floats = [v for v in values if v is not None and v >= 0]
             if len(floats) < len(values):
                 continue
             total = math.fsum(floats)
+            off = abs(total - 1)
+            if within is not None and not SUM_TOLERANCE < off <= within:
+                continue
             if total <= 0:
                 raise BNError(
                     f"{path}:{row.line}: the row sums to 0 and cannot be normalised; set it "
                     "with `bn cpt set`"
                 )
-            if abs(total - 1) > 1e-12:
+            if off > 1e-12:
                 row.probs = [computed_number(v / total) for v in floats]
-                fixed += 1
-        if fixed:
+                fixed.append(Rescaled(path, row.line, total))
+        if len(fixed) > found:
             ws.save(path)
-            lines.append(f"{path}: {fixed} row(s) normalised")
-    return lines
+    return fixed
 
 
-def fix_sums(directory: str | Path) -> list[Problem]:
-    """Renormalise every row whose sum is off by at most `FIXABLE`; one `Problem` per fixed row.
+def normalized_lines(fixed: Sequence[Rescaled]) -> list[str]:
+    """What `bn cpt normalize` prints: one line per file."""
+    counts = Counter(r.path for r in fixed)
+    return [f"{path}: {count} row(s) normalised" for path, count in counts.items()]
 
-    An edit like `bn cpt normalize` (through `bn.edit.Workspace`): only the fixed rows are
-    rewritten, every other line (comments, notes, line endings, a BOM, rows with the wrong number
-    of cells) stays byte-identical, and the files are replaced all together or not at all;
-    `ModelError` if they cannot be written (every file is then unchanged). A file whose header
-    cannot be read is left alone (`check` says why). The returned problems have severity "info".
+
+def fix_sums(directory: str | Path, within: float = FIXABLE) -> list[Problem]:
+    """Renormalise every row whose sum is off by at most `within`; one `Problem` per fixed row.
+
+    The edit `normalize` makes, through a `Workspace`: only the fixed rows are rewritten, every
+    other line (comments, notes, line endings, a BOM, rows with the wrong number of cells) stays
+    byte-identical, and the files are replaced all together or not at all; `ModelError` if they
+    cannot be written (every file is then unchanged). A file whose header cannot be read is left
+    alone (`check` says why). The returned problems have severity "info".
     """
     directory = Path(directory)
     if not directory.is_dir():
         return []  # `check` says so
     workspace = Workspace(directory)
-    fixed: list[Problem] = []
+    paths = []
     for path in workspace.node_paths():
         try:
-            sheet = Sheet.parse(workspace.bytes(path) or b"", path, keep_bad_rows=True)
+            workspace.sheet(path, keep_bad_rows=True)
         except ModelError:
             continue
-        found = len(fixed)
-        for row in sheet.rows:
-            values = [parse_probability(c) for c in row.probs]
-            floats = [v for v in values if isinstance(v, float)]
-            total = math.fsum(floats)
-            if len(floats) < len(values) or not SUM_TOLERANCE < abs(total - 1) <= FIXABLE:
-                continue
-            row.probs = [format_number(float(f"{v / total:.12g}")) for v in floats]
-            fixed.append(
-                Problem(
-                    path,
-                    row.line,
-                    f"row renormalised (it summed to {total:.10g})",
-                    "each probability was divided by the row's sum",
-                    "info",
-                )
-            )
-        if len(fixed) > found:
-            workspace.write(path, sheet.text())
+        paths.append(path)
+    fixed = normalize(workspace, within=within, paths=paths)
     try:
         workspace.commit()
     except WriteFailed as failure:
-        files = sorted({p.file for p in fixed})
+        files = sorted({r.path for r in fixed})
         raise ModelError(
             [
                 Problem(
@@ -429,7 +449,16 @@ def fix_sums(directory: str | Path) -> list[Problem]:
                 )
             ]
         ) from None
-    return fixed
+    return [
+        Problem(
+            r.path,
+            r.line,
+            f"row renormalised (it summed to {r.total:.10g})",
+            "each probability was divided by the row's sum",
+            "info",
+        )
+        for r in fixed
+    ]
 
 
 def canonical(sheet: Sheet, states: Sequence[Sequence[str]]) -> str:
