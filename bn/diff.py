@@ -29,6 +29,7 @@ import numpy as np
 from bn.csvfiles import read_toml, scenario_tables
 from bn.errors import BNError, ModelError, Problem, param
 from bn.evidence import Evidence
+from bn.files import MODEL_TOML, SCENARIOS_TOML
 from bn.model import Model, Node
 
 
@@ -179,7 +180,7 @@ def _metadata(old: Model, new: Model, renamed: Mapping[str, str]) -> list[dict[s
     """Changed keys of model.toml and scenarios.toml; a node or scenario table added or removed
     as a whole is one change (a renamed node's table is compared under its new id)."""
     changes = []
-    for name, group in (("model.toml", "nodes"), ("scenarios.toml", "scenarios")):
+    for name, group in ((MODEL_TOML, "nodes"), (SCENARIOS_TOML, "scenarios")):
         a, b = _toml(old.path, name), _toml(new.path, name)
         if group == "nodes" and isinstance(a.get("nodes"), dict):
             a["nodes"] = {renamed.get(k, k): v for k, v in a["nodes"].items()}
