@@ -62,10 +62,13 @@ def forward(
             codes[node.id] = np.full(n, state)
             weights *= rows[index, state]
             continue
+        # One search over every row's cumulative distribution laid end to end (row r shifted by
+        # r), rather than an n x states comparison: each case finds its state in its own row.
         cumulative = np.cumsum(rows, axis=1)
         cumulative[:, -1] = 1.0  # rounding must never leave a case past the last state
-        uniform = rng.random(n)
-        codes[node.id] = (uniform[:, None] >= cumulative[index]).sum(axis=1)
+        flat = (cumulative + np.arange(len(rows))[:, None]).ravel()
+        position = np.searchsorted(flat, rng.random(n) + index, side="right")
+        codes[node.id] = np.minimum(position - index * node.card, node.card - 1).astype(np.intp)
     return Draws(codes, weights)
 
 
@@ -141,19 +144,28 @@ def encode(frame: pd.DataFrame, parquet: bool = False) -> bytes:
 
     from bn.csvfiles import csv_line
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = pa.Table.from_pandas(frame, preserve_index=False)  # states stay dictionary-encoded
     buffer = io.BytesIO()
     if parquet:
         pyarrow.parquet.write_table(table, buffer)
         return buffer.getvalue()
-    plain = [
-        pa.field(f.name, pa.string() if pa.types.is_dictionary(f.type) else f.type)
-        for f in table.schema
-    ]
-    table = table.cast(pa.schema(plain))
-    options = pyarrow.csv.WriteOptions(include_header=False, quoting_style="needed")
+    plain = all(_plain(str(s)) for c in frame.columns for s in _values(frame[c]))
+    options = pyarrow.csv.WriteOptions(
+        include_header=False, quoting_style="none" if plain else "needed"
+    )
     pyarrow.csv.write_csv(table, buffer, options)
     return csv_line(list(frame.columns)).encode("utf-8") + buffer.getvalue()
+
+
+def _values(column: pd.Series) -> list[object]:
+    """The distinct texts a column can hold: a categorical's categories, else nothing to check
+    (numbers, such as the weight, never need quotes)."""
+    return list(column.cat.categories) if hasattr(column, "cat") else []
+
+
+def _plain(text: str) -> bool:
+    """Whether a cell can be written without quotes (no comma, quote or line break; not empty)."""
+    return bool(text) and not any(c in text for c in ',"\r\n') and text.strip() == text
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
