@@ -62,7 +62,8 @@ class Cases:
 
 
 def read_data(path: str | Path) -> pd.DataFrame:
-    """A CSV (states as text, nothing turned into NaN) or parquet file as a DataFrame of text."""
+    """A CSV or parquet file of cases as a DataFrame of categorical text columns (states as
+    written; nothing turned into NaN, an empty cell is ""). CSV goes through pyarrow's reader."""
     import pandas as pd
 
     path = Path(path)
@@ -70,11 +71,46 @@ def read_data(path: str | Path) -> pd.DataFrame:
         if path.suffix.lower() in {".parquet", ".pq"}:
             frame = pd.read_parquet(path)
             return frame.astype(object).where(frame.notna(), "").astype(str)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        return _read_csv(path)
     except FileNotFoundError:
         raise BNError(f"{path}: no such file") from None
     except (ValueError, OSError, pd.errors.ParserError) as error:
         raise BNError(f"{path}: not a table of cases: {error}") from None
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    import csv
+
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv
+
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    if not header:
+        raise ValueError("the file is empty (a header row of node names is needed)")
+    convert = pyarrow.csv.ConvertOptions(
+        column_types=dict.fromkeys(header, pa.string()),
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    try:
+        table = pyarrow.csv.read_csv(path, convert_options=convert)
+    except pa.ArrowInvalid as error:
+        raise ValueError(str(error)) from None
+    columns = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        encoded = pc.dictionary_encode(column.combine_chunks())
+        # Spaces around a cell are not part of it: ' yes' and 'yes' are one category.
+        stripped = [str(v).strip() for v in encoded.dictionary.to_pylist()]
+        categories = list(dict.fromkeys(stripped))
+        remap = np.array([categories.index(t) for t in stripped], dtype=np.int64)
+        codes = remap[encoded.indices.to_numpy(zero_copy_only=False)]
+        columns[name.strip()] = pd.Categorical.from_codes(
+            codes, categories=pd.Index(categories, dtype=object)
+        )
+    return pd.DataFrame(columns)
 
 
 def cases(model: Model, data: pd.DataFrame, source: str = "data") -> Cases:
@@ -123,8 +159,12 @@ def _codes(
 ) -> np.ndarray:
     import pandas as pd
 
-    text = values.astype(str).str.strip()
-    labels, uniques = pd.factorize(text)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        labels = values.cat.codes.to_numpy()
+        uniques = [str(v) for v in values.cat.categories]
+    else:
+        labels, found = pd.factorize(values.astype(str).str.strip())
+        uniques = [str(v) for v in found]
     mapping = np.full(len(uniques), -1)
     for code, value in enumerate(uniques):
         if value == "":
