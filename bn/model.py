@@ -247,7 +247,6 @@ class Model:
         do: Mapping[str, str] | None = None,
         likelihood: Mapping[str, Any] | None = None,
         soft: Mapping[str, Any] | None = None,
-        joint: bool = False,
     ) -> QueryResult:
         """Posterior marginals of `targets` (default: the model's targets) under any kind of evidence.
 
@@ -263,7 +262,7 @@ class Model:
             hard=evidence or {}, do=do or {}, likelihood=likelihood or {}, soft=soft or {}
         )
         names = [targets] if isinstance(targets, str) else list(targets)
-        return query(self, names or list(self.default_targets()), given, joint=joint)
+        return query(self, names or list(self.default_targets()), given)
 
     def evidence(self, **kinds: Any) -> Evidence:
         """An `Evidence` resolved against this model (ids, states, weights checked)."""

@@ -51,6 +51,7 @@ def query(
     A target may be written NODE=STATE, as in the analysis commands; the whole distribution of
     NODE is shown either way.
     """
+    from bn.engine import joint_rows
     from bn.engine import query as run
     from bn.evidence import parse_target
 
@@ -59,9 +60,13 @@ def query(
     names = [parse_target(q.model, t)[0] if "=" in t else t for t in targets]
     if all_nodes:
         names += [n.id for n in q.model if n.id not in fixed]
-    result = run(q.model, names or list(q.model.default_targets()), q.evidence, joint=joint)
+    result = run(q.model, names or list(q.model.default_targets()), q.evidence)
+    variables, joint_table = joint_rows(q.model, result.targets, q.evidence) if joint else ((), ())
     if as_json:
-        echo_json(given.tag(result.to_dict()))
+        out = result.to_dict()
+        if joint:
+            out["joint"] = {"variables": list(variables), "rows": [list(r) for r in joint_table]}
+        echo_json(given.tag(out))
         return
     given.echo(q.evidence)
     if q.evidence.hard or q.evidence.likelihood:
@@ -71,8 +76,8 @@ def query(
     for node_id, dist in result.posteriors.items():
         click.echo("\n".join(distribution_lines(q.model, node_id, dist)))
     if joint:
-        header = [*result.joint_variables, "P"]
-        rows = [[*states, percent(p)] for *states, p in result.joint_rows]
+        header = [*variables, "P"]
+        rows = [[*states, percent(p)] for *states, p in joint_table]
         widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
         click.echo(click.style("\njoint distribution", bold=True))
         for i, row in enumerate([header, *rows]):
