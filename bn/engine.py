@@ -273,7 +273,7 @@ def _condition(
     free = [t for t in targets if t not in hard]
     soft_names = list(evidence.soft)
     found, log_mass = _sweep(surgery, soft_names or free, hard, weights, kept)
-    batch = np.broadcast_shapes(_batch_shape(model, kept), np.shape(log_mass))
+    batch = np.broadcast_shapes(_batch_shape(model, tables), np.shape(log_mass))
     log_mass = np.broadcast_to(log_mass, batch)
     if log_mass.ndim == 0 and not np.isfinite(log_mass):
         raise EvidenceError(
