@@ -135,7 +135,7 @@ def contract(
     return np.asarray(table * scale)
 
 
-def _sweep(
+def sweep(
     model: Model,
     names: Sequence[str],
     hard: Mapping[str, int],
@@ -272,7 +272,7 @@ def _condition(
     surgery, hard, weights, kept = _prepare(model, evidence, tables)
     free = [t for t in targets if t not in hard]
     soft_names = list(evidence.soft)
-    found, log_mass = _sweep(surgery, soft_names or free, hard, weights, kept)
+    found, log_mass = sweep(surgery, soft_names or free, hard, weights, kept)
     batch = np.broadcast_shapes(_batch_shape(model, tables), np.shape(log_mass))
     log_mass = np.broadcast_to(log_mass, batch)
     if log_mass.ndim == 0 and not np.isfinite(log_mass):
@@ -282,7 +282,7 @@ def _condition(
         )
     soft = _soft_weights(surgery, evidence, hard, weights, kept, found)
     if soft:
-        found, _ = _sweep(surgery, free, hard, {**weights, **soft}, kept)
+        found, _ = sweep(surgery, free, hard, {**weights, **soft}, kept)
     mass = np.exp(log_mass)
     given = Conditioned(surgery, hard, {**weights, **soft}, kept, mass, soft, log_mass)
     return given, found
@@ -336,7 +336,7 @@ def _soft_weights(
         wanted[name] = _complete(model[name], given, priors[name])
     soft = {name: np.ones_like(r) for name, r in wanted.items()}
     for name, r in wanted.items():  # one sweep of proportional fitting
-        q = _sweep(model, [name], hard, {**weights, **soft}, tables)[0][name]
+        q = sweep(model, [name], hard, {**weights, **soft}, tables)[0][name]
         impossible = np.any(((r > 0) & (q <= 0)).reshape(-1, r.shape[-1]), axis=0)
         if impossible.any():
             state = model[name].states[int(np.argmax(impossible))]
@@ -368,7 +368,7 @@ def _newton(
     target = np.concatenate([wanted[n] for n in names], axis=-1)
 
     def state(lam: Mapping[str, np.ndarray]) -> tuple[np.ndarray, float]:
-        found = _sweep(model, names, hard, {**weights, **lam}, tables)[0]
+        found = sweep(model, names, hard, {**weights, **lam}, tables)[0]
         q = np.concatenate([found[n] for n in names], axis=-1)
         return q, float(np.max(np.abs(q - target)))
 

@@ -1,7 +1,7 @@
 """Compiled contraction plans: one forward and one backward sweep give every marginal at once.
 
 A plan is built for a list of factors (each a tuple of variable names with sizes) and the variables
-to keep. opt_einsum (or cotengra, for large networks) finds the pairwise contraction order; the plan
+to keep. opt_einsum (and cotengra, for large networks) finds the pairwise contraction order; the plan
 fixes, for each pair, the transposes and the batched matrix product that contract it. `forward`
 multiplies the factors out; `marginals` also runs the reverse sweep: the derivative of the total with
 respect to a factor, times the factor, is the joint of that factor's variables and the evidence, so a
@@ -33,7 +33,10 @@ import numpy as np
 import opt_einsum
 
 BATCH = "\0batch"  # the batch variable; no node id can be spelt like this
-LARGE = 60  # factors from which the plan search uses cotengra instead of opt_einsum's greedy
+CHEAP = 1e7  # operations below which opt_einsum's greedy path is good enough
+SEARCH_SECONDS = 0.6  # how long one cotengra search may look for a better path
+SEARCHES = 3  # searches at most, while the best path found needs over COSTLY operations
+COSTLY = 3e9
 Factor = tuple[tuple[str, ...], tuple[int, ...]]  # variables and their sizes
 
 
@@ -222,9 +225,7 @@ def compile_plan(factors: tuple[Factor, ...], keep: tuple[str, ...]) -> Plan:
         subscripts = ",".join("".join(symbol[v] for v in names) for names in live)
         subscripts += "->" + "".join(symbol[v] for v in output)
         shapes = [sizes for _, sizes in factors]
-        path, _ = opt_einsum.contract_path(
-            subscripts, *shapes, shapes=True, optimize=_optimizer(len(factors))
-        )
+        path = _search(subscripts, shapes)
         ids = list(range(len(factors)))
         for contraction in path:
             if len(contraction) < 2:  # a lone tensor summed down: the next pair does that
@@ -266,7 +267,33 @@ def _make_step(
     )
 
 
-def _optimizer(count: int) -> Any:
-    if count < LARGE:
-        return "auto-hq" if count <= 20 else "greedy"
-    return "greedy"
+def _search(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """A contraction path: opt_einsum's exhaustive search for a few factors, its greedy one for
+    more; where greedy's path is costly, cotengra's hyper-optimised greedy (random restarts with
+    tuned costs, `SEARCH_SECONDS` a search, again while the best needs over `COSTLY` operations),
+    keeping whichever path needs fewer operations."""
+    if len(shapes) <= 12:
+        path, _ = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize="auto-hq")
+        return list(path)
+    path, info = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize="greedy")
+    if float(info.opt_cost) < CHEAP:
+        return list(path)
+    import cotengra
+
+    best, cost = list(path), float(info.opt_cost)
+    for _ in range(SEARCHES):  # the search is random: try again while the best path is costly
+        hyper = cotengra.HyperOptimizer(
+            methods=["greedy"],
+            max_time=SEARCH_SECONDS,
+            max_repeats=256,
+            minimize="flops",
+            parallel=False,
+            progbar=False,
+            reconf_opts=None,  # subtree reconfiguration costs seconds on 1,000 factors
+        )
+        other, found = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=hyper)
+        if float(found.opt_cost) < cost:
+            best, cost = list(other), float(found.opt_cost)
+        if cost < COSTLY:
+            break
+    return best
