@@ -27,6 +27,8 @@ from bn.errors import EvidenceError, ModelError
 from bn.names import choose, find, suggest
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from bn.engine import QueryResult
     from bn.evidence import Evidence
 
@@ -269,6 +271,21 @@ class Model:
         from bn.evidence import Evidence
 
         return Evidence(**kinds).resolved(self)
+
+    def query_cases(
+        self, frame: pd.DataFrame, targets: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """One row of answers per case of hard evidence (see `bn.cases.query_cases`).
+
+        >>> import bn, pandas as pd
+        >>> m = bn.load(bn.packaged_model_path())
+        >>> m.query_cases(pd.DataFrame({"kaboom": ["yes"]}), ["KABOOM"])["nuclear_war=yes"].round(2)
+        0    0.56
+        Name: nuclear_war=yes, dtype: float64
+        """
+        from bn.cases import query_cases
+
+        return query_cases(self, frame, targets)
 
 
 def _topological(nodes: Sequence[Node], index: Mapping[str, Node]) -> list[Node]:

@@ -37,6 +37,7 @@ CHEAP = 1e7  # operations below which opt_einsum's greedy path is good enough
 SEARCH_SECONDS = 0.6  # how long one cotengra search may look for a better path
 SEARCHES = 3  # searches at most, while the best path found needs over COSTLY operations
 COSTLY = 3e9
+LARGEST = 2**24  # entries in one intermediate (128 MB) beyond which a path is a last resort
 Factor = tuple[tuple[str, ...], tuple[int, ...]]  # variables and their sizes
 
 
@@ -225,7 +226,7 @@ def compile_plan(factors: tuple[Factor, ...], keep: tuple[str, ...]) -> Plan:
         subscripts = ",".join("".join(symbol[v] for v in names) for names in live)
         subscripts += "->" + "".join(symbol[v] for v in output)
         shapes = [sizes for _, sizes in factors]
-        path = _search(subscripts, shapes)
+        path = _search(subscripts, shapes, live)
         ids = list(range(len(factors)))
         for contraction in path:
             if len(contraction) < 2:  # a lone tensor summed down: the next pair does that
@@ -267,21 +268,29 @@ def _make_step(
     )
 
 
-def _search(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> list[tuple[int, ...]]:
-    """A contraction path: opt_einsum's exhaustive search for a few factors, its greedy one for
-    more; where greedy's path is costly, cotengra's hyper-optimised greedy (random restarts with
-    tuned costs, `SEARCH_SECONDS` a search, again while the best needs over `COSTLY` operations),
-    keeping whichever path needs fewer operations."""
+def _search(
+    subscripts: str, shapes: Sequence[tuple[int, ...]], factors: Sequence[tuple[str, ...]]
+) -> list[tuple[int, ...]]:
+    """A contraction path, the cheapest of: opt_einsum's exhaustive search (a few factors) or its
+    greedy one; where that is costly, a junction tree from networkx's min-fill heuristic; and
+    while still costly, cotengra's hyper-optimised greedy (random restarts with tuned costs,
+    `SEARCH_SECONDS` a search, at most `SEARCHES` times)."""
     if len(shapes) <= 12:
         path, _ = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize="auto-hq")
         return list(path)
     path, info = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize="greedy")
-    if float(info.opt_cost) < CHEAP:
-        return list(path)
+    best, cost = list(path), _cost(info)
+    if cost < CHEAP:
+        return best
+    tree = _junction_tree_path(factors)
+    _, found = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=tree)
+    if _cost(found) < cost:
+        best, cost = tree, _cost(found)
+    if cost < COSTLY:
+        return best
     import cotengra
 
-    best, cost = list(path), float(info.opt_cost)
-    for _ in range(SEARCHES):  # the search is random: try again while the best path is costly
+    for _ in range(SEARCHES):
         hyper = cotengra.HyperOptimizer(
             methods=["greedy"],
             max_time=SEARCH_SECONDS,
@@ -292,8 +301,53 @@ def _search(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> list[tuple[in
             reconf_opts=None,  # subtree reconfiguration costs seconds on 1,000 factors
         )
         other, found = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=hyper)
-        if float(found.opt_cost) < cost:
-            best, cost = list(other), float(found.opt_cost)
+        if _cost(found) < cost:
+            best, cost = list(other), _cost(found)
         if cost < COSTLY:
             break
     return best
+
+
+def _cost(info: Any) -> float:
+    """Operations, and a path whose largest intermediate passes `LARGEST` costs as if infinite."""
+    if float(info.largest_intermediate) > LARGEST:
+        return math.inf if float(info.largest_intermediate) > 8 * LARGEST else 1e30
+    return float(info.opt_cost)
+
+
+def _junction_tree_path(factors: Sequence[tuple[str, ...]]) -> list[tuple[int, ...]]:
+    """A path that contracts a junction tree leaves to root: every intermediate lies inside one
+    cluster of networkx's min-fill tree decomposition of the factors' interaction graph."""
+    import itertools
+
+    import networkx as nx
+    from networkx.algorithms.approximation import treewidth_min_fill_in
+
+    graph = nx.Graph()
+    for names in factors:
+        free = [v for v in names if v != BATCH]
+        graph.add_nodes_from(free)
+        graph.add_edges_from(itertools.combinations(free, 2))
+    _, tree = treewidth_min_fill_in(graph)
+    bags = list(tree.nodes)
+    home: dict[Any, list[int]] = {bag: [] for bag in bags}
+    for number, names in enumerate(factors):
+        scope = {v for v in names if v != BATCH}
+        home[next((b for b in bags if scope <= b), bags[0])].append(number)
+    ssa: list[tuple[int, ...]] = []
+    count = len(factors)
+    messages: list[int] = []
+    for root in (min(c, key=len) for c in nx.connected_components(tree)):
+        order = list(nx.dfs_postorder_nodes(tree, root))
+        parent = dict(nx.bfs_predecessors(tree, root))
+        inbox: dict[Any, list[int]] = {bag: [] for bag in order}
+        for bag in order:
+            operands = [*inbox[bag], *home[bag]]
+            if len(operands) > 1:
+                ssa.append(tuple(operands))
+                operands, count = [count], count + 1
+            if operands:
+                (inbox[parent[bag]] if bag in parent else messages).append(operands[0])
+    if len(messages) > 1:
+        ssa.append(tuple(messages))
+    return list(opt_einsum.paths.ssa_to_linear(ssa))

@@ -34,7 +34,7 @@ def _id(name: str) -> str:
     return clean if re.match(r"[A-Za-z]", clean) else "n_" + clean
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_bnlearn(name: str) -> Model:
     """The network `name` (alarm, andes, link, ...) as a bn Model."""
     text = gzip.decompress((example_models() / f"{name}.bif.gz").read_bytes()).decode()
