@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -228,6 +229,7 @@ def compile_plan(factors: tuple[Factor, ...], keep: tuple[str, ...]) -> Plan:
         shapes = [sizes for _, sizes in factors]
         path = _search(subscripts, shapes, live)
         ids = list(range(len(factors)))
+        count = Counter(v for names in live for v in names)  # over the live tensors
         for contraction in path:
             if len(contraction) < 2:  # a lone tensor summed down: the next pair does that
                 continue
@@ -236,11 +238,12 @@ def compile_plan(factors: tuple[Factor, ...], keep: tuple[str, ...]) -> Plan:
                 del ids[i]
             while len(chosen) > 1:
                 x, y = chosen[0], chosen[1]
-                needed = set(output).union(*(live[i] for i in [*ids, *chosen[2:]]))
                 xi, yi = live[x], live[y]
-                out = tuple(v for v in dict.fromkeys((*xi, *yi)) if v in needed)
+                count.subtract((*xi, *yi))
+                out = tuple(v for v in dict.fromkeys((*xi, *yi)) if v in output or count[v] > 0)
                 if BATCH in out:
                     out = (BATCH, *(v for v in out if v != BATCH))
+                count.update(out)
                 steps.append(_make_step(x, y, xi, yi, out))
                 live.append(out)
                 chosen = [len(live) - 1, *chosen[2:]]
