@@ -1,17 +1,18 @@
-"""Exact inference as one tensor contraction over numpy (opt_einsum), with an optional batch axis.
+"""Exact inference over compiled contraction plans (`bn.plan`), with an optional batch axis.
 
-A query becomes a sum over the joint distribution, P(keep, e) = sum_x prod_i P(x_i | pa_i) * lambda(x),
-written as an einsum:
+A query is a sum over the joint distribution, P(x, e) = sum prod_i P(x_i | pa_i) * lambda(x):
 1. interventions replace the node's table by a point mass and cut its incoming edges (graph surgery);
-2. only the ancestors of the kept and evidence nodes take part (other nodes sum to one);
+2. only the ancestors of the targets and of the evidence take part (other nodes sum to one);
 3. hard evidence slices every table that mentions the node (the axis disappears);
-4. likelihood vectors enter as extra one-axis operands;
-5. the contraction order is optimised once per query shape and cached (`_expression`).
+4. likelihood vectors multiply into their node's own table;
+5. the factors' shapes pick a cached plan; one forward and one backward sweep over it give every
+   target's marginal and log P(evidence) (scaled, so nothing underflows).
 
-Tables may carry a leading batch axis (shape (B, *parents, states)): the answer then has one row per
-parameter set, computed in the same contraction. Soft (Jeffrey) evidence is turned into the likelihood
-vector that makes the node's marginal equal the given one (one step for one soft node; Newton steps
-for several, see `_soft_weights`). `condition` applies evidence once for any number of questions.
+Tables and likelihood vectors may carry a leading batch axis (shape (B, *parents, states) and
+(B, states)): the answer then has one row per parameter set or case, from the same sweeps. Soft
+(Jeffrey) evidence is turned into the likelihood vector that makes the node's marginal equal the given
+one (one step for one soft node; Newton steps for several, see `_soft_weights`). `condition` applies
+evidence once for any number of questions; each public function resolves the evidence once.
 
 >>> import bn
 >>> m = bn.load(bn.packaged_model_path())
@@ -22,18 +23,17 @@ for several, see `_soft_weights`). `condition` applies evidence once for any num
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import opt_einsum
 
 from bn.errors import EvidenceError
 from bn.evidence import Evidence
 from bn.model import Model, Node
+from bn.plan import BATCH, Factor, compile_plan
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,9 +57,62 @@ def intervene(model: Model, do: Mapping[str, str]) -> Model:
     return model.with_nodes(cut)
 
 
-@functools.lru_cache(maxsize=4096)
-def _expression(subscripts: str, shapes: tuple[tuple[int, ...], ...]) -> Any:
-    return opt_einsum.contract_expression(subscripts, *shapes, optimize="auto")
+def _factors(
+    model: Model,
+    names: Sequence[str],
+    hard: Mapping[str, int],
+    weights: Mapping[str, np.ndarray],
+    tables: Tables,
+) -> tuple[tuple[Factor, ...], list[np.ndarray], dict[str, int]]:
+    """The factors of a contraction: each relevant node's table times its likelihood vector, hard
+    evidence sliced away; with the shapes (the plan's cache key) and each node's factor position.
+
+    Only the ancestors of `names` and of the evidence take part: the rest sums to one.
+    """
+    relevant = model.ancestors([*names, *hard, *weights])
+    shapes: list[Factor] = []
+    arrays: list[np.ndarray] = []
+    position: dict[str, int] = {}
+    for node in model.nodes:
+        if node.id not in relevant:
+            continue
+        table = tables.get(node.id, node.table)
+        batched = table.ndim == len(node.parents) + 2
+        vector = weights.get(node.id)
+        if vector is not None:
+            vector = np.asarray(vector, dtype=float)
+            if vector.ndim == 2:
+                vector = vector.reshape(vector.shape[0], *(1,) * len(node.parents), -1)
+                table = (table if batched else table[np.newaxis]) * vector
+                batched = True
+            else:
+                table = table * vector
+        axes = [*node.parents, node.id]
+        index: list[Any] = [slice(None)] * table.ndim
+        for i, name in enumerate(axes):
+            if name in hard:
+                index[i + batched] = hard[name]
+        array = np.asarray(table[tuple(index)], dtype=float)
+        variables = ((BATCH,) if batched else ()) + tuple(a for a in axes if a not in hard)
+        position[node.id] = len(arrays)
+        shapes.append((variables, array.shape))
+        arrays.append(array)
+    return tuple(shapes), arrays, position
+
+
+def _forward(
+    model: Model,
+    keep: Sequence[str],
+    hard: Mapping[str, int],
+    weights: Mapping[str, np.ndarray],
+    tables: Tables,
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(keep, evidence) as (table, log scale): the answer is exp(log scale) * table."""
+    factors, arrays, _ = _factors(model, keep, hard, weights, tables)
+    if not factors:  # nothing observed or kept: the total probability, 1 per parameter set
+        return np.ones(_batch_shape(model, tables)), np.zeros(())
+    values = compile_plan(factors, tuple(keep)).forward(arrays)
+    return values.table, values.log_scale
 
 
 def contract(
@@ -74,43 +127,43 @@ def contract(
 
     `hard` maps node ids to observed state indices, `weights` maps node ids to likelihood vectors
     (shape (card,) or (B, card)), `tables` overrides node tables (optionally with a batch axis).
-    A kept node may not also be in `hard`.
+    A kept node may not also be in `hard`. Tiny probabilities underflow here; `posterior` and
+    `Conditioned.joint` normalise without leaving the scaled domain.
     """
-    hard = hard or {}
-    weights = weights or {}
-    tables = tables or {}
-    relevant = model.ancestors([*keep, *hard, *weights])
-    nodes = [n for n in model.nodes if n.id in relevant]
-    symbol = {n.id: opt_einsum.get_symbol(i) for i, n in enumerate(nodes)}
-    batch_symbol = opt_einsum.get_symbol(len(nodes))  # distinct from every node's
-    operands: list[np.ndarray] = []
-    inputs: list[str] = []
-    batched = False
+    table, log_scale = _forward(model, keep, hard or {}, weights or {}, tables or {})
+    scale = np.exp(log_scale).reshape(np.shape(log_scale) + (1,) * len(keep))
+    return np.asarray(table * scale)
 
-    def add(array: np.ndarray, axes: Sequence[str], batch: bool) -> None:
-        nonlocal batched
-        batched |= batch
-        operands.append(array)
-        inputs.append((batch_symbol if batch else "") + "".join(axes))
 
-    for node in nodes:
-        table = tables.get(node.id, node.table)
-        batch = table.ndim == len(node.parents) + 2
-        axes = [*node.parents, node.id]
-        index: list[Any] = [slice(None)] * table.ndim
-        offset = 1 if batch else 0
-        for position, name in enumerate(axes):
-            if name in hard:
-                index[position + offset] = hard[name]
-        add(table[tuple(index)], [symbol[a] for a in axes if a not in hard], batch)
-    for name, vector in weights.items():
-        add(np.asarray(vector, dtype=float), [symbol[name]], np.ndim(vector) == 2)
-    if not operands:  # nothing observed or kept: the total probability, 1 per parameter set
-        return np.ones(_batch_shape(model, tables))
-    output = (batch_symbol if batched else "") + "".join(symbol[k] for k in keep)
-    subscripts = ",".join(inputs) + "->" + output
-    expression = _expression(subscripts, tuple(op.shape for op in operands))
-    return np.asarray(expression(*operands))
+def sweep(
+    model: Model,
+    names: Sequence[str],
+    hard: Mapping[str, int],
+    weights: Mapping[str, np.ndarray],
+    tables: Tables,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Normalised marginals of the unobserved `names` and log P(evidence), from one plan."""
+    factors, arrays, position = _factors(model, names, hard, weights, tables)
+    if not factors:
+        return {}, np.zeros(_batch_shape(model, tables))
+    plan = compile_plan(factors, ())
+    found, log_mass = plan.marginals(arrays, [(position[n], n) for n in names])
+    return dict(zip(names, found, strict=True)), log_mass
+
+
+def _joint(
+    model: Model,
+    free: Sequence[str],
+    hard: Mapping[str, int],
+    weights: Mapping[str, np.ndarray],
+    tables: Tables,
+) -> np.ndarray:
+    """P(free | evidence), normalised in the scaled domain (NaN where the evidence is impossible)."""
+    table, _ = _forward(model, free, hard, weights, tables)
+    axes = tuple(range(table.ndim - len(free), table.ndim))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normalised: np.ndarray = table / table.sum(axis=axes, keepdims=True)
+    return normalised
 
 
 def _batch_shape(model: Model, tables: Tables) -> tuple[int, ...]:
@@ -122,11 +175,15 @@ def _batch_shape(model: Model, tables: Tables) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Posterior:
-    """Posterior marginals as arrays: `marginals[node]` has shape (card,) or (B, card)."""
+    """Posterior marginals as arrays: `marginals[node]` has shape (card,) or (B, card).
+
+    `log_probability_of_evidence` stays exact where `probability_of_evidence` underflows to 0.
+    """
 
     marginals: dict[str, np.ndarray]
     probability_of_evidence: np.ndarray  # shape () or (B,)
     soft_weights: dict[str, np.ndarray] = field(default_factory=dict)
+    log_probability_of_evidence: np.ndarray = field(default_factory=lambda: np.zeros(()))
 
 
 def posterior(
@@ -136,7 +193,7 @@ def posterior(
     *,
     tables: Tables | None = None,
 ) -> Posterior:
-    """Marginals of each target under `evidence` (see `condition`).
+    """Marginals of each target under `evidence` (see `condition`), all from one compiled plan.
 
     >>> import bn
     >>> m = bn.load(bn.packaged_model_path())
@@ -144,9 +201,25 @@ def posterior(
     >>> r.marginals["nuclear_war"].round(2), float(r.probability_of_evidence)
     (array([0.44, 0.56]), 0.3...)
     """
-    given = condition(model, evidence, tables=tables)
-    marginals = {t: given.joint([t]) for t in dict.fromkeys(model.resolve(t) for t in targets)}
-    return Posterior(marginals, given.mass, dict(given.soft))
+    return _posterior(model, targets, evidence.resolved(model), tables or {})
+
+
+def _posterior(
+    model: Model, targets: Sequence[str], evidence: Evidence, tables: Tables
+) -> Posterior:
+    ids = list(dict.fromkeys(model.resolve(t) for t in targets))
+    given, found = _condition(model, evidence, tables, ids)
+    marginals = {}
+    for t in ids:
+        if t in given.hard:
+            point = np.zeros(model[t].card)
+            point[given.hard[t]] = 1.0
+            mass = np.asarray(given.mass)[..., None]
+            # NaN, like every other target, for parameter sets that make the evidence impossible.
+            marginals[t] = np.where(mass > 0, point, np.nan)
+        else:
+            marginals[t] = np.broadcast_to(found[t], (*given.mass.shape, model[t].card)).copy()
+    return Posterior(marginals, given.mass, dict(given.soft), given.log_mass)
 
 
 @dataclass(frozen=True)
@@ -155,7 +228,8 @@ class Conditioned:
 
     `model` is after graph surgery; `hard` holds observed and set states as indices; `weights` the
     likelihood vectors, soft evidence's included; `mass` is P(hard and likelihood evidence), with
-    the batch axis when `tables` carry one.
+    the batch axis when `tables` carry one, and `log_mass` its logarithm (exact where `mass`
+    underflows).
     """
 
     model: Model
@@ -164,16 +238,14 @@ class Conditioned:
     tables: Tables
     mass: np.ndarray
     soft: Mapping[str, np.ndarray]
+    log_mass: np.ndarray = field(default_factory=lambda: np.zeros(()))
 
     def joint(self, targets: Sequence[str]) -> np.ndarray:
         """P(targets | evidence): one axis per target (after any batch axis); point masses for
         observed or set targets; NaN for parameter sets under which the evidence is impossible."""
         free = [t for t in targets if t not in self.hard]
-        table = contract(self.model, free, hard=self.hard, weights=self.weights, tables=self.tables)
+        table = _joint(self.model, free, self.hard, self.weights, self.tables)
         table = np.broadcast_to(table, (*self.mass.shape, *table.shape[table.ndim - len(free) :]))
-        axes = tuple(range(self.mass.ndim, table.ndim))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            table = table / table.sum(axis=axes, keepdims=True) if free else table / self.mass
         offset = self.mass.ndim
         for position, target in enumerate(targets):
             if target in self.hard:
@@ -192,17 +264,30 @@ def condition(model: Model, evidence: Evidence, *, tables: Tables | None = None)
     Raises `EvidenceError` when the evidence has probability zero; in a batch, the parameter sets
     under which it is impossible answer NaN instead.
     """
-    evidence = evidence.resolved(model)
-    batch = _batch_shape(model, tables or {})
-    surgery, hard, weights, kept = prepare(model, evidence, tables)
-    mass = np.broadcast_to(contract(surgery, [], hard=hard, weights=weights, tables=kept), batch)
-    if mass.ndim == 0 and mass <= 0:
+    return _condition(model, evidence.resolved(model), tables or {}, [])[0]
+
+
+def _condition(
+    model: Model, evidence: Evidence, tables: Tables, targets: Sequence[str]
+) -> tuple[Conditioned, dict[str, np.ndarray]]:
+    """`condition` for resolved evidence, with the marginals of `targets` from the same sweeps."""
+    surgery, hard, weights, kept = _prepare(model, evidence, tables)
+    free = [t for t in targets if t not in hard]
+    soft_names = list(evidence.soft)
+    found, log_mass = sweep(surgery, soft_names or free, hard, weights, kept)
+    batch = np.broadcast_shapes(_batch_shape(model, tables), np.shape(log_mass))
+    log_mass = np.broadcast_to(log_mass, batch)
+    if log_mass.ndim == 0 and not np.isfinite(log_mass):
         raise EvidenceError(
             "the evidence is impossible under the model (probability 0): "
             + "; ".join(evidence.describe())
         )
-    soft = _soft_weights(surgery, evidence, hard, weights, kept)
-    return Conditioned(surgery, hard, {**weights, **soft}, kept, mass, soft)
+    soft = _soft_weights(surgery, evidence, hard, weights, kept, found)
+    if soft:
+        found, _ = sweep(surgery, free, hard, {**weights, **soft}, kept)
+    mass = np.exp(log_mass)
+    given = Conditioned(surgery, hard, {**weights, **soft}, kept, mass, soft, log_mass)
+    return given, found
 
 
 def prepare(
@@ -210,9 +295,14 @@ def prepare(
 ) -> tuple[Model, dict[str, int], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Surgery for do(), then hard evidence (and do) as state indices, likelihoods as vectors, and
     the tables that still apply (a do() node's own table is replaced by the surgery)."""
-    evidence = evidence.resolved(model)
+    return _prepare(model, evidence.resolved(model), tables or {})
+
+
+def _prepare(
+    model: Model, evidence: Evidence, tables: Tables
+) -> tuple[Model, dict[str, int], dict[str, np.ndarray], dict[str, np.ndarray]]:
     model = intervene(model, evidence.do)
-    kept = {k: v for k, v in (tables or {}).items() if k not in evidence.do}
+    kept = {k: v for k, v in tables.items() if k not in evidence.do}
     hard = {k: model[k].states.index(v) for k, v in {**evidence.hard, **evidence.do}.items()}
     weights = {
         k: np.array([w[s] for s in model[k].states])  # type: ignore[call-overload]
@@ -221,20 +311,17 @@ def prepare(
     return model, hard, weights, kept
 
 
-def _normalise(joint: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        normalised: np.ndarray = joint / joint.sum(axis=-1, keepdims=True)
-    return normalised
-
-
 def _soft_weights(
     model: Model,
     evidence: Evidence,
     hard: Mapping[str, int],
     weights: Mapping[str, np.ndarray],
     tables: Tables,
+    priors: Mapping[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
     """Likelihood vectors that give each soft-evidence node its required marginal (Jeffrey's rule).
+
+    `priors` are the soft nodes' marginals under the other evidence.
 
     With one soft node this is one step, lambda = r / q. With several, the answer is the distribution
     closest in KL to the current one that has all the required marginals: it starts from one sweep
@@ -248,11 +335,10 @@ def _soft_weights(
     for name, given in evidence.soft.items():
         if not isinstance(given, Mapping):
             raise EvidenceError(f"soft evidence on {name} must be resolved against the model")
-        prior = _marginal(model, name, hard, weights, tables)
-        wanted[name] = _complete(model[name], given, prior)
+        wanted[name] = _complete(model[name], given, priors[name])
     soft = {name: np.ones_like(r) for name, r in wanted.items()}
     for name, r in wanted.items():  # one sweep of proportional fitting
-        q = _marginal(model, name, hard, {**weights, **soft}, tables)
+        q = sweep(model, [name], hard, {**weights, **soft}, tables)[0][name]
         impossible = np.any(((r > 0) & (q <= 0)).reshape(-1, r.shape[-1]), axis=0)
         if impossible.any():
             state = model[name].states[int(np.argmax(impossible))]
@@ -284,9 +370,8 @@ def _newton(
     target = np.concatenate([wanted[n] for n in names], axis=-1)
 
     def state(lam: Mapping[str, np.ndarray]) -> tuple[np.ndarray, float]:
-        q = np.concatenate(
-            [_marginal(model, n, hard, {**weights, **lam}, tables) for n in names], axis=-1
-        )
+        found = sweep(model, names, hard, {**weights, **lam}, tables)[0]
+        q = np.concatenate([found[n] for n in names], axis=-1)
         return q, float(np.max(np.abs(q - target)))
 
     q, gap = state(soft)
@@ -304,8 +389,7 @@ def _newton(
                 if i == j:
                     pair = np.einsum("...s,st->...st", qa, np.eye(sizes[i]))
                 elif i < j:
-                    joint = contract(model, [a, b], hard=hard, weights=both, tables=tables)
-                    pair = joint / joint.sum(axis=(-2, -1), keepdims=True)
+                    pair = _joint(model, [a, b], hard, both, tables)
                 else:
                     continue
                 block = pair - qa[..., :, None] * qb[..., None, :]
@@ -334,16 +418,6 @@ def _newton(
     )
 
 
-def _marginal(
-    model: Model,
-    name: str,
-    hard: Mapping[str, int],
-    weights: Mapping[str, np.ndarray],
-    tables: Tables,
-) -> np.ndarray:
-    return _normalise(contract(model, [name], hard=hard, weights=weights, tables=tables))
-
-
 def _complete(node: Node, given: Mapping[str, float], prior: np.ndarray) -> np.ndarray:
     """The full soft-evidence distribution: unnamed states share the rest in proportion to `prior`."""
     named = np.array([s in given for s in node.states])
@@ -370,24 +444,18 @@ class QueryResult:
     evidence: Evidence
     posteriors: dict[str, dict[str, float]]
     probability_of_evidence: float
-    joint_variables: tuple[str, ...] = ()
-    joint_rows: tuple[tuple[Any, ...], ...] = ()
+    log_probability_of_evidence: float
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON schema of `bn query --json`."""
-        out: dict[str, Any] = {
+        return {
             "model": self.model,
             "targets": list(self.targets),
             **self.evidence.to_dict(),
             "probability_of_evidence": self.probability_of_evidence,
+            "log_probability_of_evidence": self.log_probability_of_evidence,
             "posteriors": self.posteriors,
         }
-        if self.joint_variables:
-            out["joint"] = {
-                "variables": list(self.joint_variables),
-                "rows": [list(r) for r in self.joint_rows],
-            }
-        return out
 
     def to_frame(self) -> pd.DataFrame:
         """A long table: one row per (node, state) with its probability."""
@@ -399,31 +467,24 @@ class QueryResult:
         return pd.DataFrame(rows, columns=["node", "state", "probability"])
 
 
-def query(
-    model: Model, targets: Sequence[str], evidence: Evidence, *, joint: bool = False
-) -> QueryResult:
-    """Resolve names, run `posterior`, and package the answer (and the joint of the targets)."""
+def query(model: Model, targets: Sequence[str], evidence: Evidence) -> QueryResult:
+    """Resolve names once, run the posterior of every target, and package the answer."""
     evidence = evidence.resolved(model)
     ids = tuple(dict.fromkeys(model.resolve(t) for t in targets))
     if not ids:
         raise EvidenceError("no target: name at least one node")
-    result = posterior(model, ids, evidence)
+    result = _posterior(model, ids, evidence, {})
     posteriors = {
         t: {s: float(p) for s, p in zip(model[t].states, result.marginals[t], strict=True)}
         for t in ids
     }
-    variables: tuple[str, ...] = ()
-    rows: tuple[tuple[Any, ...], ...] = ()
-    if joint:
-        variables, rows = _joint_rows(model, ids, evidence)
     return QueryResult(
         model=model.title or (model.path.name if model.path else "model"),
         targets=ids,
         evidence=evidence,
         posteriors=posteriors,
         probability_of_evidence=float(result.probability_of_evidence),
-        joint_variables=variables,
-        joint_rows=rows,
+        log_probability_of_evidence=float(result.log_probability_of_evidence),
     )
 
 
@@ -439,12 +500,14 @@ def joint(model: Model, targets: Sequence[str], evidence: Evidence) -> np.ndarra
     return condition(model, evidence).joint(ids)
 
 
-def _joint_rows(
+def joint_rows(
     model: Model, targets: Sequence[str], evidence: Evidence
 ) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]:
-    table = joint(model, targets, evidence)
+    """The posterior joint of `targets` as (variables, rows of states then probability)."""
+    ids = tuple(model.resolve(t) for t in targets)
+    table = joint(model, ids, evidence)
     rows = []
     for index in np.ndindex(*table.shape):
-        states = [model[t].states[i] for t, i in zip(targets, index, strict=True)]
+        states = [model[t].states[i] for t, i in zip(ids, index, strict=True)]
         rows.append((*states, float(table[index])))
-    return tuple(targets), tuple(rows)
+    return ids, tuple(rows)

@@ -249,7 +249,6 @@ class Model:
         do: Mapping[str, str] | None = None,
         likelihood: Mapping[str, Any] | None = None,
         soft: Mapping[str, Any] | None = None,
-        joint: bool = False,
     ) -> QueryResult:
         """Posterior marginals of `targets` (default: the model's targets) under any kind of evidence.
 
@@ -265,7 +264,7 @@ class Model:
             hard=evidence or {}, do=do or {}, likelihood=likelihood or {}, soft=soft or {}
         )
         names = [targets] if isinstance(targets, str) else list(targets)
-        return query(self, names or list(self.default_targets()), given, joint=joint)
+        return query(self, names or list(self.default_targets()), given)
 
     def fit(
         self,
@@ -293,6 +292,21 @@ class Model:
         from bn.evidence import Evidence
 
         return Evidence(**kinds).resolved(self)
+
+    def query_cases(
+        self, frame: pd.DataFrame, targets: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """One row of answers per case of hard evidence (see `bn.cases.query_cases`).
+
+        >>> import bn, pandas as pd
+        >>> m = bn.load(bn.packaged_model_path())
+        >>> m.query_cases(pd.DataFrame({"kaboom": ["yes"]}), ["KABOOM"])["nuclear_war=yes"].round(2)
+        0    0.56
+        Name: nuclear_war=yes, dtype: float64
+        """
+        from bn.cases import query_cases
+
+        return query_cases(self, frame, targets)
 
 
 def _topological(nodes: Sequence[Node], index: Mapping[str, Node]) -> list[Node]:

@@ -1,6 +1,7 @@
 """The package is layered: a module imports only its own layer or lower ones (README, Development).
 
-The one exception: `Model`'s convenience methods (`query`, `fit`, `sample`) import what they call.
+The one exception: `Model`'s convenience methods (`query`, `query_cases`, `fit`, `sample`) import what
+they call.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ LAYERS = [
         "bn.calibration",
         "bn.validate",
     },
-    {"bn.engine"},
+    {"bn.plan", "bn.engine", "bn.cases"},
     {
         "bn.analysis",
         "bn.edit",
@@ -39,8 +40,10 @@ LAYERS = [
     },
     {"bn", "bn.cli", "bn.__main__"},
 ]
-# Model's convenience methods (query, fit, sample) call the functions they stand for.
-ALLOWED = {("bn.model", m) for m in ("bn.engine", "bn.evidence", "bn.learn", "bn.sampling")}
+# Model's convenience methods (query, query_cases, fit, sample) call the functions they stand for.
+ALLOWED = {
+    ("bn.model", m) for m in ("bn.engine", "bn.cases", "bn.evidence", "bn.learn", "bn.sampling")
+}
 
 
 def layer(module: str) -> int:

@@ -16,7 +16,7 @@ def test_flagship_headline_json() -> None:
     data = run_json("query", "KABOOM", "--model", str(FLAGSHIP))
     assert set(data) == {
         "model", "targets", "evidence", "do", "likelihood", "soft",
-        "probability_of_evidence", "posteriors",
+        "probability_of_evidence", "log_probability_of_evidence", "posteriors",
     }  # fmt: skip
     assert data["targets"] == ["nuclear_war"]
     assert data["posteriors"]["nuclear_war"]["yes"] == pytest.approx(0.168, abs=5e-4)
