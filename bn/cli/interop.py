@@ -8,6 +8,7 @@ import click
 
 from bn.cli.base import cli
 from bn.cli.common import echo_json, json_option, load_model, model_option
+from bn.cli.edit import wait_option
 from bn.errors import BNError
 
 FORMAT_NAMES = ["bif", "xmlbif", "xdsl", "net", "uai"]
@@ -22,8 +23,11 @@ FORMAT_HELP = "bif, xmlbif, xdsl (GeNIe), net (Hugin) or uai; default: from the 
 )  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), help=FORMAT_HELP)
 @click.option("--force", is_flag=True, help="Replace DIR if it exists (a model directory only).")
+@wait_option
 @json_option
-def import_(file: Path, out: Path, fmt: str | None, force: bool, as_json: bool) -> None:
+def import_(
+    file: Path, out: Path, fmt: str | None, force: bool, wait: float, as_json: bool
+) -> None:
     """Turn a network file (BIF, XMLBIF, GeNIe XDSL, Hugin NET, UAI) into a model directory.
 
     pgmpy's readers parse it (UAI: bn, by the specification). Node names that are not valid ids
@@ -41,7 +45,7 @@ def import_(file: Path, out: Path, fmt: str | None, force: bool, as_json: bool) 
     """
     from bn.interop import import_network
 
-    imported = import_network(file, out, fmt, force)
+    imported = import_network(file, out, fmt, force, wait)
     if as_json:
         echo_json(imported.to_dict())
         return
