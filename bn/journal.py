@@ -284,7 +284,8 @@ def _roll_back(
                     undone.append(f"removed {entry.path}")
             elif now != entry.old:
                 backup = root / (entry.backup or "")
-                if entry.backup is None or _digest_of(backup) != entry.old:
+                ours = now is None or now == entry.new  # else someone changed it since: keep it
+                if not ours or entry.backup is None or _digest_of(backup) != entry.old:
                     failed.append((entry.path, entry.backup or "no backup"))
                     continue
                 _step()

@@ -183,3 +183,44 @@ def test_a_reader_that_cannot_recover_reads_nothing(
     assert result.exit_code == 2
     assert "an edit was interrupted (.bn-journal is left) and this process cannot" in result.stderr
     assert "nothing was read" in result.stderr
+
+
+def test_import_force_replaces_a_model_as_an_edit(tmp_path: Path) -> None:
+    source = Path(__file__).parent / "data"
+    out = tmp_path / "imported"
+    assert run("import", str(source / "asia.bif"), "--out", str(out)).exit_code == 0
+    before = snapshot(out)
+    with ModelLock(out):
+        args = ("import", str(source / "cancer.bif"), "--out", str(out), "--force")
+        result = run(*args, "--wait", "0.1")
+    assert result.exit_code == 2 and "is being edited by process" in result.stderr
+    assert snapshot(out) == before
+    assert run(*args).exit_code == 0
+    assert sorted(bn.load(out).ids) == ["Cancer", "Dyspnoea", "Pollution", "Smoker", "Xray"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        *sorted(f"{n}.csv" for n in ["Cancer", "Dyspnoea", "Pollution", "Smoker", "Xray"]),
+        "model.toml",
+    ]
+
+
+def test_recovery_never_overwrites_a_change_made_after_the_crash(model: Path) -> None:
+    """A journal says nuclear_war.csv was being replaced; since, someone saved it by hand."""
+    import hashlib
+
+    table = model / "nuclear_war.csv"
+    old = table.read_bytes()
+    backup = model / ".nuclear_war.csv.bn-backup-0123abcd"
+    backup.write_bytes(old)
+    entry = {
+        "path": "nuclear_war.csv",
+        "temp": ".nuclear_war.csv.0123abcd.tmp",
+        "backup": backup.name,
+        "old": hashlib.sha256(old).hexdigest(),
+        "new": hashlib.sha256(b"what bn meant to write").hexdigest(),
+    }
+    (model / JOURNAL).write_text(json.dumps({"bn-journal": 1, "files": [entry]}))
+    by_hand = old.replace(b"0.3,0.7", b"0.35,0.65")
+    table.write_bytes(by_hand)
+    result = run("check", "--model", str(model))
+    assert result.exit_code == 2 and "an interrupted edit cannot be undone" in result.stderr
+    assert table.read_bytes() == by_hand and backup.exists() and (model / JOURNAL).exists()

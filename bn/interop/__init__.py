@@ -38,7 +38,7 @@ import numpy as np
 
 from bn.csvfiles import write_model
 from bn.errors import BNError, FileFormatError
-from bn.files import DEFAULT_WAIT, write_atomic
+from bn.files import DEFAULT_WAIT, LOCK, write_atomic
 from bn.interop.bif import read_bif
 from bn.interop.convert import Imported, Parsed, convert, fail
 from bn.interop.net import read_net
@@ -46,7 +46,7 @@ from bn.interop.pgmpy_fixes import pgmpy_writer, plain_label
 from bn.interop.uai import nameless, read_uai, uai_text
 from bn.interop.xdsl import genie_warnings, read_xdsl, xdsl_text
 from bn.interop.xmlbif import read_xmlbif
-from bn.journal import replace_directory
+from bn.journal import JOURNAL, replace_directory
 from bn.model import Model
 
 __all__ = [
@@ -190,7 +190,9 @@ def _check_target(out: Path, force: bool, source: Path) -> None:
     strangers = [
         p.name
         for p in out.iterdir()
-        if p.suffix not in {".csv", ".toml"} and not (p.name == "overlays" and p.is_dir())
+        if p.suffix not in {".csv", ".toml"}
+        and not (p.name == "overlays" and p.is_dir())
+        and p.name not in (LOCK, JOURNAL)  # bn's own: a writer's lock, an edit to recover
     ]
     if strangers:
         raise BNError(
