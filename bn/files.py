@@ -1,22 +1,28 @@
-"""Where a model's files are, and how bn writes them: each file atomically, and several files as one
-change (all of them or none).
+"""Where a model's files are, and how bn writes one: atomically (`write_atomic`), and under the
+model's lock when it edits the model (`ModelLock`: one writer at a time). Several files as one
+change, even across a crash: `bn.journal`.
 
 The lowest layer with `bn.errors`: imports nothing else of the package.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import secrets
-import shutil
+import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
 from pathlib import Path
 
-from bn.errors import BNError, ModelError, Problem
+from bn.errors import BNError, param
+
+if sys.platform != "win32":
+    import fcntl
 
 MODEL_TOML = "model.toml"
 SCENARIOS_TOML = "scenarios.toml"
+LOCK = ".bn-lock"  # the writers' lock; it holds the holder's process id
+DEFAULT_WAIT = 5.0  # seconds a writer waits for another one
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
@@ -47,15 +53,15 @@ def write_temporary(target: Path, data: bytes) -> Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())  # the data is on disk before any rename makes it visible
-        os.chmod(temp, _mode_for(target))
+        os.chmod(temp, mode_for(target))
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
     return temp
 
 
-def _mode_for(path: Path) -> int:
-    """Keep an existing file's permissions; a new file gets the usual 0o666 less the umask."""
+def mode_for(path: Path) -> int:
+    """The permissions a new version of `path` gets: keep an existing file's permissions; a new file gets the usual 0o666 less the umask."""
     try:
         return path.stat().st_mode & 0o777
     except FileNotFoundError:
@@ -80,98 +86,111 @@ def _umask() -> int:
     return mask
 
 
-class WriteFailed(ModelError):
-    """Writing the files failed (`error` says why) and every file was left as it was."""
+# --- one writer at a time ------------------------------------------------------------------------
 
-    def __init__(self, error: OSError) -> None:
-        self.error = error
-        super().__init__(
-            [Problem(error.filename or "model", None, f"write failed, nothing changed: {error}")]
-        )
+_held: dict[Path, ModelLock] = {}  # the locks this process holds, by model directory
 
 
-def replace_files(
-    root: Path, new: Mapping[str, bytes | None], expected: Mapping[str, bytes | None]
-) -> None:
-    """Replace (or delete, for None) several files as one change: all of them or none.
+class ModelBusy(BNError):
+    """Another process holds the model's lock (it is editing the model); `holder` says which."""
 
-    Each new file is first written in full to a temporary file beside its target. Each file that
-    will be replaced or deleted gets a backup (a hard link, else a copy) before anything is
-    renamed. If a rename fails, the files already renamed are restored from their backups.
-    `expected` holds what each file contained when it was read: if a file changed on disk since
-    (a spreadsheet saved it), nothing is written.
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class ModelLock:
+    """The lock of a model directory: one writer at a time. Readers never take it.
+
+    An advisory `flock` on `.bn-lock` in the directory, which holds the holder's process id; the
+    system releases it when the holder ends, however it ends. The holder deletes the file when it
+    is done; a waiter that then locks the deleted file notices and locks the new one.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> with ModelLock(root):
+    ...     (root / LOCK).read_text().strip() == str(os.getpid())
+    True
+    >>> (root / LOCK).exists()
+    False
     """
-    for path in new:
-        now = (root / path).read_bytes() if (root / path).is_file() else None
-        if now != expected.get(path, now):
-            raise ModelError(
-                [Problem(path, None, "the file changed on disk during the edit; nothing written")]
-            )
-    temps: dict[str, Path] = {}
-    backups: dict[str, Path] = {}
-    done: list[str] = []
+
+    def __init__(self, root: Path, wait: float = DEFAULT_WAIT) -> None:
+        self.root = Path(root)
+        self.wait = wait
+        self.fd: int | None = None
+
+    def __enter__(self) -> ModelLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def acquire(self) -> None:
+        """Take the lock, waiting up to `wait` seconds; `ModelBusy` if another process keeps it."""
+        if sys.platform == "win32":
+            return  # no flock: see the README (what is not guaranteed)
+        path = self.root / LOCK
+        deadline = time.monotonic() + max(self.wait, 0.0)
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError as error:
+                raise BNError(
+                    f"cannot lock {self.root} to write it: {error.strerror or error}"
+                ) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _holder(fd)
+                os.close(fd)
+                if time.monotonic() >= deadline:
+                    raise ModelBusy(
+                        f"{self.root} is being edited by {holder} (waited {self.wait:g} s); "
+                        f"nothing was changed: try again, or wait longer with {param('wait')}",
+                        holder,
+                    ) from None
+                time.sleep(0.02)
+                continue
+            except OSError as error:  # ENOLCK: a network file system without a lock service
+                os.close(fd)
+                raise BNError(
+                    f"cannot lock {self.root} to write it: {error.strerror or error} (this file "
+                    "system does not support locks)"
+                ) from None
+            try:
+                current = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+            if not current:  # the previous holder deleted the file as we opened it
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            self.fd = fd
+            _held[self.root.resolve()] = self
+            return
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        _held.pop(self.root.resolve(), None)
+        with contextlib.suppress(OSError):
+            (self.root / LOCK).unlink()  # ours: nobody replaces it while we hold it
+        os.close(self.fd)
+        self.fd = None
+
+
+def _holder(fd: int) -> str:
+    """Who holds a lock, as its file says."""
     try:
-        for path, data in new.items():
-            if data is not None:
-                (root / path).parent.mkdir(parents=True, exist_ok=True)
-                temps[path] = write_temporary(root / path, data)
-        for path in new:
-            target = root / path
-            if target.is_file():
-                backup = target.with_name(f".{target.name}.bn-backup-{secrets.token_hex(4)}")
-                try:
-                    os.link(target, backup)
-                except OSError:
-                    shutil.copy2(target, backup)
-                backups[path] = backup
-        deletes = [p for p, d in new.items() if d is None]
-        writes = [p for p, d in new.items() if d is not None]
-        for path in deletes:  # first, so that a rename to another case of the name works
-            done.append(path)
-            (root / path).unlink()
-        for path in writes:
-            done.append(path)
-            os.replace(temps[path], root / path)
-            del temps[path]
-    except BaseException as error:
-        failed = _restore(root, done, backups)
-        for temp in temps.values():
-            temp.unlink(missing_ok=True)
-        if failed:
-            raise ModelError(
-                [
-                    Problem(
-                        p,
-                        None,
-                        f"could not restore this file after a failed write ({error}); its "
-                        f"previous content is in {backups[p].name}",
-                    )
-                    for p in failed
-                ]
-            ) from error
-        for backup in backups.values():
-            backup.unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise WriteFailed(error) from error
-        raise
-    for backup in backups.values():
-        backup.unlink(missing_ok=True)
+        pid = os.pread(fd, 32, 0).decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        pid = ""
+    return f"process {pid}" if pid.isdigit() else "another process"
 
 
-def _restore(root: Path, done: Sequence[str], backups: Mapping[str, Path]) -> list[str]:
-    """Undo the renames in `done`; the paths that could not be restored."""
-    failed = []
-    for path in reversed(done):
-        target = root / path
-        try:
-            if path in backups:
-                try:
-                    os.replace(backups[path], target)
-                except OSError:
-                    target.write_bytes(backups[path].read_bytes())
-                    backups[path].unlink()
-            else:
-                target.unlink(missing_ok=True)
-        except OSError:
-            failed.append(path)
-    return failed
+def holds_lock(root: Path) -> bool:
+    """Whether this process holds the lock of the model directory `root`."""
+    return Path(root).resolve() in _held

@@ -23,6 +23,7 @@ from bn.csvfiles import (
 )
 from bn.errors import ModelError, Problem
 from bn.files import MODEL_TOML
+from bn.journal import recover
 from bn.metadata import plain_text
 from bn.model import Model
 from bn.scenarios import check_scenarios
@@ -55,6 +56,7 @@ def check(directory: str | Path) -> tuple[Model | None, list[Problem]]:
         missing = "no such model directory" if not directory.exists() else "not a directory"
         hint = "give a directory of <node>.csv files with --model DIR (or set $BN_MODEL)"
         return None, [Problem(str(directory), None, missing, hint)]
+    recover(directory)  # an edit interrupted by a crash is finished or undone before reading
     problems: list[Problem] = []
     toml_path = directory / MODEL_TOML
     meta = read_toml(toml_path, problems)

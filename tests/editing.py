@@ -61,10 +61,11 @@ def refused(directory: Path, *args: str) -> str:
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file's content, but the writers' lock file (there while a workspace is open)."""
     return {
         str(p.relative_to(directory)): p.read_bytes()
         for p in sorted(directory.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.name != ".bn-lock"
     }
 
 

@@ -15,7 +15,7 @@ PACKAGE = Path(bn.__file__).parent
 
 # Lowest first. A module is placed by its dotted name, or by its package's name.
 LAYERS = [
-    {"bn.errors", "bn.numbers", "bn.names", "bn.files", "bn.__version__"},
+    {"bn.errors", "bn.numbers", "bn.names", "bn.files", "bn.journal", "bn.__version__"},
     {"bn.model", "bn.csvfiles"},
     {
         "bn.tablecheck",

@@ -6,6 +6,7 @@ import click
 
 from bn.cli.base import EXIT_BAD_INPUT, cli
 from bn.cli.common import echo_json, json_option, model_option
+from bn.cli.edit import wait_option
 
 
 @cli.command()
@@ -14,13 +15,16 @@ from bn.cli.common import echo_json, json_option, model_option
     is_flag=True,
     help="First renormalise rows whose sum is off by at most 1e-3 (rewrites only those lines).",
 )
+@wait_option
 @json_option
 @model_option
-def check(fix_sums: bool, as_json: bool, model_dir: str | None) -> None:
+def check(fix_sums: bool, wait: float, as_json: bool, model_dir: str | None) -> None:
     """Validate a model directory and explain every problem (exit 2 if any is an error).
 
     Each problem is printed as FILE:LINE: SEVERITY: MESSAGE with a hint below it. Warnings
-    (unknown keys in model.toml, ...) do not make the model invalid. --fix-sums edits the model,
+    (unknown keys in model.toml, ...) do not make the model invalid. An edit interrupted by a
+    crash is finished or undone first (as by every command); stray backups and temporary files
+    that no journal accounts for are listed as warnings, never deleted. --fix-sums edits the model,
     so like every edit it needs one named by --model, $BN_MODEL or ./cpts: it never rewrites the
     packaged model.
 
@@ -33,15 +37,18 @@ def check(fix_sums: bool, as_json: bool, model_dir: str | None) -> None:
     from bn import model_path
     from bn.cli.edit import edited_model_path
     from bn.edit.tables import fix_sums as fix
+    from bn.journal import leftovers
     from bn.validate import check as run
 
     path = edited_model_path(model_dir) if fix_sums else model_path(model_dir)
-    fixed = fix(path) if fix_sums else []
+    fixed = fix(path, wait=wait) if fix_sums else []
     model, problems = run(path)
     if model is not None:
         from bn.analysis.calibrate import check_targets
 
         problems += check_targets(model)
+    if path.is_dir():
+        problems = [*problems, *leftovers(path)]
     errors = [p for p in problems if p.severity == "error"]
     if as_json:
         echo_json(

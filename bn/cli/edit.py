@@ -24,10 +24,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def dry_run_option(function: F) -> F:
+    """--dry-run, and --wait: every editing command has both."""
+    function = wait_option(function)
     return click.option(
         "--dry-run",
         is_flag=True,
         help="Check the edit and list the files it would change; write nothing.",
+    )(function)
+
+
+def wait_option(function: F) -> F:
+    """--wait SECONDS: how long a writer waits while another bn process edits the model."""
+    return click.option(
+        "--wait",
+        type=click.FloatRange(min=0),
+        default=5.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="If another bn process is editing the model, wait this long for it, then give up.",
     )(function)
 
 
@@ -69,12 +83,15 @@ def edited_model_path(model_dir: str | None) -> Path:
     return path
 
 
-def _workspace(model_dir: str | None, editing: bool = True) -> Workspace:
-    """The model directory to edit (see `edited_model_path`), or to read when not `editing`."""
+def _workspace(model_dir: str | None, wait: float | None) -> Workspace:
+    """The model directory to edit (see `edited_model_path`) under its lock, waiting up to `wait`
+    seconds for another writer; with `wait=None`, to read only."""
     from bn import model_path
     from bn.edit.workspace import Workspace
 
-    return Workspace(edited_model_path(model_dir) if editing else model_path(model_dir))
+    if wait is None:
+        return Workspace(model_path(model_dir), wait=None)
+    return Workspace(edited_model_path(model_dir), wait=wait)
 
 
 def _finish(ws: Workspace, lines: Sequence[str], dry_run: bool, as_json: bool) -> None:
@@ -165,14 +182,14 @@ def cpt_show(node: str, as_json: bool, model_dir: str | None) -> None:
     """
     from bn.edit.tables import show, show_lines
 
-    ws = _workspace(model_dir, editing=False)
-    if as_json:
-        echo_json(show(ws, node))
-        return
-    lines = show_lines(ws, node)
-    click.echo(click.style(lines[0], bold=True))
-    for line in lines[1:]:
-        click.echo(line)
+    with _workspace(model_dir, wait=None) as ws:
+        if as_json:
+            echo_json(show(ws, node))
+            return
+        lines = show_lines(ws, node)
+        click.echo(click.style(lines[0], bold=True))
+        for line in lines[1:]:
+            click.echo(line)
 
 
 @cpt.command("template")
@@ -189,6 +206,7 @@ def cpt_template(
     fill: str,
     force: bool,
     dry_run: bool,
+    wait: float,
     as_json: bool,
     model_dir: str | None,
 ) -> None:
@@ -204,9 +222,9 @@ def cpt_template(
     """
     from bn.edit.tables import template
 
-    ws = _workspace(model_dir)
-    lines = template(ws, node, _split(states), _split(parents), fill, force)
-    _finish(ws, lines, dry_run, as_json)
+    with _workspace(model_dir, wait=wait) as ws:
+        lines = template(ws, node, _split(states), _split(parents), fill, force)
+        _finish(ws, lines, dry_run, as_json)
 
 
 @cpt.command("set")
@@ -232,6 +250,7 @@ def cpt_set(
     ess: str | None,
     note: str | None,
     dry_run: bool,
+    wait: float,
     as_json: bool,
     model_dir: str | None,
 ) -> None:
@@ -262,11 +281,11 @@ def cpt_set(
         if not sep or not state:
             raise BNError(f"'{item}' is not of the form STATE=PROBABILITY")
         named[state.strip()] = value.strip()
-    ws = _workspace(model_dir)
-    lines = set_rows(
-        ws, node, conditions, _split(probs) if probs is not None else None, named, ess, note
-    )
-    _finish(ws, lines, dry_run, as_json)
+    with _workspace(model_dir, wait=wait) as ws:
+        lines = set_rows(
+            ws, node, conditions, _split(probs) if probs is not None else None, named, ess, note
+        )
+        _finish(ws, lines, dry_run, as_json)
 
 
 @cpt.command("normalize")
@@ -276,7 +295,12 @@ def cpt_set(
 @json_option
 @model_option
 def cpt_normalize(
-    nodes: Sequence[str], all_nodes: bool, dry_run: bool, as_json: bool, model_dir: str | None
+    nodes: Sequence[str],
+    all_nodes: bool,
+    dry_run: bool,
+    wait: float,
+    as_json: bool,
+    model_dir: str | None,
 ) -> None:
     """Rescale every row of NODES (or --all) so that it sums to exactly 1.
 
@@ -293,8 +317,8 @@ def cpt_normalize(
 
     if bool(nodes) == all_nodes:
         raise BNError("name the nodes to normalise, or use --all")
-    ws = _workspace(model_dir)
-    _finish(ws, normalized_lines(normalize(ws, list(nodes))), dry_run, as_json)
+    with _workspace(model_dir, wait=wait) as ws:
+        _finish(ws, normalized_lines(normalize(ws, list(nodes))), dry_run, as_json)
 
 
 # --- bn node -------------------------------------------------------------------------------------
@@ -329,6 +353,7 @@ def node_add(
     label: str,
     description: str,
     dry_run: bool,
+    wait: float,
     as_json: bool,
     model_dir: str | None,
 ) -> None:  # fmt: skip
@@ -341,9 +366,9 @@ def node_add(
     """
     from bn.edit.tables import add_node
 
-    ws = _workspace(model_dir)
-    lines = add_node(ws, name, _split(states), _split(parents), fill, label, description)
-    _finish(ws, lines, dry_run, as_json)
+    with _workspace(model_dir, wait=wait) as ws:
+        lines = add_node(ws, name, _split(states), _split(parents), fill, label, description)
+        _finish(ws, lines, dry_run, as_json)
 
 
 @node.command("rename")
@@ -354,7 +379,13 @@ def node_add(
 @json_option
 @model_option
 def node_rename(
-    old: str, new: str, keep_alias: bool, dry_run: bool, as_json: bool, model_dir: str | None
+    old: str,
+    new: str,
+    keep_alias: bool,
+    dry_run: bool,
+    wait: float,
+    as_json: bool,
+    model_dir: str | None,
 ) -> None:
     """Rename node OLD to NEW: its file, its children's headers, model.toml, scenarios, overlays.
 
@@ -367,8 +398,8 @@ def node_rename(
     """
     from bn.edit.graph import rename_node
 
-    ws = _workspace(model_dir)
-    _finish(ws, rename_node(ws, old, new, keep_alias), dry_run, as_json)
+    with _workspace(model_dir, wait=wait) as ws:
+        _finish(ws, rename_node(ws, old, new, keep_alias), dry_run, as_json)
 
 
 @node.command("remove")
@@ -382,7 +413,7 @@ def node_rename(
 @json_option
 @model_option
 def node_remove(
-    name: str, marginalize: bool, dry_run: bool, as_json: bool, model_dir: str | None
+    name: str, marginalize: bool, dry_run: bool, wait: float, as_json: bool, model_dir: str | None
 ) -> None:
     """Remove node NAME (refused while children depend on it, unless --marginalize).
 
@@ -397,8 +428,8 @@ def node_remove(
     """
     from bn.edit.graph import remove_node
 
-    ws = _workspace(model_dir)
-    _finish(ws, remove_node(ws, name, marginalize), dry_run, as_json)
+    with _workspace(model_dir, wait=wait) as ws:
+        _finish(ws, remove_node(ws, name, marginalize), dry_run, as_json)
 
 
 @node.command("add-parent")
@@ -408,7 +439,7 @@ def node_remove(
 @json_option
 @model_option
 def node_add_parent(
-    name: str, parent: str, dry_run: bool, as_json: bool, model_dir: str | None
+    name: str, parent: str, dry_run: bool, wait: float, as_json: bool, model_dir: str | None
 ) -> None:
     """Make PARENT a parent of NAME: each row is copied across PARENT's states.
 
@@ -421,8 +452,8 @@ def node_add_parent(
     """
     from bn.edit.graph import add_parent
 
-    ws = _workspace(model_dir)
-    _finish(ws, add_parent(ws, name, parent), dry_run, as_json)
+    with _workspace(model_dir, wait=wait) as ws:
+        _finish(ws, add_parent(ws, name, parent), dry_run, as_json)
 
 
 @node.command("remove-parent")
@@ -439,7 +470,13 @@ def node_add_parent(
 @json_option
 @model_option
 def node_remove_parent(
-    name: str, parent: str, weights: str | None, dry_run: bool, as_json: bool, model_dir: str | None
+    name: str,
+    parent: str,
+    weights: str | None,
+    dry_run: bool,
+    wait: float,
+    as_json: bool,
+    model_dir: str | None,
 ) -> None:
     """Remove PARENT from NAME's parents, averaging NAME's rows over PARENT's states.
 
@@ -450,8 +487,8 @@ def node_remove_parent(
     """
     from bn.edit.graph import remove_parent
 
-    ws = _workspace(model_dir)
-    _finish(ws, remove_parent(ws, name, parent, weights), dry_run, as_json)
+    with _workspace(model_dir, wait=wait) as ws:
+        _finish(ws, remove_parent(ws, name, parent, weights), dry_run, as_json)
 
 
 # --- bn state ------------------------------------------------------------------------------------
@@ -489,6 +526,7 @@ def state_add(
     like: str | None,
     description: str,
     dry_run: bool,
+    wait: float,
     as_json: bool,
     model_dir: str | None,
 ) -> None:  # fmt: skip
@@ -504,8 +542,8 @@ def state_add(
     """
     from bn.edit.states import add_state
 
-    ws = _workspace(model_dir)
-    _finish(ws, add_state(ws, name, new_state, after, like, description), dry_run, as_json)
+    with _workspace(model_dir, wait=wait) as ws:
+        _finish(ws, add_state(ws, name, new_state, after, like, description), dry_run, as_json)
 
 
 @state.command("rename")
@@ -516,7 +554,7 @@ def state_add(
 @json_option
 @model_option
 def state_rename(
-    name: str, old: str, new: str, dry_run: bool, as_json: bool, model_dir: str | None
+    name: str, old: str, new: str, dry_run: bool, wait: float, as_json: bool, model_dir: str | None
 ) -> None:
     """Rename state OLD of node NAME to NEW everywhere (tables, model.toml, scenarios, overlays).
 
@@ -526,8 +564,8 @@ def state_rename(
     """
     from bn.edit.states import rename_state
 
-    ws = _workspace(model_dir)
-    _finish(ws, rename_state(ws, name, old, new), dry_run, as_json)
+    with _workspace(model_dir, wait=wait) as ws:
+        _finish(ws, rename_state(ws, name, old, new), dry_run, as_json)
 
 
 @state.command("remove")
@@ -540,7 +578,13 @@ def state_rename(
 @json_option
 @model_option
 def state_remove(
-    name: str, old: str, into: str | None, dry_run: bool, as_json: bool, model_dir: str | None
+    name: str,
+    old: str,
+    into: str | None,
+    dry_run: bool,
+    wait: float,
+    as_json: bool,
+    model_dir: str | None,
 ) -> None:
     """Remove STATE from node NAME; children lose their rows for it.
 
@@ -551,8 +595,8 @@ def state_remove(
     """
     from bn.edit.states import remove_state
 
-    ws = _workspace(model_dir)
-    _finish(ws, remove_state(ws, name, old, into), dry_run, as_json)
+    with _workspace(model_dir, wait=wait) as ws:
+        _finish(ws, remove_state(ws, name, old, into), dry_run, as_json)
 
 
 # --- bn fmt --------------------------------------------------------------------------------------
@@ -560,9 +604,10 @@ def state_remove(
 
 @cli.command()
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 if any file would change.")
+@wait_option
 @json_option
 @model_option
-def fmt(check: bool, as_json: bool, model_dir: str | None) -> None:
+def fmt(check: bool, wait: float, as_json: bool, model_dir: str | None) -> None:
     """Rewrite every table in canonical layout (for diffs and reviews); --check for CI.
 
     Rows in parent-state order, numbers in their shortest exact form (0.30 -> 0.3), surrounding
@@ -576,22 +621,22 @@ def fmt(check: bool, as_json: bool, model_dir: str | None) -> None:
     """
     from bn.edit.tables import fmt as run
 
-    ws = _workspace(model_dir, editing=not check)
-    files = run(ws)
-    if not check:
-        ws.commit()
-    if as_json:
-        data: dict[str, Any] = {"model": str(ws.root), "check": check, "files": files}
-        echo_json(data if check else {**data, "remaining_errors": ws.remaining_errors})
+    with _workspace(model_dir, wait=None if check else wait) as ws:
+        files = run(ws)
         if not check:
-            _warn_remaining(ws)
-    else:
-        verb = "would reformat" if check else "reformatted"
-        for path in files:
-            click.echo(f"{verb} {path}")
-        if not files:
-            click.echo("all tables are in canonical layout")
-        if not check:
-            _warn_remaining(ws)
-    if check and files:
-        raise SystemExit(1)
+            ws.commit()
+        if as_json:
+            data: dict[str, Any] = {"model": str(ws.root), "check": check, "files": files}
+            echo_json(data if check else {**data, "remaining_errors": ws.remaining_errors})
+            if not check:
+                _warn_remaining(ws)
+        else:
+            verb = "would reformat" if check else "reformatted"
+            for path in files:
+                click.echo(f"{verb} {path}")
+            if not files:
+                click.echo("all tables are in canonical layout")
+            if not check:
+                _warn_remaining(ws)
+        if check and files:
+            raise SystemExit(1)

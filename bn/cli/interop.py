@@ -8,6 +8,7 @@ import click
 
 from bn.cli.base import cli, flag
 from bn.cli.common import echo_json, json_option, load_model, model_option
+from bn.cli.edit import wait_option
 from bn.errors import BNError
 
 FORMAT_NAMES = ["bif", "xmlbif", "xdsl", "net", "uai"]
@@ -30,8 +31,11 @@ def _long_flags(error: BNError) -> BNError:
 )  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), help=FORMAT_HELP)
 @click.option("--force", is_flag=True, help="Replace DIR if it exists (a model directory only).")
+@wait_option
 @json_option
-def import_(file: Path, out: Path, fmt: str | None, force: bool, as_json: bool) -> None:
+def import_(
+    file: Path, out: Path, fmt: str | None, force: bool, wait: float, as_json: bool
+) -> None:
     """Turn a network file (BIF, XMLBIF, GeNIe XDSL, Hugin NET, UAI) into a model directory.
 
     pgmpy's readers parse it (UAI: bn, by the specification). Node names that are not valid ids
@@ -50,7 +54,7 @@ def import_(file: Path, out: Path, fmt: str | None, force: bool, as_json: bool) 
     from bn.interop import import_network
 
     try:
-        imported = import_network(file, out, fmt, force)
+        imported = import_network(file, out, fmt, force, wait)
     except BNError as error:
         raise _long_flags(error) from None
     if as_json:

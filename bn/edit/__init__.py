@@ -2,15 +2,18 @@
 
 Every editing command (`bn cpt`, `bn node`, `bn state`, `bn fmt`) works the same way:
 
-1. `Workspace(directory)` (in `bn.edit.workspace`) reads the files it may touch; a node file
-   becomes a `Sheet` (header, rows, comments, the text of each row as written);
+1. `Workspace(directory)` (in `bn.edit.workspace`) takes the model's lock (one writer at a
+   time: `bn.files.ModelLock`) and reads the files it may touch; a node file becomes a `Sheet`
+   (header, rows, comments, the text of each row as written);
 2. the command computes every new file in memory: `workspace.write(path, text)` /
    `workspace.delete(path)`, nothing on disk yet;
 3. `workspace.commit()` checks the whole new model in a temporary copy (`bn.validate.check`, then
    every scenario and overlay) and refuses the edit if it adds any problem; then it writes each
    new file to a temporary file beside it, keeps a backup of each file it replaces or deletes, and
-   renames. If anything fails before the last rename, every file is restored from its backup and
-   the directory is byte-identical to before.
+   renames, under a journal (`bn.journal`). If anything fails before the last rename, every file
+   is restored from its backup and the directory is byte-identical to before; if the process is
+   killed, the next command that reads the model finishes or undoes the edit. The lock is
+   released when `commit` returns.
 
 Editing an invalid model: every edit follows one rule, so that a model can be repaired step by
 step. An edit may leave errors the model already had, but it must add none (`Workspace.check`

@@ -40,7 +40,8 @@ from bn.edit.sheet import Row, Sheet
 from bn.edit.toml import TomlDoc
 from bn.edit.workspace import Workspace
 from bn.errors import BNError, ModelError, Problem, param
-from bn.files import MODEL_TOML, WriteFailed
+from bn.files import DEFAULT_WAIT, MODEL_TOML
+from bn.journal import WriteFailed
 from bn.names import choose
 from bn.numbers import computed_number, format_number, parse_decimal
 from bn.tablecheck import FIXABLE
@@ -414,41 +415,44 @@ def normalized_lines(fixed: Sequence[Rescaled]) -> list[str]:
     return [f"{path}: {count} row(s) normalised" for path, count in counts.items()]
 
 
-def fix_sums(directory: str | Path, within: float = FIXABLE) -> list[Problem]:
+def fix_sums(
+    directory: str | Path, within: float = FIXABLE, wait: float = DEFAULT_WAIT
+) -> list[Problem]:
     """Renormalise every row whose sum is off by at most `within`; one `Problem` per fixed row.
 
     The edit `normalize` makes, through a `Workspace`: only the fixed rows are rewritten, every
     other line (comments, notes, line endings, a BOM, rows with the wrong number of cells) stays
     byte-identical, and the files are replaced all together or not at all; `ModelError` if they
     cannot be written (every file is then unchanged). A file whose header cannot be read is left
-    alone (`check` says why). The returned problems have severity "info".
+    alone (`check` says why). The returned problems have severity "info". `wait`: see
+    `Workspace`.
     """
     directory = Path(directory)
     if not directory.is_dir():
         return []  # `check` says so
-    workspace = Workspace(directory)
-    paths = []
-    for path in workspace.node_paths():
+    with Workspace(directory, wait) as workspace:
+        paths = []
+        for path in workspace.node_paths():
+            try:
+                workspace.sheet(path, keep_bad_rows=True)
+            except ModelError:
+                continue
+            paths.append(path)
+        fixed = normalize(workspace, within=within, paths=paths)
         try:
-            workspace.sheet(path, keep_bad_rows=True)
-        except ModelError:
-            continue
-        paths.append(path)
-    fixed = normalize(workspace, within=within, paths=paths)
-    try:
-        workspace.commit()
-    except WriteFailed as failure:
-        files = sorted({r.path for r in fixed})
-        raise ModelError(
-            [
-                Problem(
-                    ", ".join(files),
-                    None,
-                    f"cannot rewrite the file: {failure.error.strerror or failure.error}",
-                    "nothing was changed; check that the files and their directory are writable",
-                )
-            ]
-        ) from None
+            workspace.commit()
+        except WriteFailed as failure:
+            files = sorted({r.path for r in fixed})
+            raise ModelError(
+                [
+                    Problem(
+                        ", ".join(files),
+                        None,
+                        f"cannot rewrite the file: {failure.error.strerror or failure.error}",
+                        "nothing was changed; check that the files and their directory are writable",
+                    )
+                ]
+            ) from None
     return [
         Problem(
             r.path,

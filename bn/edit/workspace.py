@@ -16,7 +16,8 @@ from typing import Any
 from bn.csvfiles import decode_text, node_files, parse_toml, scenario_tables
 from bn.edit.sheet import Sheet
 from bn.errors import BNError, ModelError, Problem
-from bn.files import MODEL_TOML, SCENARIOS_TOML, replace_files
+from bn.files import DEFAULT_WAIT, MODEL_TOML, SCENARIOS_TOML, ModelLock
+from bn.journal import replace_files
 from bn.metadata import alias_map
 from bn.model import Model
 from bn.names import choose
@@ -27,17 +28,41 @@ from bn.validate import check as check_model
 class Workspace:
     """A model directory being edited: files as read, and the new contents not yet written."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, wait: float | None = DEFAULT_WAIT) -> None:
+        """Read the model directory to edit it, under its lock (`bn.files.ModelLock`), waiting
+        up to `wait` seconds for another writer; `wait=None` to only read (no lock).
+
+        The lock is held from before the first file is read until `commit` returns (or `close`,
+        or the end of a `with` block); an interrupted edit is recovered first.
+        """
         self.root = Path(directory)
         if not self.root.is_dir():
             raise ModelError([Problem(str(self.root), None, "no such model directory")])
-        self.model, self.problems, self.hidden = survey(self.root)
+        self._lock = None if wait is None else ModelLock(self.root, wait)
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            self.model, self.problems, self.hidden = survey(self.root)
+        except BaseException:
+            self.close()
+            raise
         self.read: dict[str, bytes | None] = {}
         self.changes: dict[str, str | None] = {}
         self.remaining_errors = _errors(self.problems)  # after the edit: set by `check`
         self._sheets: dict[str, Sheet] = {}
         self._moves: list[tuple[str, str, str, str]] = []
         self._structure: Model | None = None
+
+    def close(self) -> None:
+        """Release the model's lock (nothing is written)."""
+        if self._lock is not None:
+            self._lock.release()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -224,7 +249,14 @@ class Workspace:
         return file, message
 
     def commit(self, dry_run: bool = False) -> dict[str, str | None]:
-        """Validate, then write every pending change atomically; return what changed."""
+        """Validate, then write every pending change atomically; return what changed. The lock
+        is released in any case: a workspace commits once."""
+        try:
+            return self._commit(dry_run)
+        finally:
+            self.close()
+
+    def _commit(self, dry_run: bool) -> dict[str, str | None]:
         pending = self.pending()
         if not pending:
             return {}

@@ -28,7 +28,6 @@ imports pgmpy, inside its functions).
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, replace
@@ -39,7 +38,7 @@ import numpy as np
 
 from bn.csvfiles import write_model
 from bn.errors import BNError, FileFormatError, param
-from bn.files import write_atomic
+from bn.files import DEFAULT_WAIT, LOCK, write_atomic
 from bn.interop.bif import read_bif
 from bn.interop.convert import Imported, Parsed, convert, fail
 from bn.interop.net import read_net
@@ -47,6 +46,7 @@ from bn.interop.pgmpy_fixes import pgmpy_writer, plain_label
 from bn.interop.uai import nameless, read_uai, uai_text
 from bn.interop.xdsl import genie_warnings, read_xdsl, xdsl_text
 from bn.interop.xmlbif import read_xmlbif
+from bn.journal import JOURNAL, replace_directory
 from bn.model import Model
 
 __all__ = [
@@ -144,12 +144,17 @@ def _parse(data: bytes, form: Format, file: str) -> Parsed:
 
 
 def import_network(
-    path: str | Path, out: str | Path, fmt: str | None = None, force: bool = False
+    path: str | Path,
+    out: str | Path,
+    fmt: str | None = None,
+    force: bool = False,
+    wait: float = DEFAULT_WAIT,
 ) -> Imported:
     """Read a network file and write it as the model directory `out`, atomically.
 
     The directory is built next to `out` under a temporary name, loaded back and compared, and
-    only then renamed into place. An existing `out` is replaced only with `force`.
+    only then renamed into place. An existing `out` is replaced only with `force`, as an edit
+    (under its lock, waiting up to `wait` seconds for another writer; all files or none).
     """
     from bn.validate import check
 
@@ -166,7 +171,7 @@ def import_network(
                 f"{path}: the model directory written from it does not read back"
                 + "".join(f"\n{p}" for p in problems if p.severity == "error")
             )
-        _move_into_place(temp, out)
+        replace_directory(temp, out, wait)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     return replace(imported, model=replace(imported.model, path=out))
@@ -185,7 +190,9 @@ def _check_target(out: Path, force: bool, source: Path) -> None:
     strangers = [
         p.name
         for p in out.iterdir()
-        if p.suffix not in {".csv", ".toml"} and not (p.name == "overlays" and p.is_dir())
+        if p.suffix not in {".csv", ".toml"}
+        and not (p.name == "overlays" and p.is_dir())
+        and p.name not in (LOCK, JOURNAL)  # bn's own: a writer's lock, an edit to recover
     ]
     if strangers:
         raise BNError(
@@ -197,21 +204,6 @@ def _check_target(out: Path, force: bool, source: Path) -> None:
 def _sibling(out: Path, suffix: str) -> Path:
     """A new hidden directory next to `out`, on the same file system (so renames are atomic)."""
     return Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=suffix))
-
-
-def _move_into_place(temp: Path, out: Path) -> None:
-    if not out.exists():
-        os.rename(temp, out)
-        return
-    old = _sibling(out, ".old")
-    os.rename(out, old / out.name)
-    try:
-        os.rename(temp, out)
-    except OSError:
-        os.rename(old / out.name, out)
-        raise
-    finally:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 # --- export -----------------------------------------------------------------------------------
