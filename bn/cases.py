@@ -9,8 +9,8 @@ in chunks of `CHUNK` rows.
 >>> import bn, pandas as pd
 >>> m = bn.load(bn.packaged_model_path())
 >>> out = query_cases(m, pd.DataFrame({"kaboom": ["yes", ""]}), ["KABOOM"])
->>> out[["case", "nuclear_war=yes"]].round(3).values.tolist()
-[[1, 0.56], [2, 0.168]]
+>>> out["case"].tolist(), out["nuclear_war=yes"].round(3).tolist()
+([1, 2], [0.56, 0.168])
 """
 
 from __future__ import annotations
