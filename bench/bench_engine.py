@@ -47,7 +47,9 @@ def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 """
 
-BN_SCRIPT = COMMON + """
+BN_SCRIPT = (
+    COMMON
+    + """
 from bn.engine import posterior
 from bn.evidence import Evidence
 model = load_bnlearn(sys.argv[2])
@@ -64,8 +66,11 @@ warm = statistics.median(run(sets[0]) for _ in range(5))
 fresh = statistics.median(run(s) for s in sets[1:])
 print(json.dumps({"first": first, "warm": warm, "new_pattern": fresh, "peak_mb": peak_mb()}))
 """
+)
 
-AGRUM_SCRIPT = COMMON + """
+AGRUM_SCRIPT = (
+    COMMON
+    + """
 import pyagrum as gum
 model = load_bnlearn(sys.argv[2])
 sets = evidence_sets(model, 3, 5, 0)
@@ -96,8 +101,11 @@ times_reused = [reused(s) for s in sets for _ in range(2)]
 best = min(statistics.median(times_fresh), statistics.median(times_reused))
 print(json.dumps({"seconds": best, "peak_mb": peak_mb()}))
 """
+)
 
-CASES_SCRIPT = COMMON + """
+CASES_SCRIPT = (
+    COMMON
+    + """
 PGMPY_CASES = 40
 import pandas as pd
 import pyagrum as gum
@@ -146,11 +154,14 @@ pgmpy_seconds = (time.perf_counter() - start) * 10_000 / PGMPY_CASES
 print(json.dumps({"bn": bn_seconds, "pyagrum": agrum_seconds, "pgmpy": pgmpy_seconds,
                   "patterns": patterns, "impossible": int((ours["error"] != "").sum())}))
 """
+)
 
 
 def limited(script: str, *args: str) -> dict[str, float] | str:
     """Run `script` in a new process under the time and memory limits; its JSON, or why not."""
-    limit = f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({LIMIT_BYTES}, {LIMIT_BYTES}))\n"
+    limit = (
+        f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({LIMIT_BYTES}, {LIMIT_BYTES}))\n"
+    )
     try:
         out = subprocess.run(
             [sys.executable, "-c", limit + script, str(ROOT), *args],

@@ -34,6 +34,7 @@ import numpy as np
 import opt_einsum
 
 BATCH = "\0batch"  # the batch variable; no node id can be spelt like this
+FLOOR = 1e-100  # intermediate results whose largest entry falls below this are rescaled
 CHEAP = 1e7  # operations below which opt_einsum's greedy path is good enough
 SEARCH_SECONDS = 0.6  # how long one cotengra search may look for a better path
 SEARCHES = 3  # searches at most, while the best path found needs over COSTLY operations
@@ -125,16 +126,28 @@ class Values:
     tensors: list[np.ndarray]
 
 
+_ZERO = np.zeros(())
+
+
 def _rescale(array: np.ndarray, batched: bool) -> tuple[np.ndarray, np.ndarray]:
-    """`array` divided by its largest entry (per batch element) and the log of that entry."""
+    """`array` divided by its largest entry (per batch element), and the log of that entry.
+
+    Entries between `FLOOR` and 1 / `FLOOR` are left as they are (scale 1), which saves the division
+    on most steps; smaller peaks are brought back to 1 before they can underflow.
+    """
     if array.size == 0:
         return array, np.zeros(array.shape[:1] if batched else ())
-    peak = array.reshape(array.shape[0], -1).max(axis=1) if batched else np.asarray(array.max())
+    if not batched:
+        top = float(array.max())
+        if FLOOR < top < 1 / FLOOR or top <= 0:
+            return array, _ZERO
+        return array / top, np.asarray(math.log(top))
+    peak = array.reshape(array.shape[0], -1).max(axis=1)
+    if FLOOR < peak.min() and peak.max() < 1 / FLOOR:
+        return array, np.zeros(peak.shape)
     peak = np.where(peak > 0, peak, 1.0)
-    with np.errstate(divide="ignore"):
-        logs = np.log(peak)
-    scaled = array / peak.reshape(peak.shape + (1,) * (array.ndim - peak.ndim))
-    return scaled, logs
+    scaled = array / peak.reshape(peak.shape + (1,) * (array.ndim - 1))
+    return scaled, np.log(peak)
 
 
 @dataclass(frozen=True)
