@@ -143,7 +143,7 @@ def _rescale(array: np.ndarray, batched: bool) -> tuple[np.ndarray, np.ndarray]:
             return array, _ZERO
         return array / top, np.asarray(math.log(top))
     peak = array.reshape(array.shape[0], -1).max(axis=1)
-    if FLOOR < peak.min() and peak.max() < 1 / FLOOR:
+    if peak.min() > FLOOR and peak.max() < 1 / FLOOR:
         return array, np.zeros(peak.shape)
     peak = np.where(peak > 0, peak, 1.0)
     scaled = array / peak.reshape(peak.shape + (1,) * (array.ndim - 1))
