@@ -227,6 +227,8 @@ def _posterior(
             marginals[t] = np.broadcast_to(point, (*given.mass.shape, point.size)).copy()
         else:
             marginals[t] = np.broadcast_to(found[t], (*given.mass.shape, model[t].card)).copy()
+        if given.log_mass.ndim:  # parameter sets under which the evidence is impossible: NaN
+            marginals[t][~np.isfinite(given.log_mass)] = np.nan
     return Posterior(marginals, given.mass, dict(given.soft), given.log_mass)
 
 
