@@ -111,8 +111,7 @@ def _forward(
     factors, arrays, _ = _factors(model, keep, hard, weights, tables)
     if not factors:  # nothing observed or kept: the total probability, 1 per parameter set
         return np.ones(_batch_shape(model, tables)), np.zeros(())
-    values = compile_plan(factors, tuple(keep)).forward(arrays)
-    return values.table, values.log_scale
+    return compile_plan(factors, tuple(keep)).contract(arrays)
 
 
 def contract(
@@ -142,10 +141,21 @@ def sweep(
     weights: Mapping[str, np.ndarray],
     tables: Tables,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Normalised marginals of the unobserved `names` and log P(evidence), from one plan."""
+    """Normalised marginals of the unobserved `names` and log P(evidence), from one plan.
+
+    For one target a forward sweep that keeps it is cheaper than both sweeps (a third of the
+    work); from two targets on, one forward and one backward sweep answer them all.
+    """
     factors, arrays, position = _factors(model, names, hard, weights, tables)
     if not factors:
         return {}, np.zeros(_batch_shape(model, tables))
+    if len(names) == 1:
+        table, log_scale = compile_plan(factors, tuple(names)).contract(arrays)
+        total = table.sum(axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            marginal = table / total[..., np.newaxis]
+            log_mass = log_scale + np.log(total)
+        return {names[0]: marginal}, log_mass
     plan = compile_plan(factors, ())
     found, log_mass = plan.marginals(arrays, [(position[n], n) for n in names])
     return dict(zip(names, found, strict=True)), log_mass
@@ -214,11 +224,11 @@ def _posterior(
         if t in given.hard:
             point = np.zeros(model[t].card)
             point[given.hard[t]] = 1.0
-            mass = np.asarray(given.mass)[..., None]
-            # NaN, like every other target, for parameter sets that make the evidence impossible.
-            marginals[t] = np.where(mass > 0, point, np.nan)
+            marginals[t] = np.broadcast_to(point, (*given.mass.shape, point.size)).copy()
         else:
             marginals[t] = np.broadcast_to(found[t], (*given.mass.shape, model[t].card)).copy()
+        if given.log_mass.ndim:  # parameter sets under which the evidence is impossible: NaN
+            marginals[t][~np.isfinite(given.log_mass)] = np.nan
     return Posterior(marginals, given.mass, dict(given.soft), given.log_mass)
 
 

@@ -34,6 +34,9 @@ import numpy as np
 import opt_einsum
 
 BATCH = "\0batch"  # the batch variable; no node id can be spelt like this
+UNSCALED = 16  # factors up to which a forward-only contraction runs unscaled through opt_einsum
+BATCHED_EINSUM = 1000  # batch size from which tiny pairwise products go through einsum
+FLOOR = 1e-100  # intermediate results whose largest entry falls below this are rescaled
 CHEAP = 1e7  # operations below which opt_einsum's greedy path is good enough
 SEARCH_SECONDS = 0.6  # how long one cotengra search may look for a better path
 SEARCHES = 3  # searches at most, while the best path found needs over COSTLY operations
@@ -55,6 +58,9 @@ class _Pair:
     y_perm: tuple[int, ...]  # after the sums: shared kept, contracted, y-only kept
     groups: tuple[int, int, int, int]  # how many shared, x-only, contracted, y-only variables
     out_perm: tuple[int, ...] | None  # from (shared, x-only, y-only) to `out`
+    x_code: tuple[int, ...] = ()  # einsum subscripts of the transposed x and y, and the product
+    y_code: tuple[int, ...] = ()
+    out_code: tuple[int, ...] = ()
 
     @staticmethod
     def make(xi: Sequence[str], yi: Sequence[str], out: Sequence[str]) -> _Pair:
@@ -78,6 +84,7 @@ class _Pair:
             tuple(yr.index(v) for v in [*shared, *contracted, *right]),
             (len(shared), len(left), len(contracted), len(right)),
             None if perm == tuple(range(len(perm))) else perm,
+            *_codes(shared, left, contracted, right),
         )
 
     def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -93,11 +100,28 @@ class _Pair:
         shape_c = x.shape[s + left :]
         shape_r = y.shape[s + c :]
         n = math.prod(shape_s)
-        product: np.ndarray = np.matmul(
+        if n > BATCHED_EINSUM and math.prod(shape_l) * math.prod(shape_r) <= 4:
+            # Many tiny products (a batch of parameter sets): einsum beats matmul's per-matrix cost.
+            product: np.ndarray = np.einsum(
+                x, list(self.x_code), y, list(self.y_code), list(self.out_code)
+            )
+            return product if self.out_perm is None else product.transpose(self.out_perm)
+        product = np.matmul(
             x.reshape(n, math.prod(shape_l), math.prod(shape_c)),
             y.reshape(n, math.prod(shape_c), math.prod(shape_r)),
         ).reshape((*shape_s, *shape_l, *shape_r))
         return product if self.out_perm is None else product.transpose(self.out_perm)
+
+
+def _codes(
+    shared: list[str], left: list[str], contracted: list[str], right: list[str]
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    number = {v: i for i, v in enumerate([*shared, *left, *contracted, *right])}
+    return (
+        tuple(number[v] for v in [*shared, *left, *contracted]),
+        tuple(number[v] for v in [*shared, *contracted, *right]),
+        tuple(number[v] for v in [*shared, *left, *right]),
+    )
 
 
 def _grad_vars(variables: tuple[str, ...]) -> tuple[str, ...]:
@@ -125,16 +149,28 @@ class Values:
     tensors: list[np.ndarray]
 
 
+_ZERO = np.zeros(())
+
+
 def _rescale(array: np.ndarray, batched: bool) -> tuple[np.ndarray, np.ndarray]:
-    """`array` divided by its largest entry (per batch element) and the log of that entry."""
+    """`array` divided by its largest entry (per batch element), and the log of that entry.
+
+    Entries between `FLOOR` and 1 / `FLOOR` are left as they are (scale 1), which saves the division
+    on most steps; smaller peaks are brought back to 1 before they can underflow.
+    """
     if array.size == 0:
         return array, np.zeros(array.shape[:1] if batched else ())
-    peak = array.reshape(array.shape[0], -1).max(axis=1) if batched else np.asarray(array.max())
+    if not batched:
+        top = float(array.max())
+        if FLOOR < top < 1 / FLOOR or top <= 0:
+            return array, _ZERO
+        return array / top, np.asarray(math.log(top))
+    peak = array.reshape(array.shape[0], -1).max(axis=1)
+    if peak.min() > FLOOR and peak.max() < 1 / FLOOR:
+        return array, np.zeros(peak.shape)
     peak = np.where(peak > 0, peak, 1.0)
-    with np.errstate(divide="ignore"):
-        logs = np.log(peak)
-    scaled = array / peak.reshape(peak.shape + (1,) * (array.ndim - peak.ndim))
-    return scaled, logs
+    scaled = array / peak.reshape(peak.shape + (1,) * (array.ndim - 1))
+    return scaled, np.log(peak)
 
 
 @dataclass(frozen=True)
@@ -147,6 +183,22 @@ class Plan:
     final: tuple[str, ...]  # variables of the last tensor, in its axis order
     batched: bool
     size: int  # the batch size (1 without a batch)
+    expression: Any = None  # opt_einsum's compiled contraction along the same path (few factors)
+
+    def contract(self, arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The contraction as (table, log scale), without keeping intermediates.
+
+        Up to `UNSCALED` factors, opt_einsum's compiled expression runs the same path unscaled (its
+        pairwise kernels are faster on large batches, and a product of so few tables cannot
+        underflow unless the tables hold entries near 1e-20); more factors go through `forward`.
+        """
+        if self.expression is None:
+            values = self.forward(arrays)
+            return values.table, values.log_scale
+        table = np.asarray(self.expression(*arrays))
+        if self.batched and table.ndim == len(self.keep):
+            table = np.broadcast_to(table, (self.size, *table.shape))
+        return table, _ZERO
 
     def forward(self, arrays: Sequence[np.ndarray]) -> Values:
         """Contract the factors; the result's axes are (batch,) + keep."""
@@ -250,7 +302,12 @@ def compile_plan(factors: tuple[Factor, ...], keep: tuple[str, ...]) -> Plan:
             ids.append(chosen[0])
     final = live[-1] if steps else live[0]
     size = variables.get(BATCH, 1)
-    return Plan(tuple(n for n, _ in factors), keep, tuple(steps), final, batched, size)
+    expression = None
+    if 1 < len(factors) <= UNSCALED:
+        expression = opt_einsum.contract_expression(
+            subscripts, *(sizes for _, sizes in factors), optimize=path
+        )
+    return Plan(tuple(n for n, _ in factors), keep, tuple(steps), final, batched, size, expression)
 
 
 def _make_step(
