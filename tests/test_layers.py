@@ -22,6 +22,7 @@ LAYERS = [
         "bn.evidence",
         "bn.scenarios",
         "bn.calibration",
+        "bn.outcomes",
         "bn.validate",
     },
     {"bn.engine"},
