@@ -261,3 +261,40 @@ def test_voi_ranks_only_what_an_analyst_can_observe(model):
     ranked = [i.node for i in value_of_information(model, "KABOOM", Evidence()).indicators]
     assert "war_outcome" not in ranked and "deaths" not in ranked
     assert set(ranked) >= {"battlefield", "kherson_encirclement", "crimea_offensive"}
+
+
+def _with_deterrence(model, factor):
+    """The flagship with another deterrence factor: each nuclear_use judgement (its resolve-average,
+    recovered from the firm row) split again, then the calibration targets re-solved."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from bn.analysis.calibrate import calibrate
+
+    node = model["nuclear_use"]
+    axis = node.parents.index("western_resolve")
+    firm = np.take(node.table, 0, axis=axis)[..., 1]
+    judgement = firm / (1 - firm) * 2**0.25
+    table = np.array(node.table)
+    for index, power in ((0, -0.25), (1, 0.75)):
+        odds = judgement * factor**power
+        yes = odds / (1 + odds)
+        where = [slice(None)] * table.ndim
+        where[axis] = index
+        table[tuple(where)] = np.stack([1 - yes, yes], axis=-1)
+    changed = model.with_nodes([replace(node, table=table)])
+    return calibrate(changed).model
+
+
+def test_the_deterrence_at_which_a_firm_west_stops_raising_KABOOM(model):
+    """README: about 4.1. Below it a firm West raises KABOOM, above it lowers it."""
+
+    def gap(factor):
+        m = _with_deterrence(model, factor)
+        assert p(m, "nuclear_use", "yes") == pytest.approx(0.30, abs=5e-4)
+        firm = p(m, "nuclear_war", "yes", evidence={"western_resolve": "firm"})
+        return firm - p(m, "nuclear_war", "yes", evidence={"western_resolve": "wavering"})
+
+    assert gap(2.0) == pytest.approx(0.0659, abs=1e-3)
+    assert gap(3.9) > 0 > gap(4.4)
