@@ -313,7 +313,8 @@ def _html_card(card: Card) -> str:
     for i, (label, p) in enumerate(card.values):
         size = "p" if i == 0 else "i"
         lines.append(f'<div class="{size}">{number(p)}</div><div class="i">{esc(label)}</div>')
-    lines.append(f'<div class="i">90% interval {_interval_text(card.interval)}</div>')
+    of = f" of {card.values[0][0]}" if card.values else ""
+    lines.append(f'<div class="i">90% interval{esc(of)}: {_interval_text(card.interval)}</div>')
     for text in (card.spread, f"Brier: {card.brier}" if card.brier else "", card.description):
         if text:
             lines.append(f'<div class="i">{esc(text)}</div>')
@@ -376,7 +377,7 @@ def to_markdown(facts: Facts) -> str:
             "headline.",
             "",
             "| scenario | " + " | ".join(md(x) for x in labels)
-            + " | 90% interval | Brier on what happened | spread |",
+            + f" | 90% interval of {md(labels[0])} | Brier on what happened | spread |",
             "|---|" + "---|" * (len(labels) + 3),
         ]  # fmt: skip
         for card in facts.cards:
