@@ -12,15 +12,17 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bn.csvfiles import RawTable, decode_text
+from bn.csvfiles import RawTable, decode_text, read_toml
 from bn.errors import Problem
 from bn.files import MODEL_TOML
+from bn.model import Model
 from bn.names import suggest
 
 Add = Callable[..., None]  # reports a TOML problem at a key path
 
-MODEL_KEYS = ("title", "description", "sources", "targets")
-NODE_KEYS = ("label", "description", "aliases", "states")
+MODEL_KEYS = ("title", "description", "sources", "targets", "horizon", "headline", "limitations")
+NODE_KEYS = ("label", "description", "aliases", "states", "observable")
+TABLES = ("model", "nodes", "calibration", "forecasts")  # [[forecasts]]: bn.outcomes checks them
 
 
 def plain_text(path: Path) -> str:
@@ -106,12 +108,12 @@ def check_metadata(
         problems.append(Problem(MODEL_TOML, where.line(*path), message, hint, severity))
 
     for key in meta:
-        if key not in ("model", "nodes", "calibration"):
+        if key not in TABLES:
             add(
                 [key],
                 f"unknown table [{key}] in model.toml",
-                f"{suggest(key, ['model', 'nodes', 'calibration'])}model.toml has [model], "
-                "[nodes.<id>] and [[calibration]]",
+                f"{suggest(key, TABLES)}model.toml has [model], [nodes.<id>], [[calibration]] "
+                "and [[forecasts]]",
                 "warning",
             )
     ids = sorted({*by_id, *broken})
@@ -141,6 +143,12 @@ def check_metadata(
         for key in ("label", "description"):
             if key in entry and not isinstance(entry[key], str):
                 add([*at, key], f"[nodes.{node_id}] {key} must be a string", f'{key} = "..."')
+        if "observable" in entry and not isinstance(entry["observable"], bool):
+            add(
+                [*at, "observable"],
+                f"[nodes.{node_id}] observable must be true or false",
+                "observable = true: an analyst can observe the node in time to act (bn voi)",
+            )
         aliases = entry.get("aliases", [])
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             add(
@@ -197,6 +205,10 @@ def _check_head(head: Any, ids: Sequence[str], aliases: Mapping[str, str], add: 
     for key in ("title", "description"):
         if key in head and not isinstance(head[key], str):
             add(["model", key], f"[model] {key} must be a string", f'{key} = "..."')
+    for key in ("headline", "limitations"):
+        value = head.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            add(["model", key], f"[model] {key} must be a list of strings", f'{key} = ["..."]')
     sources = head.get("sources", [])
     if not isinstance(sources, list) or not all(isinstance(s, str | Mapping) for s in sources):
         add(
@@ -245,3 +257,31 @@ def check_keys(
                 f"{suggest(key, allowed)}keys: {', '.join(allowed)}",
                 severity,
             )
+
+
+def observable_nodes(model: Model) -> tuple[str, ...] | None:
+    """The nodes `model.toml` marks `observable = true`, in model order; None when no node of the
+    model's model.toml has the key (then every node is a candidate for `bn voi`)."""
+    if model.path is None or not (model.path / MODEL_TOML).is_file():
+        return None
+    nodes = read_toml(model.path / MODEL_TOML, []).get("nodes", {})
+    if not isinstance(nodes, Mapping):
+        return None
+    flags = {k: v.get("observable") for k, v in nodes.items() if isinstance(v, Mapping)}
+    if not any(isinstance(v, bool) for v in flags.values()):
+        return None
+    return tuple(n.id for n in model if flags.get(n.id) is True)
+
+
+def model_lists(model: Model) -> dict[str, list[str]]:
+    """The [model] lists that say how to present the model: `headline` (scenarios shown beside
+    the baseline) and `limitations`; [] for each one model.toml does not give."""
+    found: dict[str, list[str]] = {"headline": [], "limitations": []}
+    if model.path is None or not (model.path / MODEL_TOML).is_file():
+        return found
+    head = read_toml(model.path / MODEL_TOML, []).get("model", {})
+    for key in found:
+        value = head.get(key, []) if isinstance(head, Mapping) else []
+        if isinstance(value, list):
+            found[key] = [str(v) for v in value]
+    return found

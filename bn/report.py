@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from bn.charts import number
 from bn.errors import BNError, param
 from bn.evidence import Evidence
+from bn.metadata import model_lists
 from bn.model import Model
 from bn.report_render import slug, to_html, to_markdown
 
@@ -148,6 +149,9 @@ class Facts:
     notes: list[str] = field(default_factory=list)
     draws: int = DRAWS
     seed: int = SEED
+    cards: list[Card] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+    limitations: list[str] = field(default_factory=list)
 
 
 def _event_probability(model: Model, node: str, evidence: Evidence) -> float:
@@ -214,6 +218,11 @@ def gather(
         svg = diagram.render(diagram.to_dot(spec), "svg").decode("utf-8")
         pictures.append((title, _inline_svg(svg)))
 
+    progress("forecasts and outcomes")
+    lists = model_lists(model)
+    names = list(scenarios.load_scenarios(model))
+    sections = [forecasters(model), scored(model), consequences(model, names), changes(model)]
+
     progress("sensitivity")
     tornado = sensitivity(model, main[0], main[1], none)
 
@@ -241,6 +250,9 @@ def gather(
         main=main,
         draws=draws,
         seed=seed,
+        cards=cards(model, rows, lists["headline"]),
+        sections=[s for s in sections if s is not None],
+        limitations=lists["limitations"],
     )
 
 
@@ -301,3 +313,212 @@ def write_report(
         write_atomic(path, to_html(facts) if fmt == "html" else to_markdown(facts))
         written.append(path)
     return written
+
+
+# --- the forecasters, what happened, the consequences, what would change the estimate ------------
+
+
+@dataclass
+class Section:
+    """A titled block of the brief: paragraphs, then tables (header, rows), then a list."""
+
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[tuple[list[str], list[list[str]]]] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Card:
+    """A headline scenario beside the baseline: P(main) and P(second target) under it."""
+
+    name: str
+    description: str
+    values: list[tuple[str, float]]  # (event label, probability)
+    interval: tuple[float, float] | None
+    spread: str = ""
+    brier: str = ""
+
+
+def _p(model: Model, node: str, state: str, evidence: Evidence) -> float:
+    from bn.engine import posterior
+
+    result = posterior(model, [node], evidence)
+    return float(result.marginals[node][model[node].state_index(state)])
+
+
+def cards(model: Model, rows: Sequence[Row], names: Sequence[str]) -> list[Card]:
+    """The headline scenarios (model.toml [model] headline) after the baseline, with the spread
+    of a pooled one and their Brier scores on what happened."""
+    from bn import scenarios
+    from bn.outcomes import read_record
+
+    record = read_record(model)[0]
+    intervals = {r.name: r.interval_90 for r in rows}
+    briers = _briers(model)
+    found = []
+    known = scenarios.load_scenarios(model)
+    first = ["baseline"] if names and "baseline" in known and "baseline" not in names else []
+    for name in [*first, *names]:
+        changed, evidence = scenarios.apply(model, name)
+        values = [
+            (f"P({t}={changed[t].event})", _p(changed, t, changed[t].event, evidence))
+            for t in model.default_targets()[:2]
+        ]
+        members = [f for f in record.forecasts if f.pool == name]
+        spread = ""
+        if members:
+            on = sorted((f.on_horizon(record.horizon), f.name) for f in members)
+            spread = (
+                f"pooled from {', '.join(f'{n} {number(v)}' for v, n in on)} "
+                f"(P({members[0].query}) on the model's horizon; spread {number(on[0][0])}–"
+                f"{number(on[-1][0])})"
+            )
+        description = scenarios.get_scenario(model, name).description
+        found.append(Card(name, description, values, intervals.get(name), spread, briers[name]))
+    return found
+
+
+def _briers(model: Model) -> dict[str, str]:
+    """Each scenario's Brier scores on what happened, as text ('' without outcomes.toml)."""
+    from bn import scenarios
+    from bn.analysis.score import score_scenarios
+
+    found = dict.fromkeys(scenarios.load_scenarios(model), "")
+    for s in score_scenarios(model).scenarios:
+        found[s.name] = ", ".join(f"{k} {_score(v)}" for k, v in s.scores.items())
+    return found
+
+
+def forecasters(model: Model) -> Section | None:
+    """Each published forecast: its window, its number, on the model's horizon, and the model's."""
+    from bn import scenarios
+    from bn.analysis.score import conditional_probability
+    from bn.outcomes import read_record
+
+    record = read_record(model)[0]
+    if not record.forecasts:
+        return None
+    main = model.default_targets()[0]
+    event = model[main].event
+    rows = []
+    for f in record.forecasts:
+        window = (
+            f"{f.published} to {f.until} ({f.days} days)"
+            if f.until
+            else f"{f.published}, none stated"
+        )
+        mine = conditional_probability(model, f, Evidence())
+        under = ""
+        if f.scenario:
+            changed, evidence = scenarios.apply(model, f.scenario)
+            under = f"{f.scenario}: {number(_p(changed, main, event, evidence))}"
+        rows.append(
+            [f.name, f.query, number(f.value), window, number(f.on_horizon(record.horizon)),
+             number(mine), under, f.source, f.note]
+        )  # fmt: skip
+    horizon = record.horizon
+    text = (
+        f"Every forecast on one horizon, {horizon.text or horizon.start + ' to ' + horizon.end}: "
+        f"a chance p within d days becomes 1 − (1 − p)^({horizon.days}/d) (a constant hazard); a "
+        "forecast without a window is taken as stated."
+        if horizon
+        else "The model states no horizon: forecasts are shown as published."
+    )
+    header = ["forecaster", "event", "published", "window", "on the horizon", "this model",
+              f"scenario: P({main}={event})", "source", "note"]  # fmt: skip
+    return Section("The forecasters", [text], [(header, rows)])
+
+
+def scored(model: Model) -> Section | None:
+    """What happened (outcomes.toml), and every scenario and forecast scored on it."""
+    from bn.analysis.score import FORMULA, score_scenarios
+    from bn.outcomes import read_record
+
+    record = read_record(model)[0]
+    if not record.outcomes:
+        return None
+    scoring = score_scenarios(model, record)
+    observed = [[o.node, o.state, o.date, o.source, o.note] for o in record.outcomes]
+    labels = [f"{n}={s}" for n, s, _ in scoring.events]
+    happened = ", ".join(f"{lab}: {'happened' if h else 'did not happen'}"
+                         for lab, (_, _, h) in zip(labels, scoring.events, strict=True))  # fmt: skip
+    header = ["scenario"] + [x for lab in labels for x in (f"P({lab})", "Brier")]
+    rows = [
+        [s.name] + [x for lab in labels for x in (_probability(s.probabilities.get(lab)), _score(s.scores.get(lab)))]
+        for s in scoring.scenarios
+    ]  # fmt: skip
+    frows = []
+    for f, s in zip(record.forecasts, scoring.forecasts, strict=True):
+        key = f"{f.node}={f.state}"
+        p, b = s.probabilities[key], s.scores[key]
+        frows.append([f.name, f.query, number(p) if p is not None else "", _score(b), s.why])
+    return Section(
+        "What happened: every scenario and forecast scored",
+        [f"Recorded in outcomes.toml: {happened}. {FORMULA}; each event is scored on its own."],
+        [
+            (["node", "observed", "by", "source", "note"], observed),
+            (header, rows),
+            (["forecaster", "event", "p on the horizon", "Brier", "not scored because"], frows),
+        ],
+    )
+
+
+def _probability(value: float | None) -> str:
+    return "impossible" if value is None else number(value)
+
+
+def _score(value: float | None) -> str:
+    return "" if value is None else number(value)
+
+
+def consequences(model: Model, names: Sequence[str]) -> Section | None:
+    """The main target's descendants (Tegmark's outcome map, the deaths) per scenario."""
+    from bn import scenarios
+    from bn.engine import posterior
+
+    main = model.default_targets()[0]
+    nodes = [n.id for n in model if n.id != main and main in model.ancestors([n.id])]
+    if not nodes:
+        return None
+    tables = []
+    for node in nodes:
+        rows = []
+        for name in names or [""]:
+            changed, evidence = scenarios.apply(model, name) if name else (model, Evidence())
+            try:
+                marginal = posterior(changed, [node], evidence).marginals[node]
+            except BNError:  # the scenario's evidence is impossible: the scenario table says so
+                rows.append([name, *("impossible" for _ in model[node].states)])
+                continue
+            rows.append([name or "no evidence", *(number(float(x)) for x in marginal)])
+        tables.append(([f"{node} under", *model[node].states], rows))
+    return Section(
+        "Consequences: " + ", ".join(model[n].label for n in nodes),
+        ["The consequences of the main target at baseline and under each scenario."],
+        tables,
+    )
+
+
+def changes(model: Model, top: int = 6) -> Section | None:
+    """What would change the estimate: the observable indicators with the most information."""
+    from bn.analysis.voi import value_of_information
+
+    main = model.default_targets()[0]
+    event = model[main].event
+    result = value_of_information(model, main, Evidence(), state=event)
+    rows = [
+        [i.node, f"{i.mutual_information:.3g}", f"{number(i.low)} ({i.low_state})",
+         f"{number(i.high)} ({i.high_state})"]
+        for i in result.indicators[:top]
+    ]  # fmt: skip
+    return Section(
+        "What would change the estimate",
+        [
+            f"The indicators with the largest value of information for P({main}={event}) "
+            f"(mutual information in bits, as bn voi gives it), among the nodes model.toml marks "
+            "observable (an analyst can see them in time to act), with the probability each "
+            "moves it to once observed."
+        ],
+        [(["if we observe", "bits", f"lowest P({main}={event})", f"highest P({main}={event})"], rows)],
+    )  # fmt: skip

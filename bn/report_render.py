@@ -18,7 +18,7 @@ from bn.numbers import format_number
 
 if TYPE_CHECKING:
     from bn.analysis.compare import Row
-    from bn.report import Facts
+    from bn.report import Card, Facts, Section
 
 CSS = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2933;max-width:1000px;
@@ -181,6 +181,14 @@ def to_html(facts: Facts) -> str:
             "</div></div>"
         )
     out.append("</div>")
+    if facts.cards:
+        out.append(
+            "<p>Side by side: the baseline (no evidence) and the scenarios model.toml puts in the "
+            "headline.</p>"
+        )
+        out.append('<div class="headline">')
+        out.extend(_html_card(card) for card in facts.cards)
+        out.append("</div>")
     if facts.arithmetic:
         out.append("<p>The arithmetic behind the headline (law of total probability):</p>")
         out.append(
@@ -204,6 +212,12 @@ def to_html(facts: Facts) -> str:
             [(r.name, r.probability) for r in facts.scenarios], facts.headlines[0].point
         )
         out.append(f'<div class="figure">{chart}</div>')
+    for section in facts.sections:
+        out.extend(_html_section(section))
+    if facts.limitations:
+        out.append("<h2>Limitations</h2><ul>")
+        out.extend(f"<li>{esc(item)}</li>" for item in facts.limitations)
+        out.append("</ul>")
     out.append("<h2>The network</h2>")
     for title, svg in facts.diagrams:
         out.append(f'<h3>{esc(title)}</h3><div class="figure">{svg}</div>')
@@ -294,6 +308,44 @@ def to_html(facts: Facts) -> str:
     return "\n".join(out) + "\n"
 
 
+def _html_card(card: Card) -> str:
+    lines = [f"<div><code>{esc(card.name)}</code></div>"]
+    for i, (label, p) in enumerate(card.values):
+        size = "p" if i == 0 else "i"
+        lines.append(f'<div class="{size}">{number(p)}</div><div class="i">{esc(label)}</div>')
+    of = f" of {card.values[0][0]}" if card.values else ""
+    lines.append(f'<div class="i">90% interval{esc(of)}: {_interval_text(card.interval)}</div>')
+    for text in (card.spread, f"Brier: {card.brier}" if card.brier else "", card.description):
+        if text:
+            lines.append(f'<div class="i">{esc(text)}</div>')
+    return '<div class="card">' + "".join(lines) + "</div>"
+
+
+def _html_section(section: Section) -> list[str]:
+    out = [f"<h2>{esc(section.title)}</h2>"]
+    out.extend(f"<p>{esc(text)}</p>" for text in section.paragraphs)
+    for header, rows in section.tables:
+        out.append("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
+        out.extend("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+        out.append("</table>")
+    if section.items:
+        out.append("<ul>" + "".join(f"<li>{esc(i)}</li>" for i in section.items) + "</ul>")
+    return out
+
+
+def _md_section(section: Section) -> list[str]:
+    out = [f"## {md(section.title)}", ""]
+    for text in section.paragraphs:
+        out += [md(text), ""]
+    for header, rows in section.tables:
+        out.append("| " + " | ".join(md(h) for h in header) + " |")
+        out.append("|" + "---|" * len(header))
+        out.extend("| " + " | ".join(md(c) for c in row) + " |" for row in rows)
+        out.append("")
+    out += [f"- {md(i)}" for i in section.items] + ([""] if section.items else [])
+    return out
+
+
 def _interval_note(facts: Facts) -> str:
     return (
         "Intervals come from the uncertainty of the tables themselves: each row with an ess is "
@@ -318,6 +370,22 @@ def to_markdown(facts: Facts) -> str:
     for h in facts.headlines:
         out.append(f"| {md(m[h.node].label)} | {number(h.point)} | {_interval_text(h.interval)} |")
     out.append("")
+    if facts.cards:
+        labels = [f"P({h.node}={h.state})" for h in facts.headlines]
+        out += [
+            "Side by side: the baseline (no evidence) and the scenarios model.toml puts in the "
+            "headline.",
+            "",
+            "| scenario | " + " | ".join(md(x) for x in labels)
+            + f" | 90% interval of {md(labels[0])} | Brier on what happened | spread |",
+            "|---|" + "---|" * (len(labels) + 3),
+        ]  # fmt: skip
+        for card in facts.cards:
+            out.append(
+                f"| `{card.name}` | " + " | ".join(number(p) for _, p in card.values)
+                + f" | {_interval_text(card.interval)} | {md(card.brier)} | {md(card.spread)} |"
+            )  # fmt: skip
+        out.append("")
     if facts.arithmetic:
         out += ["```text", *facts.arithmetic, "```", ""]
     out += [_interval_note(facts), ""]  # bn's own text, with code spans: not escaped
@@ -332,6 +400,10 @@ def to_markdown(facts: Facts) -> str:
             why = md(r.description) + (f" **impossible**: {md(r.error)}" if r.error else "")
             out.append(f"| `{r.name}` | {' | '.join(_scenario_numbers(r))} | {why} |")
         out.append("")
+    for section in facts.sections:
+        out += _md_section(section)
+    if facts.limitations:
+        out += ["## Limitations", "", *(f"- {md(item)}" for item in facts.limitations), ""]
     if facts.cells:
         out += [
             f"## Sensitivity of P({md(facts.main[0])}={md(facts.main[1])})",

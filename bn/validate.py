@@ -26,6 +26,7 @@ from bn.files import MODEL_TOML
 from bn.journal import recover
 from bn.metadata import plain_text
 from bn.model import Model
+from bn.outcomes import check_record
 from bn.scenarios import check_scenarios
 from bn.tablecheck import check_tables
 
@@ -96,6 +97,7 @@ def check(directory: str | Path) -> tuple[Model | None, list[Problem]]:
     )
     problems += check_scenarios(model)
     problems += read_targets(model)[1]
+    problems += check_record(model)
     problems.sort(key=lambda p: (p.file != MODEL_TOML, p.file, p.line or 0))
     if any(p.severity == "error" for p in problems):
         return None, problems

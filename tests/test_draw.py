@@ -589,4 +589,4 @@ def test_a_huge_depth_stops_at_the_whole_network(tmp_path):
     result = run("draw", "--focus", "KABOOM", "--depth", "99999999999999999999", "-o",
                  str(tmp_path / "x.svg"), "--json")  # fmt: skip
     assert result.exit_code == 0
-    assert len(json.loads(result.stdout)["spec"]["nodes"]) == 10
+    assert len(json.loads(result.stdout)["spec"]["nodes"]) == 11

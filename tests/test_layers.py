@@ -23,6 +23,7 @@ LAYERS = [
         "bn.evidence",
         "bn.scenarios",
         "bn.calibration",
+        "bn.outcomes",
         "bn.validate",
     },
     {"bn.plan", "bn.engine", "bn.cases"},

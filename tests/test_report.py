@@ -71,15 +71,17 @@ def flagship_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_flagship_brief_is_complete_and_self_contained(flagship_report: Path) -> None:
     html = next(flagship_report.glob("*.html")).read_text()
     check_html(html)
-    for heading in ["Headline", "Scenarios", "The network", "Which numbers matter", "How sure",
-                    "Tables", "Assumptions register", "Sources", "Provenance"]:  # fmt: skip
+    for heading in ["Headline", "Scenarios", "The forecasters", "What happened", "Consequences",
+                    "What would change the estimate", "Limitations", "The network",
+                    "Which numbers matter", "How sure", "Tables", "Assumptions register",
+                    "Sources", "Provenance"]:  # fmt: skip
         assert heading in html, heading
     assert "0.168" in html and "90% interval" in html
     assert "0.300 × 0.560" in html  # the arithmetic: P(kaboom) x P(KABOOM | kaboom)
     assert html.count("<svg") >= 5  # two diagrams, scenario chart, tornado, histogram
     assert "Scenario starlink_cut" in html
     md = next(flagship_report.glob("*.md")).read_text()
-    assert "| `metaculus_low` | 0.0280 | 0.0181–0.0372 |" in md  # as `bn scenarios --intervals`
+    assert "| `metaculus_low` | 0.0744 | 0.0485–0.0989 |" in md  # as `bn scenarios --intervals`
 
 
 def test_same_model_same_bytes(tmp_path: Path) -> None:
@@ -314,13 +316,15 @@ def test_the_register_keeps_each_note_with_its_rows(flagship_report: Path) -> No
         assert len(texts) == len(set(texts)), f"{node}: a note repeated"
     # the example of the review: "As above" now follows the row it refers to, in both formats
     below = (
-        "battlefield=russia_losing, crimea_offensive=yes, peace_talks=talks",
+        "western_resolve=firm, battlefield=russia_losing, kherson_encirclement=no, "
+        "crimea_offensive=yes, peace_talks=talks",
         "As above, damped by talks.",
     )
-    assert entries["nuclear_use"][-2] == below
+    index = entries["nuclear_use"].index(below)
+    assert entries["nuclear_use"][index - 1][0].endswith("crimea_offensive=yes, peace_talks=none")
     assert (
-        "- **battlefield=russia\\_losing, crimea\\_offensive=yes, peace\\_talks=talks**: As above, damped by talks."
-        in md
+        "- **western\\_resolve=firm, battlefield=russia\\_losing, kherson\\_encirclement=no, "
+        "crimea\\_offensive=yes, peace\\_talks=talks**: As above, damped by talks." in md
     )
     assert ("nuclear_use=no (any western_resolve)", "Definitional: without nuclear use there is no "
             "response to it.") in entries["nato_response"]  # fmt: skip

@@ -161,3 +161,27 @@ def test_cli_bad_input(args: list[str], message: str) -> None:
     result = run("voi", *args, "--model", str(CHAIN))
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_voi_defaults_to_the_observable_nodes() -> None:
+    from conftest import FLAGSHIP, run_json
+
+    default = run_json("voi", "KABOOM", "--model", str(FLAGSHIP))
+    every = run_json("voi", "KABOOM", "--all", "--model", str(FLAGSHIP))
+    ranked = [c["node"] for c in default["candidates"]]
+    assert "war_outcome" not in ranked and "deaths" not in ranked
+    assert [c["node"] for c in every["candidates"]][:2] == ["war_outcome", "deaths"]
+
+
+def test_voi_without_observable_flags_weighs_every_node() -> None:
+    from conftest import CHAIN, run_json
+
+    result = run_json("voi", "KABOOM", "--model", str(CHAIN))
+    assert {c["node"] for c in result["candidates"]} == {"nuclear_use", "nato_response"}
+
+
+def test_voi_refuses_candidates_with_all() -> None:
+    from conftest import FLAGSHIP, run
+
+    result = run("voi", "KABOOM", "--all", "--candidates", "starlink", "--model", str(FLAGSHIP))
+    assert result.exit_code == 2 and "not both" in result.stderr

@@ -91,7 +91,7 @@ def compare(
     >>> import bn
     >>> table = compare(bn.load(bn.packaged_model_path()))
     >>> [(r.name, round(r.probability, 4)) for r in table.rows[:2]]
-    [('baseline', 0.168), ('metaculus_low', 0.028)]
+    [('baseline', 0.168), ('metaculus_low', 0.0744)]
     """
     extra = extra or Evidence()
     scenarios = load_scenarios(model)

@@ -151,7 +151,7 @@ def explain(
     >>> m = bn.load(bn.packaged_model_path())
     >>> e = explain(m, "KABOOM", "yes", Evidence(hard={"crimea_offensive": "yes"}), top=1)
     >>> round(e.probability, 3), e.pieces[0].node
-    (0.386, 'crimea_offensive')
+    (0.388, 'crimea_offensive')
     """
     evidence = evidence.resolved(model)
     target = model.resolve(target)

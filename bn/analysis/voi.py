@@ -1,6 +1,7 @@
 """What should we watch? The value of observing each node for a target.
 
-For each candidate X (by default every node neither observed nor set, other than the target): the
+For each candidate X (by default every node neither observed nor set, other than the target; when
+the model's `model.toml` marks nodes `observable = true`, only those, unless `every_node`): the
 mutual information I(X; T | e) in bits, from the posterior joint of (X, T), and how far P(T=state)
 would move when X is observed: its lowest and highest value across X's possible states. Under
 soft (Jeffrey) evidence the joint is the updated one and observing X conditions it; the soft
@@ -24,6 +25,7 @@ import numpy as np
 from bn.engine import Conditioned, condition
 from bn.errors import EvidenceError
 from bn.evidence import Evidence
+from bn.metadata import observable_nodes
 from bn.model import Model, Node  # noqa: F401  (Node: doctest)
 
 
@@ -106,10 +108,13 @@ def value_of_information(
     *,
     state: str | None = None,
     candidates: Sequence[str] = (),
+    every_node: bool = False,
 ) -> ValueOfInformation:
     """Mutual information of each candidate with `target` and the range of P(target=state).
 
     `state` defaults to the target's event state (`yes` if it has one, else its last state).
+    Without `candidates`, the nodes model.toml marks `observable = true` (every node if it marks
+    none, or with `every_node`), less the target and the nodes the evidence observes or sets.
     """
     evidence = evidence.resolved(model)
     target = model.resolve(target)
@@ -128,7 +133,9 @@ def value_of_information(
                     f"{name} is already observed or set by the evidence; drop it from the candidates"
                 )
     else:
-        names = [n.id for n in model.nodes if n.id not in fixed and n.id != target]
+        observable = None if every_node else observable_nodes(model)
+        pool = observable if observable is not None else model.ids
+        names = [n for n in pool if n not in fixed and n != target]
     given = condition(model, evidence)  # the evidence (soft evidence's fit included) once for all
     marginal = given.joint([target])
     indicators = [_indicator(model, given, name, target, index) for name in names]

@@ -247,7 +247,8 @@ def _ratio(llr: float | None) -> str:
     + """
 \b
 Examples:
-  bn voi KABOOM                                  # which node tells most about KABOOM
+  bn voi KABOOM                                  # which observable node tells most about KABOOM
+  bn voi KABOOM --all                            # every node, consequences included
   bn voi KABOOM=yes -e western_resolve=firm
   bn voi KABOOM --candidates starlink,peace_talks --candidates battlefield
   bn voi kaboom --scenario metaculus_low --json
@@ -258,7 +259,14 @@ Examples:
     "--candidates",
     multiple=True,
     metavar="NODE[,NODE...]",
-    help="Only these nodes (repeatable; default: every node not observed or set).",
+    help="Only these nodes (repeatable; default: the nodes model.toml marks observable = true, "
+    "else every node; never one observed or set).",
+)
+@click.option(
+    "--all",
+    "every_node",
+    is_flag=True,
+    help="Weigh every node, observable or not (consequences such as war_outcome included).",
 )
 @evidence_options
 @json_option
@@ -266,6 +274,7 @@ Examples:
 def voi(
     target: str,
     candidates: Sequence[str],
+    every_node: bool,
     given: Given,
     as_json: bool,
     model_dir: str | None,
@@ -282,7 +291,11 @@ def voi(
     names = [n.strip() for c in candidates for n in c.split(",") if n.strip()]
     if candidates and not names:
         raise BNError("--candidates is empty: name nodes to weigh (or leave the option out)")
-    result = value_of_information(q.model, node, q.evidence, state=state, candidates=names)
+    if names and every_node:
+        raise BNError("give --candidates or --all, not both")
+    result = value_of_information(
+        q.model, node, q.evidence, state=state, candidates=names, every_node=every_node
+    )
     if as_json:
         echo_json(given.tag(result.to_dict()))
         return
