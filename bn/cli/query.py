@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +18,10 @@ from bn.cli.common import (
     model_option,
     percent,
 )
+
+if TYPE_CHECKING:
+    from bn.cli.common import Question
+    from bn.engine import QueryResult
 
 
 @cli.command(
@@ -51,15 +56,8 @@ def query(
     A target may be written NODE=STATE, as in the analysis commands; the whole distribution of
     NODE is shown either way.
     """
-    from bn.engine import query as run
-    from bn.evidence import parse_target
-
     q = given.question(model_dir)
-    fixed = {*q.evidence.hard, *q.evidence.do}
-    names = [parse_target(q.model, t)[0] if "=" in t else t for t in targets]
-    if all_nodes:
-        names += [n.id for n in q.model if n.id not in fixed]
-    result = run(q.model, names or list(q.model.default_targets()), q.evidence, joint=joint)
+    result = answer(q, targets, all_nodes=all_nodes, joint=joint)
     if as_json:
         echo_json(given.tag(result.to_dict()))
         return
@@ -79,3 +77,18 @@ def query(
             cells = [str(c).ljust(w) for c, w in zip(row[:-1], widths, strict=False)]
             line = "  " + "  ".join([*cells, str(row[-1]).rjust(widths[-1])])
             click.echo(click.style(line, bold=True) if i == 0 else line)
+
+
+def answer(
+    q: Question, targets: Sequence[str] = (), *, all_nodes: bool = False, joint: bool = False
+) -> QueryResult:
+    """What `bn query` answers (and `GET /api/query` with `all_nodes`): TARGETS (default: the
+    model's targets), plus every node not fixed by evidence or do() when `all_nodes`."""
+    from bn.engine import query as run
+    from bn.evidence import parse_target
+
+    fixed = {*q.evidence.hard, *q.evidence.do}
+    names = [parse_target(q.model, t)[0] if "=" in t else t for t in targets]
+    if all_nodes:
+        names += [n.id for n in q.model if n.id not in fixed]
+    return run(q.model, names or list(q.model.default_targets()), q.evidence, joint=joint)
