@@ -19,7 +19,7 @@ LAYERS = [
     {"bn.tablecheck", "bn.metadata", "bn.evidence", "bn.scenarios", "bn.validate"},
     {"bn.engine"},
     {"bn.analysis", "bn.edit", "bn.diagram", "bn.charts", "bn.report", "bn.diff", "bn.interop"},
-    {"bn", "bn.cli", "bn.__main__"},
+    {"bn", "bn.cli", "bn.serve", "bn.__main__"},
 ]
 # Model.query is a convenience: it builds the evidence and calls the engine.
 ALLOWED = {("bn.model", "bn.engine"), ("bn.model", "bn.evidence")}
