@@ -176,8 +176,10 @@ async function loadModel() {
   if (model.status === 409) { showProblems(model.body.problems); state.version = model.body.version; return false; }
   if (model.status !== 200) { showError(model.body); return false; }
   if (layout.status !== 200) { showError(layout.body); return false; }
+  const same = state.layout && JSON.stringify([state.layout.nodes, state.layout.edges]) === JSON.stringify([layout.body.nodes, layout.body.edges]) && JSON.stringify({ ...state.model, version: 0 }) === JSON.stringify({ ...model.body, version: 0 });
   state.model = model.body;
   state.layout = layout.body;
+  if (same) return true; // the drawing stands: only the numbers change
   state.names = new Map();
   for (const node of state.model.nodes) {
     state.names.set(node.id, node.id);
@@ -455,7 +457,7 @@ function toggle(id, name) {
 }
 
 function select(id) {
-  state.node = state.node === id ? "" : id;
+  state.node = id;
   for (const group of document.querySelectorAll("#network g.node")) group.classList.toggle("selected", group.dataset.node === state.node);
   writeURL();
   renderPanel();
