@@ -45,7 +45,7 @@ chromium:
 
 # The README's picture of `bn serve`, taken from the page in chromium.
 screenshot: $(VENV)/.dev-installed chromium
-	$(BIN)/python bench/screenshot.py docs/serve.png
+	$(BIN)/python bench/screenshot.py reports/serve.png
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run.py

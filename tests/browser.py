@@ -44,12 +44,19 @@ def chromium() -> str | None:
 class Server:
     """`bn serve --port 0 ...` in a subprocess; `url` is the first line it prints."""
 
-    def __init__(self, model: str | Path, *options: str, timeout: float = 20.0) -> None:
+    def __init__(
+        self, model: str | Path, *options: str, timeout: float = 20.0, cwd: Path | None = None
+    ) -> None:
         command = [sys.executable, "-m", "bn", "serve", "--port", "0", "--model", str(model)]
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [*command, *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [*command, *options],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=cwd,
         )
+        self.errors = ""
         self.url = self._first_line(timeout)
 
     def _first_line(self, timeout: float) -> str:
@@ -74,6 +81,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stderr:
+            self.errors = self.process.stderr.read()
         for stream in (self.process.stdout, self.process.stderr):
             if stream:
                 stream.close()

@@ -334,3 +334,30 @@ def test_hostile_model_text_is_escaped():
     svg = api.get("/api/draw").text
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert "<script>" not in api.get("/").text.split("</script>", 1)[0].split("bn-config")[1]
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def test_bn_serve_prints_its_url_first_and_stops_cleanly():
+    import signal
+    import urllib.request
+
+    from tests.browser import Server
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        server = Server(FLAGSHIP, "--read-only")
+        assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/")
+        with urllib.request.urlopen(server.url + "api/version") as response:
+            assert json.load(response)["valid"] is True
+        assert server.stop(sig) == 0
+
+
+def test_bn_serve_warns_on_a_non_loopback_host():
+    from tests.browser import Server
+
+    server = Server(FLAGSHIP, "--host", "0.0.0.0")
+    server.stop()
+    assert "anyone who can reach this address can read the model" in server.errors
+    result = run("serve", "--model", "")
+    assert result.exit_code == 2 and "--model is empty" in result.stderr

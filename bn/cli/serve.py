@@ -59,6 +59,7 @@ def serve(host: str, port: int, open_browser: bool, read_only: bool, model_dir: 
     except OSError as error:
         sock.close()
         raise BNError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.listen(128)  # connections wait in the backlog from now on: the URL printed works at once
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"

@@ -55,6 +55,7 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+WILDCARDS = ("0.0.0.0", "[::]")
 ANALYSES = {"sensitivity": ("range", "threshold"), "voi": ("candidates",),
             "uncertainty": ("n", "seed", "threshold")}  # fmt: skip
 
@@ -117,8 +118,10 @@ def create_app(
     saving = threading.Lock()
     packaged = root.resolve() == packaged_model_path().resolve()
     hosts = {f"{host}:{port}"}
-    if host in ("127.0.0.1", "localhost", "::1"):
+    if host in ("127.0.0.1", "localhost", "[::1]", *WILDCARDS):
         hosts |= {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+    if host in WILDCARDS:  # every address: the machine's own names and addresses
+        hosts |= {f"{name}:{port}" for name in _own_names()}
     origins = {f"http://{h}" for h in hosts}
     layouts: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -487,6 +490,18 @@ def create_app(
         Route("/api/cpt/{node}", cpt_set, methods=["POST"]),
     ]
     return Starlette(routes=routes, middleware=[Middleware(Guard, hosts=hosts)])
+
+
+def _own_names() -> set[str]:
+    """This machine's host names and addresses, as a Host header may name them."""
+    import socket
+
+    names = {socket.gethostname(), socket.getfqdn()}
+    try:
+        _, aliases, addresses = socket.gethostbyname_ex(socket.gethostname())
+    except OSError:
+        aliases, addresses = [], []
+    return {n for n in (*names, *aliases, *addresses) if n}
 
 
 def _number_text(value: Any) -> str:

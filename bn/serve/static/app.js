@@ -581,7 +581,8 @@ function cptTable(cpt) {
       tr.append(td);
     }
     tr.append(el("td", { class: "number" }, row.ess === null ? "" : String(row.ess)));
-    tr.append(el("td", { class: "note" }, row.note || ""));
+    const note = row.note || "";
+    tr.append(el("td", { class: "note", title: note }, note.length > 70 ? note.slice(0, 68) + "…" : note));
     rows.append(tr);
   }
   table.append(rows);
