@@ -45,7 +45,7 @@ class Server:
     """`bn serve --port 0 ...` in a subprocess; `url` is the first line it prints."""
 
     def __init__(
-        self, model: str | Path, *options: str, timeout: float = 20.0, cwd: Path | None = None
+        self, model: str | Path, *options: str, timeout: float = 60.0, cwd: Path | None = None
     ) -> None:
         command = [sys.executable, "-m", "bn", "serve", "--port", "0", "--model", str(model)]
         self.started = time.perf_counter()
