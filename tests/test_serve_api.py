@@ -138,6 +138,7 @@ def test_layout_places_every_node(flagship: TestClient):
         ({"likelihood": "kaboom:1"}, ["gives 1 numbers", "2 states"]),
         ({"scenario": "nope"}, ["unknown scenario 'nope'", "samotsvety"]),
         ({"zzz": "1"}, ["unknown query parameter 'zzz'"]),
+        ({"scenario": " "}, ["scenario is empty"]),
         ({"cpt": "{not json"}, ["cpt=", "JSON object"]),
         ([("e", "kaboom:yes"), ("e", "kaboom:no")], ["e names kaboom twice"]),
     ],

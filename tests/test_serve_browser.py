@@ -340,3 +340,23 @@ def test_click_to_update_speed_on_the_flagship_and_alarm(
     # The goals are 150 ms and 500 ms (`make bench` reports them); a loaded machine gets slack.
     assert statistics.median(flagship) < 1500
     assert statistics.median(times) < 5000
+
+
+def test_target_analyses_and_downloads(page: Any, server: Server):
+    open_page(page, server.url + "?e=kaboom:yes")
+    page.click("#run-sensitivity")
+    page.wait_for_selector(".tornado .bar-row")
+    assert page.locator(".tornado .bar-row").count() == 10
+    page.click("#run-voi")
+    page.wait_for_selector("#analysis table")
+    assert "war_outcome" in page.text_content("#analysis table")
+    page.click("#run-uncertainty")
+    page.wait_for_selector("[data-role=interval]", timeout=60000)
+    expected = api(server, "/api/uncertainty?target=nuclear_war&e=kaboom:yes")["interval_90"]
+    assert f"90% interval {expected[0] * 100:.1f}% to" in page.text_content("[data-role=interval]")
+    for link, start in (("#download-svg", "<?xml"), ("#download-csv", "node,state,probability"),
+                        ("#download-json", "{")):  # fmt: skip
+        with page.expect_download() as info:
+            page.click(link)
+        text = Path(info.value.path()).read_text(encoding="utf-8")
+        assert text.startswith(start), link

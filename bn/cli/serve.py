@@ -71,13 +71,13 @@ def serve(host: str, port: int, open_browser: bool, read_only: bool, model_dir: 
         read_only=read_only,
         model_arg=model_dir,
     )
-    click.echo(url)
-    if host not in LOOPBACK:
+    if host not in LOOPBACK:  # on stderr, before the URL: stdout's first line stays the URL
         click.secho(
             f"warning: listening on {host}: anyone who can reach this address can read the model",
             err=True,
             fg="yellow",
         )
+    click.echo(url)
     if open_browser:
         webbrowser.open(url)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")

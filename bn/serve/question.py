@@ -65,6 +65,8 @@ def given(params: Iterable[tuple[str, str]]) -> Given:
         elif key == "scenario":
             if scenario is not None:
                 raise BNError("scenario is given twice: give one scenario")
+            if not value.strip():
+                raise BNError("scenario is empty: name a scenario (GET /api/model lists them)")
             scenario = value
     for key, (field, _) in EVIDENCE_KEYS.items():  # as the CLI refuses it, in the API's words
         names = [flag_text(v).partition("=")[0].strip() for v in fields[field]]
