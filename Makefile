@@ -36,9 +36,8 @@ unit: $(VENV)/.dev-installed chromium
 
 # The browser tests drive Debian's chromium (Playwright's own browser download is not used):
 # installed here when it is missing and we can (root with apt-get); otherwise they are skipped.
-CHROMIUM ?= /usr/bin/chromium
 chromium:
-	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi

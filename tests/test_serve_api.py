@@ -317,6 +317,15 @@ def test_no_file_outside_the_assets_is_served(flagship: TestClient, path: str):
     assert "import" not in response.text and "root:" not in response.text
 
 
+def test_unknown_endpoints_and_methods_answer_json(flagship: TestClient):
+    missing = flagship.get("/api/nothing")
+    assert missing.status_code == 404 and "no such endpoint" in missing.json()["error"]
+    wrong = flagship.delete("/api/query")
+    assert wrong.status_code == 405 and "DELETE" in wrong.json()["error"]
+    bad = flagship.post("/api/cpt/starlink", headers={**POST_HEADERS, "Content-Length": "x"})
+    assert bad.status_code == 400
+
+
 def test_the_page_and_its_assets(flagship: TestClient):
     page = flagship.get("/")
     assert (

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import statistics
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.browser import INSTALL, Server, chromium, launch
-from tests.conftest import DATA, FLAGSHIP
+from tests.conftest import DATA, FLAGSHIP, run
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (dev extra)")
 if chromium() is None:
@@ -306,8 +304,7 @@ def test_hostile_labels_stay_text_and_read_only_has_no_save(browser: Any):
 @pytest.fixture(scope="module")
 def alarm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("alarm") / "alarm"
-    command = [sys.executable, "-m", "bn", "import", str(DATA / "alarm.bif"), "--out", str(out)]
-    subprocess.run(command, check=True, capture_output=True)
+    assert run("import", str(DATA / "alarm.bif"), "--out", str(out)).exit_code == 0
     return out
 
 

@@ -90,7 +90,9 @@ class Guard:
                     f"this server answers for {', '.join(sorted(self.hosts))}, not '{host}'",
                     "open the address that `bn serve` printed",
                 )
-            elif int(headers.get("content-length", "0") or 0) > BODY_LIMIT:
+            elif not headers.get("content-length", "0").isdigit():
+                response = error_response(400, "Content-Length is not a number")
+            elif int(headers.get("content-length", "0")) > BODY_LIMIT:
                 response = error_response(413, f"request body over {BODY_LIMIT:,} bytes")
             if response is not None:
                 await response(scope, receive, send)
@@ -489,7 +491,17 @@ def create_app(
         Route("/api/cpt/{node}", cpt, methods=["GET"]),
         Route("/api/cpt/{node}", cpt_set, methods=["POST"]),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(Guard, hosts=hosts)])
+
+    async def not_found(request: Request, error: Exception) -> Response:
+        status = getattr(error, "status_code", 404)
+        what = "no such endpoint" if status == 404 else f"{request.method} is not allowed here"
+        return error_response(status, f"{what}: {request.url.path}", "the README lists the API")
+
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(Guard, hosts=hosts)],
+        exception_handlers={404: not_found, 405: not_found},
+    )
 
 
 def _own_names() -> set[str]:
