@@ -312,12 +312,10 @@ def create_app(
             "version": now.version,
             "spec": spec,
             "query": result,
-            "command": web.command(given, ["--all"], model_arg),
+            "command": web.command(given, ["query", "--all"], model_arg),
         }
         if compare:
-            out["command_draw"] = web.command(given, ["--compare", compare], model_arg).replace(
-                "bn query", "bn draw -o network.svg", 1
-            )
+            out["draw_command"] = web.command(given, ["draw", "--compare", compare], model_arg)
         if edits:
             saved = answer(given.question(model=model))
             now_targets = answer(q)

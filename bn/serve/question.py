@@ -8,7 +8,7 @@ and every message are the CLI's.
 >>> g = given([("e", "kaboom:yes"), ("soft", "starlink:cut:0.2"), ("scenario", "baseline")])
 >>> g.hard, g.soft, g.scenario
 (('kaboom=yes',), ('starlink=cut:0.2',), 'baseline')
->>> command(g, ["--all"])
+>>> command(g, ["query", "--all"])
 'bn query --all -e kaboom=yes --soft starlink=cut:0.2 --scenario baseline'
 """
 
@@ -107,8 +107,9 @@ def edits(params: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
 
 
 def command(g: Given, head: Sequence[str], model: str | None = None) -> str:
-    """The `bn query` command line that asks the same question."""
-    words = ["bn", "query", *head]
+    """The command line that asks the same question: `head` is the command and its options
+    (`["query", "--all"]`), then come the evidence flags."""
+    words = ["bn", *head]
     for field, (_, flag) in zip(
         ("hard", "do", "likelihood", "soft"), EVIDENCE_KEYS.values(), strict=True
     ):

@@ -681,7 +681,6 @@ async function analysis(kind) {
       list.append(row);
     }
     box.append(list);
-    box.append(el("p", { class: "command" }, `bn sensitivity ${state.target}=${body.state}`));
   } else if (kind === "voi") {
     box.append(el("h3", {}, `${name} = ${percent(body.probability)}: what to watch`));
     const table = el("table");
