@@ -119,6 +119,26 @@ def test_view_holds_the_spec_query_and_command(flagship: TestClient):
     assert war["states"][1]["change"] == pytest.approx(0.56 - 0.168)
 
 
+def test_view_spec_is_bn_draw_json_spec(flagship: TestClient, tmp_path: Path):
+    params = [("soft", "kaboom:yes:0.07"), ("scenario", "starlink_cut"), ("compare", "baseline")]
+    view = flagship.get("/api/view", params=params).json()
+    flags = ["--soft", "kaboom=yes:0.07", "--scenario", "starlink_cut", "--compare", "baseline"]
+    out = run_json("draw", *flags, "-o", str(tmp_path / "n.svg"), "--model", str(FLAGSHIP))
+    assert view["spec"] == out["spec"]
+    assert view["draw_command"] == "bn draw --compare baseline " + " ".join(flags[:4])
+
+
+def test_bad_unsaved_edits_are_a_400(flagship: TestClient):
+    for edit, word in (
+        ({"node": "nope", "when": {}, "probabilities": {"yes": 0.5}}, "unknown node 'nope'"),
+        ({"node": "kaboom", "when": {"battlefield": "x"}, "probabilities": {"yes": 0.5}}, "'x'"),
+        ({"node": "kaboom", "when": {}, "probabilities": {"yes": 2}}, "not a probability"),
+    ):
+        response = flagship.get("/api/query", params={"cpt": json.dumps(edit)})
+        assert response.status_code == 400, response.text
+        assert word in response.json()["error"]
+
+
 def test_layout_places_every_node(flagship: TestClient):
     placed = flagship.get("/api/layout").json()
     assert len(placed["nodes"]) == 10 and len(placed["edges"]) > 10
