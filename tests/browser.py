@@ -33,7 +33,7 @@ def chromium() -> str | None:
     """The chromium executable ($BN_CHROMIUM, else chromium on PATH), or None."""
     given = os.environ.get("BN_CHROMIUM")
     if given:
-        return given
+        return given if os.access(given, os.X_OK) else None
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)
         if found:
