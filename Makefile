@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint types unit bench report clean
+.PHONY: demo test lint types unit bench report screenshot chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,20 @@ lint: $(VENV)/.dev-installed
 types: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
-unit: $(VENV)/.dev-installed
+unit: $(VENV)/.dev-installed chromium
 	$(BIN)/python -m pytest
+
+# The browser tests drive Debian's chromium (Playwright's own browser download is not used):
+# installed here when it is missing and we can (root with apt-get); otherwise they are skipped.
+chromium:
+	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# The README's picture of `bn serve`, taken from the page in chromium.
+screenshot: $(VENV)/.dev-installed chromium
+	$(BIN)/python bench/screenshot.py reports/serve.png
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run.py

@@ -175,6 +175,45 @@ def spec(
     }
 
 
+def question_spec(
+    base: Model,
+    model: Model,
+    evidence: Evidence,
+    *,
+    scenario: str | None = None,
+    compare: str | None = None,
+    focus: str | None = None,
+    depth: int | None = None,
+    rankdir: str = "TB",
+) -> dict[str, Any]:
+    """The spec `bn draw` draws for a question: `model` and resolved `evidence` are `base` after
+    `scenario` (named in the caption); `compare` names a scenario ('baseline': no evidence when
+    the model has none of that name) whose posteriors every state is compared with."""
+    from bn import scenarios
+
+    other = None
+    if compare:
+        if compare == "baseline":
+            c_model, c_evidence, _ = scenarios.baseline(base, Evidence())
+        else:
+            c_model, c_evidence = scenarios.pose(base, compare, Evidence())
+        other = posteriors(c_model, c_evidence)
+    notes = [f"scenario: {scenario}"] if scenario else []
+    if evidence:
+        notes.append("given: " + "; ".join(evidence.describe()))
+    return spec(
+        model,
+        posteriors(model, evidence),
+        evidence,
+        compare=other,
+        focus=focus,
+        depth=depth,
+        rankdir=rankdir,
+        notes=notes or ["no evidence"],
+        compare_label=compare,
+    )
+
+
 def _neighbourhood(model: Model, focus: str | None, depth: int | None) -> set[str]:
     """The nodes within `depth` links of `focus`, in either direction (all nodes without focus)."""
     if focus is None:

@@ -486,31 +486,31 @@ def write(learnt: Learnt, directory: Path, dry_run: bool = False) -> dict[str, s
     from bn.edit.workspace import Workspace
     from bn.numbers import computed_number
 
-    ws = Workspace(directory)
-    for report in learnt.nodes:
-        node = learnt.model[report.node]
-        path = f"{node.id}.csv"
-        sheet = ws.sheet(path)
-        for row in sheet.rows:
-            combo = tuple(
-                states.index(find(text, states) or text)
-                for states, text in zip(node.parent_states, row.parents, strict=True)
-            )
-            probs = [computed_number(p) for p in node.table[combo]]
-            flat = int(np.ravel_multi_index(combo, node.parent_shape)) if combo else 0
-            ess = float(node.ess[combo])
-            note = node.notes[flat]
-            if note == row.note and [float(p) for p in probs] == [float(p) for p in row.probs]:
-                continue  # an exact row, held as it is
-            if not math.isnan(ess):
-                sheet.ensure("ess")
-            if note:
-                sheet.ensure("note")
-            row.probs = probs
-            row.ess = "" if math.isnan(ess) else computed_number(ess)
-            row.note = note
-        ws.save(path)
-    return ws.commit(dry_run=dry_run)
+    with Workspace(directory) as ws:  # the writers' lock, released however the edit ends
+        for report in learnt.nodes:
+            node = learnt.model[report.node]
+            path = f"{node.id}.csv"
+            sheet = ws.sheet(path)
+            for row in sheet.rows:
+                combo = tuple(
+                    states.index(find(text, states) or text)
+                    for states, text in zip(node.parent_states, row.parents, strict=True)
+                )
+                probs = [computed_number(p) for p in node.table[combo]]
+                flat = int(np.ravel_multi_index(combo, node.parent_shape)) if combo else 0
+                ess = float(node.ess[combo])
+                note = node.notes[flat]
+                if note == row.note and [float(p) for p in probs] == [float(p) for p in row.probs]:
+                    continue  # an exact row, held as it is
+                if not math.isnan(ess):
+                    sheet.ensure("ess")
+                if note:
+                    sheet.ensure("note")
+                row.probs = probs
+                row.ess = "" if math.isnan(ess) else computed_number(ess)
+                row.note = note
+            ws.save(path)
+        return ws.commit(dry_run=dry_run)
 
 
 def write_copy(learnt: Learnt, source: Path, target: Path) -> dict[str, str | None]:

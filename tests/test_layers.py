@@ -39,7 +39,7 @@ LAYERS = [
         "bn.diff",
         "bn.interop",
     },
-    {"bn", "bn.cli", "bn.__main__"},
+    {"bn", "bn.cli", "bn.serve", "bn.__main__"},
 ]
 # Model's convenience methods (query, query_cases, fit, sample) call the functions they stand for.
 ALLOWED = {

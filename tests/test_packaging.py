@@ -32,6 +32,8 @@ def test_wheel_ships_the_flagship_and_queries_it_from_anywhere(tmp_path: Path) -
         if p.is_file() and "__pycache__" not in p.parts
     }
     assert shipped == in_repo
+    assets = {"bn/serve/static/index.html", "bn/serve/static/app.js", "bn/serve/static/style.css"}
+    assert assets <= set(names)  # bn serve's page comes from the installed package
     # Run the installed layout alone: -S keeps the editable install of this checkout out of the way.
     env = {
         **os.environ,

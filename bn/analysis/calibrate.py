@@ -211,9 +211,9 @@ def write(calibrated: Calibrated, directory: Any, dry_run: bool = False) -> dict
     from bn.edit.workspace import Workspace
     from bn.numbers import computed_number
 
-    ws = Workspace(directory)
-    for cell, (old, new) in calibrated.cells.items():
-        if old == new:
-            continue
-        set_rows(ws, cell.node, dict(cell.when), named={cell.state: computed_number(new)})
-    return ws.commit(dry_run=dry_run)
+    with Workspace(directory) as ws:  # the writers' lock, released however the edit ends
+        for cell, (old, new) in calibrated.cells.items():
+            if old == new:
+                continue
+            set_rows(ws, cell.node, dict(cell.when), named={cell.state: computed_number(new)})
+        return ws.commit(dry_run=dry_run)

@@ -82,36 +82,22 @@ def draw(
     change. SVG output has each node's description as a tooltip. Renders with the system `dot`
     if installed, else with the graphviz-pure binary installed with bn.
     """
-    from bn import diagram, scenarios
-    from bn.evidence import Evidence
+    from bn import diagram
 
     fmt, path = _target(output, fmt)
     if path is None and as_json:
         raise BNError("--json prints to stdout, and so does `-o -`: choose one")
     base = load_model(model_dir)
     q = given.question(model_dir, model=base)
-    other = None
-    if compare:
-        if compare == "baseline":
-            c_model, c_evidence, _ = scenarios.baseline(base, Evidence())
-        else:
-            c_model, c_evidence = scenarios.pose(base, compare, Evidence())
-        other = diagram.posteriors(c_model, c_evidence)
-    notes = [f"scenario: {given.scenario}"] if given.scenario else []
-    if q.evidence:
-        notes.append("given: " + "; ".join(q.evidence.describe()))
-    if not notes:
-        notes = ["no evidence"]
-    picture = diagram.spec(
+    picture = diagram.question_spec(
+        base,
         q.model,
-        diagram.posteriors(q.model, q.evidence),
         q.evidence,
-        compare=other,
+        scenario=given.scenario,
+        compare=compare,
         focus=focus,
         depth=depth,
         rankdir=rankdir.upper(),
-        notes=notes,
-        compare_label=compare,
     )
     data, renderer = diagram.render_with(diagram.to_dot(picture), fmt)
     if path is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +21,10 @@ from bn.cli.common import (
     percent,
 )
 from bn.model import Model
+
+if TYPE_CHECKING:
+    from bn.cli.common import Question
+    from bn.engine import QueryResult
 
 
 @cli.command(
@@ -74,19 +78,13 @@ def query(
     row per case: the targets' probabilities, P(evidence) and an error for impossible cases.
     """
     from bn.engine import joint_rows
-    from bn.engine import query as run
-    from bn.evidence import parse_target
 
     if cases is not None or use_dask or scheduler or output:
         _cases(targets, all_nodes, joint, cases, use_dask, scheduler, output, given, as_json,
                model_dir)  # fmt: skip
         return
     q = given.question(model_dir)
-    fixed = {*q.evidence.hard, *q.evidence.do}
-    names = [parse_target(q.model, t)[0] if "=" in t else t for t in targets]
-    if all_nodes:
-        names += [n.id for n in q.model if n.id not in fixed]
-    result = run(q.model, names or list(q.model.default_targets()), q.evidence)
+    result = answer(q, targets, all_nodes=all_nodes)
     variables, joint_table = joint_rows(q.model, result.targets, q.evidence) if joint else ((), ())
     if as_json:
         out = result.to_dict()
@@ -186,3 +184,16 @@ def _on_dask(
             return mapped(model, read(pattern), ids).compute()
     with dask.config.set(scheduler="threads"):
         return mapped(model, read(pattern), ids).compute()
+
+
+def answer(q: Question, targets: Sequence[str] = (), *, all_nodes: bool = False) -> QueryResult:
+    """What `bn query` answers (and `GET /api/query` with `all_nodes`): TARGETS (default: the
+    model's targets), plus every node not fixed by evidence or do() when `all_nodes`."""
+    from bn.engine import query as run
+    from bn.evidence import parse_target
+
+    fixed = {*q.evidence.hard, *q.evidence.do}
+    names = [parse_target(q.model, t)[0] if "=" in t else t for t in targets]
+    if all_nodes:
+        names += [n.id for n in q.model if n.id not in fixed]
+    return run(q.model, names or list(q.model.default_targets()), q.evidence)
