@@ -57,6 +57,7 @@ class RawTable:
     rows: list[RawRow] = field(default_factory=list)
     header_line: int = 1
     columns: tuple[str, ...] = ()
+    form: str = ""  # a compact form (`bn.forms`); its rows are then read by `bn.formcheck`
 
 
 class CSVSyntaxError(csv.Error):
