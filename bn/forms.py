@@ -130,6 +130,8 @@ class Ranked:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weights", _frozen(self.weights))
+        notes = tuple(self.notes) + ("",) * (len(self.parents) - len(self.notes))
+        object.__setattr__(self, "notes", notes[: len(self.parents)])
 
     def means(
         self, weights: np.ndarray | None = None, mix: Sequence[float] | None = None

@@ -149,30 +149,7 @@ def cpt() -> None:
     """
 
 
-@cpt.command("show")
-@click.argument("node")
-@json_option
-@model_option
-def cpt_show(node: str, as_json: bool, model_dir: str | None) -> None:
-    """The table of NODE, aligned: parents as row labels, then states, ess and note.
-
-    Works on an invalid model too, to look at what is there.
-
-    \b
-    Examples:
-      bn cpt show KABOOM
-      bn cpt show nato_response --json
-    """
-    from bn.edit.tables import show, show_lines
-
-    ws = _workspace(model_dir, editing=False)
-    if as_json:
-        echo_json(show(ws, node))
-        return
-    lines = show_lines(ws, node)
-    click.echo(click.style(lines[0], bold=True))
-    for line in lines[1:]:
-        click.echo(line)
+# `bn cpt show`, `bn cpt expand` and `bn cpt fit` are in bn/cli/forms.py.
 
 
 @cpt.command("template")
