@@ -33,7 +33,8 @@ from typing import Any
 
 from bn.errors import BNError, EvidenceError, param
 from bn.evidence import KIND_NAMES, Evidence
-from bn.model import Model
+from bn.forms import NoisyMax
+from bn.model import Model, Node
 
 FORMATS = ("svg", "png", "dot")
 RANKDIRS = ("TB", "LR")
@@ -149,6 +150,7 @@ def spec(
                 "given": _given(node.id, evidence),
                 "states": states,
                 "largest_change": max(changes) if changes else None,
+                "form": _form_text(node),
                 "hidden_links": sum(
                     1
                     for other_id in (*node.parents, *model.children(node.id))
@@ -198,6 +200,17 @@ def _neighbourhood(model: Model, focus: str | None, depth: int | None) -> set[st
             break
         seen |= frontier
     return seen
+
+
+def _form_text(node: Node) -> str | None:
+    """A compact node's form, as the drawing names it ('noisy-max: 9 numbers for 81 rows')."""
+    form = node.form
+    if form is None:
+        return None
+    rows = math.prod(node.parent_shape)
+    if isinstance(form, NoisyMax):
+        return f"{form.form}: {len(form.labels)} rows for {rows}"
+    return f"ranked ({form.function}): {len(form.parents)} weights for {rows} rows"
 
 
 def _mark(node_id: str, evidence: Evidence) -> str | None:
@@ -385,6 +398,11 @@ def node_label(node: Mapping[str, Any], comparing: bool) -> str:
                 f'<TD ALIGN="RIGHT"><FONT POINT-SIZE="9" COLOR="{colour}">{text}</FONT></TD>'
             )
         rows.append("<TR>" + "".join(cells) + "</TR>")
+    if node.get("form"):
+        rows.append(
+            f'<TR><TD COLSPAN="{columns}" ALIGN="LEFT"><FONT POINT-SIZE="8" COLOR="#6b7280">'
+            f"<I>{escape_html(node['form'])}</I></FONT></TD></TR>"
+        )
     if node["hidden_links"]:
         rows.append(
             f'<TR><TD COLSPAN="{columns}" ALIGN="LEFT"><FONT POINT-SIZE="8" COLOR="#6b7280">'
