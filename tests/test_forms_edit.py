@@ -151,3 +151,27 @@ def test_compact_text() -> None:
         np.array([[0.3, 0.7], [0.9, 0.1]]),
     )
     assert compact_text("c", form) == "parent,state,c=no,c=yes\na,on,0.3,0.7\nleak,,0.9,0.1\n"
+
+
+def test_row_edits_refuse_compact_nodes_and_keep_the_others(compact: Path) -> None:
+    for args in (
+        ("cpt", "set", "outage", "--when", "parent=power,state=failed", "yes=0.9"),
+        ("node", "rename", "power", "mains"),
+        ("state", "rename", "power", "failed", "down"),
+    ):
+        assert "run bn cpt expand outage first" in refused(compact, *args)
+    before = (compact / "outage.csv").read_bytes()
+    assert run("fmt", "--check", "--model", str(compact)).exit_code == 0
+    assert run("cpt", "normalize", "--all", "--model", str(compact)).exit_code == 0
+    result = run(
+        "cpt",
+        "set",
+        "sla_breach",
+        "--when",
+        "outage=yes,response=slow",
+        "yes=0.7",
+        "--model",
+        str(compact),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (compact / "outage.csv").read_bytes() == before
