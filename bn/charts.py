@@ -98,6 +98,8 @@ def _save_figure(figure: Any, path: str | Path) -> None:
 def _tick(cell: Cell) -> str:
     """Two lines: the cell, its value and range; then the parents' states of its row."""
     given = ", ".join(f"{p}={s}" for p, s in cell.parents.items())
+    if cell.link is not None:
+        given = "leak" if cell.link == "leak" else f"link {cell.link}"
     head = f"{cell.node}={cell.state}: {cell.value:.3g} ({cell.range[0]:.2g}–{cell.range[1]:.2g})"
     return head + (f"\n| {given}" if given else "")
 

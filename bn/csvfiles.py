@@ -25,6 +25,7 @@ from typing import Any
 
 from bn.errors import Problem
 from bn.files import MODEL_TOML, write_atomic
+from bn.forms import NoisyMax, Ranked
 from bn.model import Model, Node
 from bn.names import suggest
 from bn.numbers import DECIMAL, format_number
@@ -57,6 +58,7 @@ class RawTable:
     rows: list[RawRow] = field(default_factory=list)
     header_line: int = 1
     columns: tuple[str, ...] = ()
+    form: str = ""  # a compact form (`bn.forms`); its rows are then read by `bn.formcheck`
 
 
 class CSVSyntaxError(csv.Error):
@@ -452,7 +454,9 @@ def scenario_tables(document: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]
 
 
 def table_text(node: Node) -> str:
-    """A node's CSV file, rows in parent-state order."""
+    """A node's CSV file, rows in parent-state order (a compact node's: see `compact_text`)."""
+    if node.form is not None:
+        return compact_text(node.id, node.form)
     has_ess = not all(math.isnan(e) for e in node.ess.flat)
     has_note = any(node.notes)
     header = [*node.parents, *(f"{node.id}={s}" for s in node.states)]
@@ -466,6 +470,46 @@ def table_text(node: Node) -> str:
             row.append(node.notes[flat])
         lines.append(csv_line(row))
     return "".join(lines)
+
+
+def compact_text(node_id: str, form: NoisyMax | Ranked) -> str:
+    """The CSV file of a compact node: its form's parameters (`bn.formcheck` reads it back)."""
+    notes = any(form.notes)
+    if isinstance(form, Ranked):
+        lines = [csv_line(["parent", "weight"] + ["note"] * notes)]
+        for parent, weight, note in zip(form.parents, form.weights, form.notes, strict=True):
+            lines.append(csv_line([parent, format_number(float(weight))] + [note] * notes))
+        return "".join(lines)
+    has_ess = not all(math.isnan(e) for e in form.ess.flat)
+    header = ["parent", "state", *(f"{node_id}={s}" for s in form.states)]
+    lines = [csv_line(header + ["ess"] * has_ess + ["note"] * notes)]
+    for (parent, state), row, ess, note in zip(
+        form.labels, form.rows, form.ess, form.notes, strict=True
+    ):
+        cells = [parent, state, *(format_number(float(p)) for p in row)]
+        if has_ess:
+            cells.append("" if math.isnan(ess) else format_number(float(ess)))
+        lines.append(csv_line(cells + [note] * notes))
+    return "".join(lines)
+
+
+def form_entry(form: NoisyMax | Ranked) -> dict[str, Any]:
+    """The keys of a compact node's `[nodes.<id>]` table that declare its form."""
+    if isinstance(form, Ranked):
+        entry: dict[str, Any] = {
+            "form": "ranked",
+            "levels": list(form.states),
+            "function": form.function,
+            "variance": float(form.variance),
+        }
+        if form.function == "mixminmax":
+            entry["mix"] = [float(m) for m in form.mix]
+        return entry
+    return {
+        "form": form.form,
+        "absent": form.absent,
+        "parent_absent": dict(zip(form.parents, form.parent_absent, strict=True)),
+    }
 
 
 def csv_line(cells: list[str]) -> str:
@@ -506,6 +550,8 @@ def toml_text(model: Model) -> str:
             entry["aliases"] = list(node.aliases)
         if node.state_descriptions:
             entry["states"] = dict(node.state_descriptions)
+        if node.form is not None:
+            entry.update(form_entry(node.form))
         if entry:
             nodes[node.id] = entry
     document: dict[str, Any] = {}

@@ -32,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from bn.errors import BNError, EvidenceError, param
+from bn.escape import escape_html, escape_string
 from bn.evidence import KIND_NAMES, Evidence
-from bn.model import Model
+from bn.forms import NoisyMax
+from bn.model import Model, Node
 
 FORMATS = ("svg", "png", "dot")
 RANKDIRS = ("TB", "LR")
@@ -149,6 +151,7 @@ def spec(
                 "given": _given(node.id, evidence),
                 "states": states,
                 "largest_change": max(changes) if changes else None,
+                "form": _form_text(node),
                 "hidden_links": sum(
                     1
                     for other_id in (*node.parents, *model.children(node.id))
@@ -239,6 +242,17 @@ def _neighbourhood(model: Model, focus: str | None, depth: int | None) -> set[st
     return seen
 
 
+def _form_text(node: Node) -> str | None:
+    """A compact node's form, as the drawing names it ('noisy-max: 9 numbers for 81 rows')."""
+    form = node.form
+    if form is None:
+        return None
+    rows = math.prod(node.parent_shape)
+    if isinstance(form, NoisyMax):
+        return f"{form.form}: {len(form.labels)} rows for {rows}"
+    return f"ranked ({form.function}): {len(form.parents)} weights for {rows} rows"
+
+
 def _mark(node_id: str, evidence: Evidence) -> str | None:
     kind = evidence.kind_of(node_id)
     return None if kind is None else KIND_NAMES[kind]
@@ -258,35 +272,7 @@ def _given(node_id: str, evidence: Evidence) -> Any:
 
 # --- DOT --------------------------------------------------------------------------------------
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_HTML = str.maketrans(
-    # Graphviz expands \N, \G, ... even inside HTML-like labels; a doubled backslash stays one.
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "\\": "\\\\"}
-)
 _SAFE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-REVERSE_SOLIDUS = "\u29f5"  # looks like a backslash; quoted DOT strings treat backslashes unevenly
-
-
-def escape_html(text: str) -> str:
-    r"""Model text made safe inside a Graphviz HTML-like label (markup characters as entities).
-
-    >>> escape_html('<script>alert("x") & {y}</script> \\N')
-    '&lt;script&gt;alert(&quot;x&quot;) &amp; {y}&lt;/script&gt; \\\\N'
-    """
-    return _CONTROL.sub(" ", str(text)).translate(_HTML)
-
-
-def escape_string(text: str) -> str:
-    r"""Model text made safe as a quoted DOT string (tooltips); the `graphviz` package escapes
-    the quotes. `&` becomes `&amp;` because Graphviz passes entities through to SVG as they are.
-    Backslashes become a look-alike: Graphviz versions disagree on how `\\` in a quoted string
-    is read, and a lone one would start an escape such as `\N` (the node's name).
-
-    >>> escape_string('C:\\dir "q" &amp;\x00')
-    'C:⧵dir "q" &amp;amp; '
-    """
-    text = _CONTROL.sub(" ", str(text)).replace("&", "&amp;")
-    return text.replace("\\", REVERSE_SOLIDUS)
 
 
 def _wrap(text: str, width: int) -> str:
@@ -424,6 +410,11 @@ def node_label(node: Mapping[str, Any], comparing: bool) -> str:
                 f'<TD ALIGN="RIGHT"><FONT POINT-SIZE="9" COLOR="{colour}">{text}</FONT></TD>'
             )
         rows.append("<TR>" + "".join(cells) + "</TR>")
+    if node.get("form"):
+        rows.append(
+            f'<TR><TD COLSPAN="{columns}" ALIGN="LEFT"><FONT POINT-SIZE="8" COLOR="#6b7280">'
+            f"<I>{escape_html(node['form'])}</I></FONT></TD></TR>"
+        )
     if node["hidden_links"]:
         rows.append(
             f'<TR><TD COLSPAN="{columns}" ALIGN="LEFT"><FONT POINT-SIZE="8" COLOR="#6b7280">'

@@ -30,6 +30,7 @@ from bn.csvfiles import read_toml, scenario_tables
 from bn.errors import BNError, ModelError, Problem, param
 from bn.evidence import Evidence
 from bn.files import MODEL_TOML, SCENARIOS_TOML
+from bn.forms import NoisyMax, Ranked
 from bn.model import Model, Node
 
 
@@ -99,8 +100,40 @@ def _float(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
+def _form_cells(old: Node, new: Node) -> list[dict[str, Any]] | None:
+    """Changed parameters of two compact nodes of one form and layout (`when` names a link as
+    {parent: state}, the leak as {"leak": ""}, a ranked weight as {"parent": id}); None when
+    the two are not comparable so (then their expanded tables are)."""
+    a, b = old.form, new.form
+    changes: list[dict[str, Any]] = []
+
+    def cell(when: dict[str, str], column: str, x: Any, y: Any) -> None:
+        if x != y and not (
+            isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y)
+        ):
+            changes.append({"when": when, "column": column, "old": x, "new": y})
+
+    if isinstance(a, NoisyMax) and isinstance(b, NoisyMax) and a.labels == b.labels:
+        for r, (parent, state) in enumerate(b.labels):
+            when = {"leak": ""} if not state else {parent: state}
+            for s, x, y in zip(b.states, a.rows[r], b.rows[r], strict=True):
+                cell(when, s, float(x), float(y))
+            cell(when, "ess", _float(float(a.ess[r])), _float(float(b.ess[r])))
+            cell(when, "note", a.notes[r], b.notes[r])
+        return changes
+    if isinstance(a, Ranked) and isinstance(b, Ranked) and a.parents == b.parents:
+        for i, parent in enumerate(b.parents):
+            cell({"parent": parent}, "weight", float(a.weights[i]), float(b.weights[i]))
+            cell({"parent": parent}, "note", a.notes[i], b.notes[i])
+        return changes  # function, variance and mix are model.toml keys: listed as metadata
+    return None
+
+
 def _cells(old: Node, new: Node) -> list[dict[str, Any]]:
     """Changed probabilities, ess and notes of two tables with the same shape (new names)."""
+    compact = _form_cells(old, new)
+    if compact is not None:
+        return compact
     changes = []
     for flat, (combo, row) in enumerate(new.rows()):
         when = dict(zip(new.parents, new.row_label(combo), strict=True))

@@ -23,6 +23,15 @@ Add = Callable[..., None]  # reports a TOML problem at a key path
 MODEL_KEYS = ("title", "description", "sources", "targets", "horizon", "headline", "limitations")
 NODE_KEYS = ("label", "description", "aliases", "states", "observable")
 TABLES = ("model", "nodes", "calibration", "forecasts")  # [[forecasts]]: bn.outcomes checks them
+FORM_KEYS = (
+    "form",
+    "absent",
+    "parent_absent",
+    "levels",
+    "function",
+    "variance",
+    "mix",
+)  # bn.formcheck
 
 
 def plain_text(path: Path) -> str:
@@ -139,7 +148,7 @@ def check_metadata(
                 f"write [nodes.{node_id}] then key = value",
             )
             continue
-        check_keys(entry, NODE_KEYS, f"[nodes.{node_id}]", at, add)
+        check_keys(entry, (*NODE_KEYS, *FORM_KEYS), f"[nodes.{node_id}]", at, add)
         for key in ("label", "description"):
             if key in entry and not isinstance(entry[key], str):
                 add([*at, key], f"[nodes.{node_id}] {key} must be a string", f'{key} = "..."')

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bn.errors import EvidenceError, ModelError
+from bn.forms import NoisyMax, Ranked
 from bn.names import choose, find, suggest
 
 if TYPE_CHECKING:
@@ -51,7 +52,8 @@ class Node:
     """A discrete node and its table: `table[i, j, ..., s]` = P(node=s | parents = (i, j, ...)).
 
     `ess` (same shape as the parent combinations) holds each row's equivalent sample size, NaN
-    where the row is exact; `notes` holds each row's note in row-major parent order.
+    where the row is exact; `notes` holds each row's note in row-major parent order. A compact
+    node (noisy-OR, noisy-MAX, ranked) keeps its parameters in `form`; `table` is their expansion.
     """
 
     id: str
@@ -65,6 +67,7 @@ class Node:
     aliases: tuple[str, ...] = ()
     state_descriptions: Mapping[str, str] = field(default_factory=dict)
     parent_states: tuple[tuple[str, ...], ...] = ()  # filled in by Model
+    form: NoisyMax | Ranked | None = None  # the compact form `table` expands (`bn.forms`)
 
     def __post_init__(self) -> None:
         table = _frozen(self.table)

@@ -7,12 +7,14 @@ digits. All text from the model is escaped for HTML and for Markdown.
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bn import __version__
 from bn.charts import bar_chart, histogram_chart, number, tornado_chart
+from bn.forms import NoisyMax, Ranked
 from bn.model import Model, Node
 from bn.numbers import format_number
 
@@ -84,6 +86,8 @@ def _cpt_rows(model: Model, node_id: str) -> tuple[list[str], list[list[str]], l
     import math
 
     node = model[node_id]
+    if node.form is not None:
+        return _form_rows(node.id, node.form)
     header = [*node.parents, *node.states, "ess"]
     rows, notes = [], []
     for flat, (combo, probs) in enumerate(node.rows()):
@@ -97,6 +101,54 @@ def _cpt_rows(model: Model, node_id: str) -> tuple[list[str], list[list[str]], l
         )
         notes.append(node.notes[flat])
     return header, rows, notes
+
+
+def _form_rows(
+    node_id: str, form: NoisyMax | Ranked
+) -> tuple[list[str], list[list[str]], list[str]]:
+    """A compact node's parameters as the report's table: its links and leak, or its weights."""
+    import math
+
+    if isinstance(form, Ranked):
+        rows = [
+            [p, format_number(float(w))] for p, w in zip(form.parents, form.weights, strict=True)
+        ]
+        return ["parent", "weight"], rows, list(form.notes)
+    rows = [
+        [p, s, *(format_number(float(x)) for x in row), "" if math.isnan(e) else f"{e:g}"]
+        for (p, s), row, e in zip(form.labels, form.rows, form.ess, strict=True)
+    ]
+    return (
+        ["parent", "state", *(f"{node_id}={s}" for s in form.states), "ess"],
+        rows,
+        list(form.notes),
+    )
+
+
+def form_summary(node: Node) -> str:
+    """One sentence on a compact node's form ('' for a full table)."""
+    form = node.form
+    rows = math.prod(node.parent_shape)
+    if isinstance(form, Ranked):
+        text = (
+            f"Ranked node: a normal truncated to [0, 1] around the {form.function} of its parents "
+            f"(weights below), variance {format_number(form.variance)}; states {', '.join(form.states)}, "
+            f"lowest first; {rows} rows expanded."
+        )
+        return text + (
+            f" Mix: min {form.mix[0]:g}, max {form.mix[1]:g}."
+            if form.function == "mixminmax"
+            else ""
+        )
+    if isinstance(form, NoisyMax):
+        absent = ", ".join(
+            f"{p}={s}" for p, s in zip(form.parents, form.parent_absent, strict=True)
+        )
+        return (
+            f"{form.form}: {len(form.labels) - 1} link(s) and a leak stand for {rows} rows. Absent: "
+            f"{node.id}={form.absent}; {absent}."
+        )
+    return ""
 
 
 def register(node: Node) -> list[tuple[str, str]]:
@@ -118,6 +170,18 @@ def register(node: Node) -> list[tuple[str, str]]:
     >>> register(node("all", "all", "all", "all"))
     [('every row', 'all')]
     """
+    if isinstance(node.form, NoisyMax):
+        return [
+            ("leak" if not s else f"link {p}={s}", n)
+            for (p, s), n in zip(node.form.labels, node.form.notes, strict=True)
+            if n
+        ]
+    if isinstance(node.form, Ranked):
+        return [
+            (f"weight of {p}", n)
+            for p, n in zip(node.form.parents, node.form.notes, strict=True)
+            if n
+        ]
     groups: dict[str, list[tuple[int, ...]]] = {}
     for flat, (combo, _) in enumerate(node.rows()):
         if node.notes[flat]:
@@ -260,6 +324,8 @@ def to_html(facts: Facts) -> str:
         out.append(f"<h3>{esc(node.label)} <code>{esc(node.id)}</code></h3>")
         if node.description:
             out.append(f"<p>{esc(node.description)}</p>")
+        if node.form is not None:
+            out.append(f"<p>{esc(form_summary(node))}</p>")
         if node.state_descriptions:
             out.append(
                 "<ul>"
@@ -423,6 +489,8 @@ def to_markdown(facts: Facts) -> str:
         out += [f"### {md(node.label)} (`{node.id}`)", ""]
         if node.description:
             out += [md(node.description), ""]
+        if node.form is not None:
+            out += [md(form_summary(node)), ""]
         out.append("| " + " | ".join(md(h) for h in header) + " | note |")
         out.append("|" + "---|" * (len(header) + 1))
         for row, note in zip(rows, notes, strict=True):

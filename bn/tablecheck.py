@@ -26,6 +26,7 @@ from bn.csvfiles import (
     parse_probability,
 )
 from bn.errors import Problem
+from bn.formcheck import build_compact
 from bn.metadata import TomlLines, alias_map, check_metadata
 from bn.model import Node
 from bn.names import suggest
@@ -66,12 +67,18 @@ def check_tables(
     _check_cycles([*known, *tables], by_id, problems)
     nodes = []
     aliases = alias_map(meta)
+    where = TomlLines(toml_text)
     for table in tables:
         meta_node = node_metadata(meta, table.node)
-        node = _build_node(table, by_id, broken, skipped[table.file], problems, meta_node, aliases)
+        if table.form:
+            node = build_compact(table, by_id, broken, problems, meta_node, where)
+        else:
+            node = _build_node(
+                table, by_id, broken, skipped[table.file], problems, meta_node, aliases
+            )
         if node is not None:
             nodes.append(node)
-    check_metadata(meta, by_id, broken, problems, TomlLines(toml_text))
+    check_metadata(meta, by_id, broken, problems, where)
     if len([p for p in problems if p.severity == "error"]) > before or len(nodes) < len(tables):
         return None
     return nodes

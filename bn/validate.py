@@ -17,12 +17,14 @@ from pathlib import Path
 from bn.calibration import read_targets
 from bn.csvfiles import (
     node_files,
+    node_metadata,
     read_table,
     read_toml,
     sources_list,
 )
 from bn.errors import ModelError, Problem
 from bn.files import MODEL_TOML
+from bn.formcheck import form_of, read_compact
 from bn.journal import recover
 from bn.metadata import plain_text
 from bn.model import Model
@@ -74,7 +76,11 @@ def check(directory: str | Path) -> tuple[Model | None, list[Problem]]:
         )
     tables, unreadable = [], []
     for path in files:
-        table = read_table(path, problems)
+        meta_node = node_metadata(meta, path.stem)
+        if form_of(meta_node):
+            table = read_compact(path, meta_node, problems)  # noisy-OR, noisy-MAX, ranked
+        else:
+            table = read_table(path, problems)
         if table is None:
             unreadable.append(path.name)
         else:

@@ -25,6 +25,7 @@ from conftest import CHAIN, DATA, FLAGSHIP, run
 import bn
 from bn import diagram
 from bn.errors import BNError, EvidenceError
+from bn.escape import REVERSE_SOLIDUS
 from bn.evidence import Evidence
 from bn.model import Model, Node
 
@@ -375,7 +376,7 @@ def test_hostile_labels_neither_break_nor_inject(hostile):
     assert "{brace} [bracket] \\N \\" in texts
     titles = [a.get(f"{XLINK}title") or "" for a in root.iter(f"{SVG}a")]
     evil = hostile["evil"]
-    expected = (evil.label + "\n\n" + evil.description).replace("\\", diagram.REVERSE_SOLIDUS)
+    expected = (evil.label + "\n\n" + evil.description).replace("\\", REVERSE_SOLIDUS)
     assert expected in titles
 
 

@@ -15,10 +15,19 @@ PACKAGE = Path(bn.__file__).parent
 
 # Lowest first. A module is placed by its dotted name, or by its package's name.
 LAYERS = [
-    {"bn.errors", "bn.numbers", "bn.names", "bn.files", "bn.journal", "bn.__version__"},
-    {"bn.model", "bn.csvfiles"},
+    {
+        "bn.errors",
+        "bn.numbers",
+        "bn.names",
+        "bn.files",
+        "bn.journal",
+        "bn.escape",
+        "bn.__version__",
+    },
+    {"bn.model", "bn.csvfiles", "bn.forms"},
     {
         "bn.tablecheck",
+        "bn.formcheck",
         "bn.metadata",
         "bn.evidence",
         "bn.scenarios",

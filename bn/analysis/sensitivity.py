@@ -52,6 +52,7 @@ import numpy as np
 from bn.engine import contract, intervene, posterior, prepare
 from bn.errors import EvidenceError, param
 from bn.evidence import Evidence
+from bn.forms import NoisyMax, Ranked
 from bn.model import Model, Node
 
 BATCH_CELLS = 4_000_000  # table cells per batched contraction, to bound memory
@@ -78,6 +79,7 @@ class Cell:
     at_range: tuple[float, float]
     threshold_value: float | None = None
     ess: float | None = None
+    link: str | None = None  # a noisy node's link ("parent=state") or "leak", not a table row
 
     @property
     def swing(self) -> float:
@@ -86,6 +88,8 @@ class Cell:
     def label(self) -> str:
         """`node=state | parent=state, ...`."""
         given = ", ".join(f"{p}={s}" for p, s in self.parents.items())
+        if self.link is not None:
+            given = "leak" if self.link == "leak" else f"link {self.link}"
         return f"{self.node}={self.state}" + (f" | {given}" if given else "")
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +105,7 @@ class Cell:
             "swing": self.swing,
             "range": list(self.range),
             "threshold_value": self.threshold_value,
+            **({"link": self.link} if self.link is not None else {}),
         }
 
 
@@ -176,6 +181,7 @@ class _Spec:
     column: int
     value: float
     ess: float | None
+    link: bool = False  # combo is (r,): row r of a noisy node's links and leak
 
 
 def _cells(
@@ -189,7 +195,10 @@ def _cells(
     specs: list[_Spec] = []
     fixed = 0
     for node in model.nodes:
-        if node.id not in involved or node.card < 2:
+        if node.id not in involved or node.card < 2 or isinstance(node.form, Ranked):
+            continue  # a ranked node's weights and variance are not varied
+        if isinstance(node.form, NoisyMax):
+            fixed += _link_cells(node, node.form, include_fixed, specs)
             continue
         for combo, row in node.rows():
             ess = float(node.ess[combo])
@@ -201,6 +210,23 @@ def _cells(
             for column in columns:
                 specs.append(_Spec(node, combo, column, float(row[column]), ess if known else None))
     return specs, fixed
+
+
+def _link_cells(node: Node, form: NoisyMax, include_fixed: bool, specs: list[_Spec]) -> int:
+    """The free cells of a noisy node's links and leak (each with its own ess), added to `specs`;
+    how many definitional rows (no ess, every cell 0 or 1) were held fixed."""
+    fixed = 0
+    for r, row in enumerate(form.rows):
+        ess = float(form.ess[r])
+        known = math.isfinite(ess)
+        if not known and not include_fixed and np.all((row == 0) | (row == 1)):
+            fixed += 1
+            continue
+        for column in _free_columns(row):
+            specs.append(
+                _Spec(node, (r,), column, float(row[column]), ess if known else None, True)
+            )
+    return fixed
 
 
 def _free_columns(row: np.ndarray) -> list[int]:
@@ -250,6 +276,11 @@ def _tables(specs: Sequence[_Spec], thetas: np.ndarray) -> dict[str, np.ndarray]
         node = spec.node
         if node.id not in tables:
             tables[node.id] = np.broadcast_to(node.table, (len(specs), *node.table.shape)).copy()
+        if spec.link and isinstance(node.form, NoisyMax):
+            rows = node.form.rows.copy()
+            rows[spec.combo] = covary(rows[spec.combo], spec.column, theta)
+            tables[node.id][i] = node.form.expand(rows)
+            continue
         tables[node.id][(i, *spec.combo)] = covary(node.table[spec.combo], spec.column, theta)
     return tables
 
@@ -310,8 +341,14 @@ def sensitivity(
 
 
 def _cell(spec: _Spec, **numbers: Any) -> Cell:
-    parents = dict(zip(spec.node.parents, spec.node.row_label(spec.combo), strict=True))
+    link = None
+    if spec.link and isinstance(spec.node.form, NoisyMax):
+        parent, state = spec.node.form.labels[spec.combo[0]]
+        link, parents = ("leak" if not state else f"{parent}={state}"), {}
+    else:
+        parents = dict(zip(spec.node.parents, spec.node.row_label(spec.combo), strict=True))
     return Cell(
+        link=link,
         node=spec.node.id,
         parents=parents,
         state=spec.node.states[spec.column],

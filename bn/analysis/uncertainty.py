@@ -31,7 +31,7 @@ import tracemalloc
 import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
@@ -40,6 +40,7 @@ import numpy as np
 from bn.engine import intervene, posterior
 from bn.errors import BNError, EvidenceError
 from bn.evidence import Evidence
+from bn.forms import NoisyMax
 from bn.model import Model, Node
 
 MEMORY_BUDGET = (
@@ -61,7 +62,20 @@ def uncertain_rows(model: Model, nodes: set[str] | None = None) -> int:
     >>> uncertain_rows(bn.load(bn.packaged_model_path()), {"starlink"})
     1
     """
-    return sum(int(np.isfinite(n.ess).sum()) for n in model if nodes is None or n.id in nodes)
+    return sum(int(np.isfinite(_ess(n)).sum()) for n in model if nodes is None or n.id in nodes)
+
+
+def _ess(node: Node) -> np.ndarray:
+    """The ess of what is drawn: a noisy node's links and leak, else its table's rows (a ranked
+    node's weights and variance are not drawn)."""
+    return node.form.ess if isinstance(node.form, NoisyMax) else node.ess
+
+
+def _sampler(node: Node, seed: int) -> _NodeSampler:
+    """The sampler of a node's table: of its links and leak for a noisy node."""
+    if isinstance(node.form, NoisyMax):
+        return _LinkSampler(node, seed)
+    return _NodeSampler(node, seed)
 
 
 @dataclass(frozen=True)
@@ -131,6 +145,34 @@ class _NodeSampler:
         return np.moveaxis(out, -1, 0), tasks
 
 
+class _LinkSampler(_NodeSampler):
+    """Draws a noisy node's links and leak, each Dirichlet(ess x row) with its own ess, and
+    expands every draw into a table: the parameters the analyst gave are what is uncertain."""
+
+    def __init__(self, node: Node, seed: int) -> None:
+        assert isinstance(node.form, NoisyMax)
+        self.full, self.form = node, node.form
+        rows = Node(node.id, node.states, ("_row",), node.form.rows, node.form.ess)
+        # the rows as a one-parent table, so that the cells and their random streams are drawn
+        # exactly as a table's
+        super().__init__(
+            replace(rows, parent_states=(tuple(map(str, range(len(rows.table)))),)), seed
+        )
+
+    def plan(
+        self, size: int, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, list[Callable[[], None]]]:
+        drawn, tasks = super().plan(size, None)
+        out = np.empty((size, *self.full.table.shape))
+
+        def expand() -> None:
+            for task in tasks:
+                task()
+            out[...] = self.form.expand(drawn)
+
+        return out, [expand]
+
+
 def _draw_row(row: np.ndarray, cells: list[_Cell]) -> None:
     """Fill `row` (shape (card, size)) with Dirichlet draws: one gamma variate per cell, normalised."""
     row[...] = 0.0
@@ -173,9 +215,9 @@ def draw_tables(
     ((3, 3), True)
     """
     return {
-        node.id: _NodeSampler(node, seed).draw(n)
+        node.id: _sampler(node, seed).draw(n)
         for node in model
-        if (nodes is None or node.id in nodes) and np.isfinite(node.ess).any()
+        if (nodes is None or node.id in nodes) and np.isfinite(_ess(node)).any()
     }
 
 
@@ -204,7 +246,7 @@ class _Draws:
                 key = _key(model[name])
                 needed[key] = needed[key] | mask if key in needed else mask
                 if key not in self.samplers:
-                    self.samplers[key] = _NodeSampler(model[name], self.seed)
+                    self.samplers[key] = _sampler(model[name], self.seed)
         drawn, tasks = {}, []
         for key, mask in needed.items():
             drawn[key], more = self.samplers[key].plan(size, mask)
@@ -232,6 +274,8 @@ def _uncertain_rows(model: Model, target: str, evidence: Evidence) -> dict[str, 
     for name in surgery.ancestors(named) - set(evidence.do):
         node = model[name]
         mask = np.isfinite(node.ess)
+        if isinstance(node.form, NoisyMax):  # every row depends on every link and the leak
+            mask = np.full(node.parent_shape, np.isfinite(node.form.ess).any())
         for axis, parent in enumerate(node.parents):
             if parent in fixed:
                 keep = np.zeros(node.parent_shape[axis], dtype=bool)
@@ -435,6 +479,10 @@ def uncertainty(
     )
     if not np.isfinite(draws).any():
         raise EvidenceError("the evidence is impossible under every parameter draw")
-    rows = sum(int(mask.sum()) for mask in _uncertain_rows(model, target, evidence).values())
+    masks = _uncertain_rows(model, target, evidence)
+    rows = sum(
+        int(np.isfinite(_ess(model[name])).sum() if model[name].form else mask.sum())
+        for name, mask in masks.items()
+    )
     value = float(point[model[target].state_index(state)])
     return Uncertainty(target, state, n, seed, value, draws[0], threshold, rows)

@@ -32,7 +32,7 @@ def _value(value: Any) -> str:
 
 
 def _when(when: dict[str, str]) -> str:
-    return ", ".join(f"{p}={s}" for p, s in when.items()) or "(root)"
+    return ", ".join(f"{p}={s}" if s else p for p, s in when.items()) or "(root)"
 
 
 def _origin(model_dir: str | None, path: Path) -> str:

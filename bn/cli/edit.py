@@ -83,7 +83,7 @@ def edited_model_path(model_dir: str | None) -> Path:
     return path
 
 
-def _workspace(model_dir: str | None, wait: float | None) -> Workspace:
+def edit_workspace(model_dir: str | None, wait: float | None) -> Workspace:
     """The model directory to edit (see `edited_model_path`) under its lock, waiting up to `wait`
     seconds for another writer; with `wait=None`, to read only."""
     from bn import model_path
@@ -94,7 +94,7 @@ def _workspace(model_dir: str | None, wait: float | None) -> Workspace:
     return Workspace(edited_model_path(model_dir), wait=wait)
 
 
-def _finish(ws: Workspace, lines: Sequence[str], dry_run: bool, as_json: bool) -> None:
+def finish_edit(ws: Workspace, lines: Sequence[str], dry_run: bool, as_json: bool) -> None:
     """Commit the workspace (validate, then write atomically) and report what changed."""
     changes = ws.commit(dry_run=dry_run)
     written = sorted(p for p, t in changes.items() if t is not None)
@@ -110,7 +110,7 @@ def _finish(ws: Workspace, lines: Sequence[str], dry_run: bool, as_json: bool) -
                 "remaining_errors": ws.remaining_errors,
             }
         )
-        _warn_remaining(ws)
+        warn_remaining(ws)
         return
     for line in lines:
         click.echo(line)
@@ -124,10 +124,10 @@ def _finish(ws: Workspace, lines: Sequence[str], dry_run: bool, as_json: bool) -
     elif dry_run:
         valid = "the new model is valid" if not ws.remaining_errors else "the edit adds no error"
         click.echo(f"dry run: {valid}; nothing written")
-    _warn_remaining(ws)
+    warn_remaining(ws)
 
 
-def _warn_remaining(ws: Workspace) -> None:
+def warn_remaining(ws: Workspace) -> None:
     """On stderr: how many errors the model still has after an edit (none: nothing said)."""
     if ws.remaining_errors:
         click.secho(
@@ -166,30 +166,7 @@ def cpt() -> None:
     """
 
 
-@cpt.command("show")
-@click.argument("node")
-@json_option
-@model_option
-def cpt_show(node: str, as_json: bool, model_dir: str | None) -> None:
-    """The table of NODE, aligned: parents as row labels, then states, ess and note.
-
-    Works on an invalid model too, to look at what is there.
-
-    \b
-    Examples:
-      bn cpt show KABOOM
-      bn cpt show nato_response --json
-    """
-    from bn.edit.tables import show, show_lines
-
-    with _workspace(model_dir, wait=None) as ws:
-        if as_json:
-            echo_json(show(ws, node))
-            return
-        lines = show_lines(ws, node)
-        click.echo(click.style(lines[0], bold=True))
-        for line in lines[1:]:
-            click.echo(line)
+# `bn cpt show`, `bn cpt expand` and `bn cpt fit` are in bn/cli/forms.py.
 
 
 @cpt.command("template")
@@ -222,9 +199,9 @@ def cpt_template(
     """
     from bn.edit.tables import template
 
-    with _workspace(model_dir, wait=wait) as ws:
+    with edit_workspace(model_dir, wait=wait) as ws:
         lines = template(ws, node, _split(states), _split(parents), fill, force)
-        _finish(ws, lines, dry_run, as_json)
+        finish_edit(ws, lines, dry_run, as_json)
 
 
 @cpt.command("set")
@@ -281,11 +258,11 @@ def cpt_set(
         if not sep or not state:
             raise BNError(f"'{item}' is not of the form STATE=PROBABILITY")
         named[state.strip()] = value.strip()
-    with _workspace(model_dir, wait=wait) as ws:
+    with edit_workspace(model_dir, wait=wait) as ws:
         lines = set_rows(
             ws, node, conditions, _split(probs) if probs is not None else None, named, ess, note
         )
-        _finish(ws, lines, dry_run, as_json)
+        finish_edit(ws, lines, dry_run, as_json)
 
 
 @cpt.command("normalize")
@@ -317,8 +294,8 @@ def cpt_normalize(
 
     if bool(nodes) == all_nodes:
         raise BNError("name the nodes to normalise, or use --all")
-    with _workspace(model_dir, wait=wait) as ws:
-        _finish(ws, normalized_lines(normalize(ws, list(nodes))), dry_run, as_json)
+    with edit_workspace(model_dir, wait=wait) as ws:
+        finish_edit(ws, normalized_lines(normalize(ws, list(nodes))), dry_run, as_json)
 
 
 # --- bn node -------------------------------------------------------------------------------------
@@ -366,9 +343,9 @@ def node_add(
     """
     from bn.edit.tables import add_node
 
-    with _workspace(model_dir, wait=wait) as ws:
+    with edit_workspace(model_dir, wait=wait) as ws:
         lines = add_node(ws, name, _split(states), _split(parents), fill, label, description)
-        _finish(ws, lines, dry_run, as_json)
+        finish_edit(ws, lines, dry_run, as_json)
 
 
 @node.command("rename")
@@ -398,8 +375,8 @@ def node_rename(
     """
     from bn.edit.graph import rename_node
 
-    with _workspace(model_dir, wait=wait) as ws:
-        _finish(ws, rename_node(ws, old, new, keep_alias), dry_run, as_json)
+    with edit_workspace(model_dir, wait=wait) as ws:
+        finish_edit(ws, rename_node(ws, old, new, keep_alias), dry_run, as_json)
 
 
 @node.command("remove")
@@ -428,8 +405,8 @@ def node_remove(
     """
     from bn.edit.graph import remove_node
 
-    with _workspace(model_dir, wait=wait) as ws:
-        _finish(ws, remove_node(ws, name, marginalize), dry_run, as_json)
+    with edit_workspace(model_dir, wait=wait) as ws:
+        finish_edit(ws, remove_node(ws, name, marginalize), dry_run, as_json)
 
 
 @node.command("add-parent")
@@ -452,8 +429,8 @@ def node_add_parent(
     """
     from bn.edit.graph import add_parent
 
-    with _workspace(model_dir, wait=wait) as ws:
-        _finish(ws, add_parent(ws, name, parent), dry_run, as_json)
+    with edit_workspace(model_dir, wait=wait) as ws:
+        finish_edit(ws, add_parent(ws, name, parent), dry_run, as_json)
 
 
 @node.command("remove-parent")
@@ -487,119 +464,8 @@ def node_remove_parent(
     """
     from bn.edit.graph import remove_parent
 
-    with _workspace(model_dir, wait=wait) as ws:
-        _finish(ws, remove_parent(ws, name, parent, weights), dry_run, as_json)
-
-
-# --- bn state ------------------------------------------------------------------------------------
-
-
-@cli.group(epilog=EDIT_RULE)
-def state() -> None:
-    """Add, rename and remove states, keeping every dependent table consistent.
-
-    \b
-    Examples:
-      bn state add starlink restricted --after degraded --like degraded
-      bn state rename peace_talks agreement deal
-      bn state remove starlink degraded --into cut
-    """
-
-
-@state.command("add")
-@click.argument("name")
-@click.argument("new_state", metavar="STATE")
-@click.option("--after", metavar="STATE", help="Put the new state after this one (default: last).")
-@click.option(
-    "--like",
-    metavar="STATE",
-    help="Children's rows for the new state copy this state's rows (default: uniform rows).",
-)
-@click.option("--description", default="", help="What the state means (written to model.toml).")
-@dry_run_option
-@json_option
-@model_option
-def state_add(
-    name: str,
-    new_state: str,
-    after: str | None,
-    like: str | None,
-    description: str,
-    dry_run: bool,
-    wait: float,
-    as_json: bool,
-    model_dir: str | None,
-) -> None:  # fmt: skip
-    """Add STATE to node NAME with probability 0 in every row (nothing changes in meaning).
-
-    Children get a row for the new state in each combination; then give it probability with
-    `bn cpt set NAME ... STATE=p`.
-
-    \b
-    Examples:
-      bn state add starlink restricted --after degraded --like degraded
-      bn cpt set starlink restricted=0.05
-    """
-    from bn.edit.states import add_state
-
-    with _workspace(model_dir, wait=wait) as ws:
-        _finish(ws, add_state(ws, name, new_state, after, like, description), dry_run, as_json)
-
-
-@state.command("rename")
-@click.argument("name")
-@click.argument("old")
-@click.argument("new")
-@dry_run_option
-@json_option
-@model_option
-def state_rename(
-    name: str, old: str, new: str, dry_run: bool, wait: float, as_json: bool, model_dir: str | None
-) -> None:
-    """Rename state OLD of node NAME to NEW everywhere (tables, model.toml, scenarios, overlays).
-
-    \b
-    Examples:
-      bn state rename peace_talks agreement deal
-    """
-    from bn.edit.states import rename_state
-
-    with _workspace(model_dir, wait=wait) as ws:
-        _finish(ws, rename_state(ws, name, old, new), dry_run, as_json)
-
-
-@state.command("remove")
-@click.argument("name")
-@click.argument("old", metavar="STATE")
-@click.option(
-    "--into", metavar="OTHER", help="Move STATE's probability into OTHER (default: rescale rows)."
-)
-@dry_run_option
-@json_option
-@model_option
-def state_remove(
-    name: str,
-    old: str,
-    into: str | None,
-    dry_run: bool,
-    wait: float,
-    as_json: bool,
-    model_dir: str | None,
-) -> None:
-    """Remove STATE from node NAME; children lose their rows for it.
-
-    \b
-    Examples:
-      bn state remove starlink degraded --into cut
-      bn state remove starlink degraded
-    """
-    from bn.edit.states import remove_state
-
-    with _workspace(model_dir, wait=wait) as ws:
-        _finish(ws, remove_state(ws, name, old, into), dry_run, as_json)
-
-
-# --- bn fmt --------------------------------------------------------------------------------------
+    with edit_workspace(model_dir, wait=wait) as ws:
+        finish_edit(ws, remove_parent(ws, name, parent, weights), dry_run, as_json)
 
 
 @cli.command()
@@ -621,7 +487,7 @@ def fmt(check: bool, wait: float, as_json: bool, model_dir: str | None) -> None:
     """
     from bn.edit.tables import fmt as run
 
-    with _workspace(model_dir, wait=None if check else wait) as ws:
+    with edit_workspace(model_dir, wait=None if check else wait) as ws:
         files = run(ws)
         if not check:
             ws.commit()
@@ -629,7 +495,7 @@ def fmt(check: bool, wait: float, as_json: bool, model_dir: str | None) -> None:
             data: dict[str, Any] = {"model": str(ws.root), "check": check, "files": files}
             echo_json(data if check else {**data, "remaining_errors": ws.remaining_errors})
             if not check:
-                _warn_remaining(ws)
+                warn_remaining(ws)
         else:
             verb = "would reformat" if check else "reformatted"
             for path in files:
@@ -637,6 +503,6 @@ def fmt(check: bool, wait: float, as_json: bool, model_dir: str | None) -> None:
             if not files:
                 click.echo("all tables are in canonical layout")
             if not check:
-                _warn_remaining(ws)
+                warn_remaining(ws)
         if check and files:
             raise SystemExit(1)

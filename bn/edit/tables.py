@@ -53,6 +53,9 @@ def parent_states(ws: Workspace, sheet: Sheet) -> list[list[str]]:
     for parent in sheet.parents:
         if ws.bytes(f"{parent}.csv") is None:
             raise BNError(f"{sheet.node}.csv: parent column '{parent}' names no node file")
+        if ws.compact(f"{parent}.csv"):  # a compact parent's states come from the model
+            out.append(list(ws.valid_model()[parent].states))
+            continue
         out.append(ws.sheet(f"{parent}.csv").states)
     return out
 
@@ -381,7 +384,11 @@ def normalize(
     with 15 significant digits (`computed_number`); every other line stays byte-identical.
     """
     if paths is None:
-        nodes = [ws.resolve(n) for n in names] if names else [Path(p).stem for p in ws.node_paths()]
+        nodes = (
+            [ws.resolve(n) for n in names]
+            if names
+            else [Path(p).stem for p in ws.node_paths() if not ws.compact(p)]
+        )
         paths = [p for node in nodes for p in ws.copies(node)]
     fixed: list[Rescaled] = []
     for path in paths:
@@ -433,6 +440,8 @@ def fix_sums(
     with Workspace(directory, wait) as workspace:
         paths = []
         for path in workspace.node_paths():
+            if workspace.compact(path):
+                continue  # its rows are a form's parameters, checked by bn check
             try:
                 workspace.sheet(path, keep_bad_rows=True)
             except ModelError:
@@ -501,6 +510,7 @@ def fmt(ws: Workspace) -> list[str]:
     be unchanged before anything is written.
     """
     paths = [*ws.node_paths(), *(p for o in ws.overlays() for p in _overlay_files(ws, o))]
+    paths = [p for p in paths if not ws.compact(p)]  # compact files are kept as written
     changed = []
     for path in paths:
         sheet = ws.sheet(path)

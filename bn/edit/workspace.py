@@ -98,9 +98,23 @@ class Workspace:
             text = None if data is None else decode_text(data, path, [])
         return {} if text is None else parse_toml(text, path, [])
 
+    def compact(self, path: str) -> str:
+        """The form model.toml declares for the node file at `path` ('' for a full table)."""
+        if "/" in path:
+            return ""  # overlays hold full tables
+        nodes = self.toml(MODEL_TOML).get("nodes", {})
+        entry = nodes.get(Path(path).stem, {}) if isinstance(nodes, Mapping) else {}
+        return str(entry.get("form", "")) if isinstance(entry, Mapping) else ""
+
     def sheet(self, path: str, keep_bad_rows: bool = False) -> Sheet:
         """The node file at `path` (relative to the model directory), parsed once and shared
-        (`keep_bad_rows`: see `Sheet.parse`)."""
+        (`keep_bad_rows`: see `Sheet.parse`). A compact node's file is no table: `BNError`."""
+        if self.compact(path):
+            node = Path(path).stem
+            raise BNError(
+                f"{node} is a compact node ({self.compact(path)}): this edit works on full tables; "
+                f"run bn cpt expand {node} first (bn cpt fit makes it compact again)"
+            )
         if path not in self._sheets:
             data = self.bytes(path)
             if data is None:

@@ -39,9 +39,11 @@ import numpy as np
 from bn.csvfiles import write_model
 from bn.errors import BNError, FileFormatError, param
 from bn.files import DEFAULT_WAIT, LOCK, write_atomic
+from bn.forms import Ranked
 from bn.interop.bif import read_bif
 from bn.interop.convert import Imported, Parsed, convert, fail
 from bn.interop.net import read_net
+from bn.interop.noisymax import attach, noisy_warnings
 from bn.interop.pgmpy_fixes import pgmpy_writer, plain_label
 from bn.interop.uai import nameless, read_uai, uai_text
 from bn.interop.xdsl import genie_warnings, read_xdsl, xdsl_text
@@ -135,7 +137,12 @@ def read_network(path: str | Path, fmt: str | None = None) -> Imported:
     data = path.read_bytes()
     if not data.strip():
         raise fail(path.name, None, "the file is empty")
-    return convert(_parse(data, form, path.name), form, path)
+    parsed = _parse(data, form, path.name)
+    imported = convert(parsed, form, path)
+    if parsed.forms:  # XDSL noisy-MAX nodes stay compact
+        model = attach(imported.model, parsed.forms, imported.renamed, path.name)
+        imported = replace(imported, model=model)
+    return imported
 
 
 def _parse(data: bytes, form: Format, file: str) -> Parsed:
@@ -275,6 +282,12 @@ def _dropped(model: Model, form: Format) -> tuple[str, ...]:
         "labels": not form.names and any(n.label != n.id for n in nodes),
         "notes": any(any(n.notes) for n in nodes),
         "ess": any(np.isfinite(n.ess).any() for n in nodes),
+        "compact forms (written as full tables)": any(n.form is not None for n in nodes)
+        and (
+            form.name != "xdsl"
+            or bool(noisy_warnings(model))
+            or any(isinstance(n.form, Ranked) for n in nodes)
+        ),
         "aliases": any(n.aliases for n in nodes),
         "descriptions": bool(model.description) or any(n.description for n in nodes),
         "state descriptions": any(n.state_descriptions for n in nodes),

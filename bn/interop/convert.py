@@ -60,6 +60,7 @@ class Parsed:
     name: str
     variables: list[Variable]
     notes: list[str] = field(default_factory=list)
+    forms: list[Any] = field(default_factory=list)  # XDSL noisy-MAX nodes (bn.interop.noisymax)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 from bn.csvfiles import ID_PATTERN
 from bn.interop.convert import Parsed, fail, failure, structure_problems, unsupported
+from bn.interop.noisymax import expand_elements, noisy_warnings, read_noisymax, write_noisymax
 from bn.interop.pgmpy_fixes import read_variables
 from bn.interop.scan import xml_line, xml_root
 from bn.model import Model
@@ -20,7 +21,6 @@ _UNSUPPORTED = {
     "decision": "a decision node",
     "utility": "a utility node",
     "mau": "a multi-attribute utility node",
-    "noisymax": "a noisy-MAX node",
     "noisyadder": "a noisy-adder node",
 }
 
@@ -35,11 +35,14 @@ def read_xdsl(data: bytes, file: str) -> Parsed:
         raise fail(file, None, "no <smile><nodes>: not an XDSL file")
     lines: dict[str, int | None] = {}
     parents: dict[str, list[str]] = {}
+    noisy = []
     for element in nodes:
         name = element.get("id", "")
         lines[name] = xml_line(text, rf"<{element.tag}\s[^>]*id=\"{re.escape(name)}\"")
         if element.tag == "deterministic":
             _deterministic_to_cpt(element, file, lines[name])
+        elif element.tag == "noisymax":
+            noisy.append(read_noisymax(element, file, lines[name]))
         elif element.tag != "cpt":
             what = _UNSUPPORTED.get(element.tag, f"a <{element.tag}> node")
             hint = "bn reads <cpt> and <deterministic> nodes"
@@ -47,6 +50,8 @@ def read_xdsl(data: bytes, file: str) -> Parsed:
         if element.find("state") is None:
             raise fail(file, lines[name], f"node {name} has no states (no <state>)")
         parents[name] = (element.findtext("parents") or "").split()
+        if element.tag == "noisymax":
+            continue  # expanded below, once every parent is known
         probabilities = element.find("probabilities")
         if probabilities is None:
             raise fail(file, lines[name], f"{name} has no <probabilities>")
@@ -54,13 +59,14 @@ def read_xdsl(data: bytes, file: str) -> Parsed:
     problems = structure_problems(file, parents, parents, lines)
     if problems:
         raise failure(file, "XDSL", problems)
+    expand_elements(noisy, {e.get("id", ""): len(e.findall("state")) for e in nodes}, file)
     labels = {
         node.get("id", ""): (node.findtext("name") or "").strip()
         for node in root.iterfind("extensions/genie//node")
     }
     source = etree.tostring(root, encoding="unicode")
     variables = read_variables("xdsl", source, file, list(parents), lines, labels)
-    return Parsed(root.get("id", ""), variables)
+    return Parsed(root.get("id", ""), variables, forms=noisy)
 
 
 def _deterministic_to_cpt(element: Any, file: str, line: int | None) -> None:
@@ -84,6 +90,7 @@ def xdsl_text(root: Any, model: Model) -> str:
     import xml.etree.ElementTree as etree
 
     _annotate(root, model)
+    write_noisymax(root, model)
     pretty = minidom.parseString(etree.tostring(root, encoding="utf-8"))
     return pretty.toprettyxml(indent="    ", encoding="utf-8").decode("utf-8")
 
@@ -106,7 +113,11 @@ def _annotate(root: Any, model: Model) -> None:
 def genie_warnings(model: Model) -> tuple[str, ...]:
     """What GeNIe will refuse in an XDSL file that pgmpy reads: states that are not ids."""
     odd = sorted({s for n in model for s in n.states if not ID_PATTERN.match(s)})
+    noisy = tuple(noisy_warnings(model))
     if not odd:
-        return ()
+        return noisy
     shown = ", ".join(odd[:8]) + (" ..." if len(odd) > 8 else "")
-    return (f"GeNIe wants state ids made of letters, digits and _; these will not load: {shown}",)
+    return (
+        f"GeNIe wants state ids made of letters, digits and _; these will not load: {shown}",
+        *noisy,
+    )
