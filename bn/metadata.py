@@ -19,8 +19,8 @@ from bn.names import suggest
 
 Add = Callable[..., None]  # reports a TOML problem at a key path
 
-MODEL_KEYS = ("title", "description", "sources", "targets")
-NODE_KEYS = ("label", "description", "aliases", "states")
+MODEL_KEYS = ("title", "description", "sources", "targets", "decision_order")
+NODE_KEYS = ("label", "description", "aliases", "states", "kind")  # kind: bn.decisioncheck
 
 
 def plain_text(path: Path) -> str:

@@ -15,13 +15,14 @@ PACKAGE = Path(bn.__file__).parent
 # Lowest first. A module is placed by its dotted name, or by its package's name.
 LAYERS = [
     {"bn.errors", "bn.numbers", "bn.names", "bn.files", "bn.__version__"},
-    {"bn.model", "bn.csvfiles"},
+    {"bn.model", "bn.csvfiles", "bn.influence"},
     {
         "bn.tablecheck",
         "bn.metadata",
         "bn.evidence",
         "bn.scenarios",
         "bn.calibration",
+        "bn.decisioncheck",
         "bn.validate",
     },
     {"bn.engine"},
