@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, run, run_json
 from decide_oracle import brute_force, pyagrum_best, pyagrum_solve, random_diagram
 
 from bn.analysis.decide import Solution, evpi, policy_network, solve
@@ -18,6 +18,7 @@ from bn.influence import Diagram
 from bn.validate import check, check_diagram, load, load_diagram
 
 OIL = ROOT / "examples" / "oil-wildcatter"
+NUCLEAR = ROOT / "examples" / "nuclear-decisions"
 
 
 def influences_every_utility(diagram: Diagram) -> bool:
@@ -227,3 +228,74 @@ def test_check_kind_mismatch(tmp_path: Path) -> None:
     toml = (path / "model.toml").read_text().replace('kind = "utility"', 'kind = "utlity"', 1)
     (path / "model.toml").write_text(toml)
     assert any("kind 'utlity' is not a kind of node" in m for m in messages(path))
+
+
+def test_cli_decide_json() -> None:
+    data = run_json("decide", "--model", str(OIL))
+    assert data["meu"] == pytest.approx(22.5)
+    assert data["method"].startswith("exact: variable elimination under the no-forgetting")
+    test, drill = data["decisions"]
+    assert (test["node"], test["order"], test["policy"][0]["best"]) == ("test", 1, "yes")
+    row = next(r for r in drill["policy"] if r["given"] == {"test": "yes", "seismic": "closed"})
+    assert row["best"] == "yes"
+    assert row["expected_utility"] == pytest.approx({"no": -10.0, "yes": 77.5})
+    assert data["evidence"] == {} and data["do"] == {}
+
+
+def test_cli_decide_text_and_evidence() -> None:
+    result = run("decide", "--model", str(OIL), "--do", "test=yes", "-e", "seismic=closed")
+    assert result.exit_code == 0, result.stderr
+    assert "maximum expected utility: 77.5" in result.stdout
+    assert "no-forgetting" in result.stdout
+    bad = run("decide", "--model", str(OIL), "-e", "seismic=closed")
+    assert bad.exit_code == 2 and "test can still influence it" in bad.stderr
+    assert "--do test=OPTION" in bad.stderr
+
+
+def test_cli_query_needs_do_or_policy() -> None:
+    bad = run("query", "oil", "--model", str(OIL))
+    assert bad.exit_code == 2
+    assert "--do DECISION=OPTION" in bad.stderr and "--policy optimal" in bad.stderr
+    data = run_json("query", "drill", "--model", str(OIL), "--policy", "optimal")
+    assert data["posteriors"]["drill"]["yes"] == pytest.approx(0.59)
+    data = run_json("query", "seismic", "--model", str(OIL), "--do", "test=no", "--do", "drill=no")
+    assert data["posteriors"]["seismic"]["none"] == pytest.approx(1.0)
+
+
+def test_cli_voi_decision() -> None:
+    data = run_json("voi", "--decision", "test", "--model", str(OIL))
+    assert data["evpi"] == {"oil": pytest.approx(32.5)}
+    assert data["meu"] == pytest.approx(22.5)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("sensitivity", "oil=wet"),
+        ("explain", "oil=wet"),
+        ("uncertainty", "oil=wet", "-n", "100"),
+        ("scenarios",),
+        ("draw", "--format", "dot", "-o", "-"),
+        ("voi", "oil"),
+        ("sample", "-n", "5"),
+    ],
+)
+def test_cli_other_commands_refuse_a_diagram(args: tuple[str, ...]) -> None:
+    result = run(*args, "--model", str(OIL))
+    assert result.exit_code == 2, result.stdout
+    assert "influence diagram" in result.stderr
+
+
+def test_cli_check_counts_decisions() -> None:
+    result = run("check", "--model", str(OIL))
+    assert result.exit_code == 0
+    assert "2 chance nodes, 2 decision(s), 2 utility node(s)" in result.stdout
+
+
+def test_nuclear_decisions_against_pyagrum() -> None:
+    diagram = load_diagram(NUCLEAR)
+    solution = solve(diagram)
+    ie = pyagrum_solve(diagram)
+    assert abs(ie.MEU()["mean"] - solution.meu) < 1e-9
+    fixed = solve(diagram, Evidence(do={"nato_response": "conventional_strike"}))
+    assert fixed.decisions[0].rows[0].best == "yes"

@@ -278,3 +278,21 @@ def evpi(
         found.append(Information(node, max(informed.meu - base.meu, 0.0), informed.meu))
     found.sort(key=lambda i: -i.evpi)
     return found
+
+
+def decided(diagram: Diagram, evidence: Evidence, policy: str | None = None) -> Model:
+    """The chance network a probability question about a diagram is asked of: every decision set
+    by `do` in `evidence`, or (`policy="optimal"`) following its optimal policy where not set."""
+    evidence = evidence.resolved(diagram.network)
+    if policy not in (None, "optimal"):
+        raise EvidenceError(f"{param('policy')} is {policy!r}: the one policy is 'optimal'")
+    open_ = [d for d in diagram.order if d not in evidence.do]
+    if policy is None and open_:
+        raise EvidenceError(
+            f"this model has decisions ({', '.join(diagram.order)}): a probability depends on "
+            f"what is decided, so set {', '.join(open_)} with {param('do')} DECISION=OPTION, or "
+            f"follow the optimal policy with {param('policy')} optimal"
+        )
+    if policy is None:
+        return diagram.fixed(dict(evidence.do))
+    return policy_network(diagram, solve(diagram, evidence))

@@ -251,9 +251,16 @@ Examples:
   bn voi KABOOM=yes -e western_resolve=firm
   bn voi KABOOM --candidates starlink,peace_talks --candidates battlefield
   bn voi kaboom --scenario metaculus_low --json
+  bn voi --decision test --model examples/oil-wildcatter   # EVPI, in utility units
 """
 )
-@click.argument("target")
+@click.argument("target", required=False)
+@click.option(
+    "--decision",
+    metavar="DECISION",
+    help="In a model with decisions: the expected value of perfect information (EVPI) of each "
+    "chance node for DECISION, in utility units (no TARGET).",
+)
 @click.option(
     "--candidates",
     multiple=True,
@@ -264,7 +271,8 @@ Examples:
 @json_option
 @model_option
 def voi(
-    target: str,
+    target: str | None,
+    decision: str | None,
     candidates: Sequence[str],
     given: Given,
     as_json: bool,
@@ -277,11 +285,18 @@ def voi(
     """
     from bn.analysis.voi import value_of_information
 
-    q = given.question(model_dir)
-    node, state = parse_target(q.model, target)
     names = [n.strip() for c in candidates for n in c.split(",") if n.strip()]
     if candidates and not names:
         raise BNError("--candidates is empty: name nodes to weigh (or leave the option out)")
+    if decision is not None:
+        if target is not None:
+            raise BNError("--decision takes no TARGET: the value is in the model's utility")
+        _evpi(decision, names if candidates else None, given, as_json, model_dir)
+        return
+    if target is None:
+        raise BNError("bn voi needs a TARGET (or --decision DECISION in a model with decisions)")
+    q = given.question(model_dir)
+    node, state = parse_target(q.model, target)
     result = value_of_information(q.model, node, q.evidence, state=state, candidates=names)
     if as_json:
         echo_json(given.tag(result.to_dict()))
@@ -304,3 +319,39 @@ def voi(
     if rows:
         click.echo()
         _table(["bits", f"lowest {name}", f"highest {name}", "if we observe"], rows)
+
+
+def _evpi(
+    decision: str,
+    candidates: Sequence[str] | None,
+    given: Given,
+    as_json: bool,
+    model_dir: str | None,
+) -> None:
+    from bn.analysis.decide import evpi, solve
+    from bn.cli.common import diagram_question
+
+    diagram, evidence = diagram_question(given, model_dir)
+    node = diagram.decision(decision).id
+    found = evpi(diagram, node, evidence, candidates)
+    meu = solve(diagram, evidence).meu
+    if as_json:
+        echo_json(
+            given.tag(
+                {
+                    "decision": node,
+                    "meu": meu,
+                    "evpi": {i.node: i.evpi for i in found},
+                    "candidates": [{"node": i.node, "evpi": i.evpi, "meu": i.meu} for i in found],
+                    **evidence.resolved(diagram.network).to_dict(),
+                }
+            )
+        )
+        return
+    given.echo(evidence.resolved(diagram.network))
+    click.secho(f"maximum expected utility: {meu:.6g}", bold=True)
+    click.echo(f"value of knowing each node before deciding {node} (EVPI, utility units):")
+    rows = [[f"{i.evpi:.6g}", f"{i.meu:.6g}", i.node] for i in found]
+    if rows:
+        click.echo()
+        _table(["EVPI", "MEU if known", "if we knew"], rows)

@@ -30,11 +30,17 @@ Examples:
   bn query KABOOM kaboom --do starlink=cut --json
   bn query --all --scenario samotsvety
   bn query kaboom KABOOM --joint
+  bn query seismic --model examples/oil-wildcatter --policy optimal
 """
 )
 @click.argument("targets", nargs=-1)
 @click.option("--all", "all_nodes", is_flag=True, help="Every node not fixed by evidence or do.")
 @click.option("--joint", is_flag=True, help="Also print the joint distribution of the targets.")
+@click.option(
+    "--policy",
+    type=click.Choice(["optimal"]),
+    help="In a model with decisions: each decision not set by --do follows its optimal policy.",
+)
 @evidence_options
 @json_option
 @model_option
@@ -42,6 +48,7 @@ def query(
     targets: Sequence[str],
     all_nodes: bool,
     joint: bool,
+    policy: str | None,
     given: Given,
     as_json: bool,
     model_dir: str | None,
@@ -49,12 +56,19 @@ def query(
     """Posterior probabilities of TARGETS (default: the model's targets) given evidence.
 
     A target may be written NODE=STATE, as in the analysis commands; the whole distribution of
-    NODE is shown either way.
+    NODE is shown either way. In a model with decisions, set each decision with --do
+    DECISION=OPTION, or let it follow its optimal policy with --policy optimal (see bn decide).
     """
+    from bn.analysis.decide import decided
+    from bn.cli.common import Question, diagram_question
     from bn.engine import query as run
     from bn.evidence import parse_target
 
-    q = given.question(model_dir)
+    diagram, evidence = diagram_question(given, model_dir)
+    if diagram.decisions or diagram.utilities:
+        q = Question(decided(diagram, evidence, policy), evidence, given.scenario)
+    else:
+        q = Question(diagram.network, evidence, given.scenario)
     fixed = {*q.evidence.hard, *q.evidence.do}
     names = [parse_target(q.model, t)[0] if "=" in t else t for t in targets]
     if all_nodes:
