@@ -275,7 +275,10 @@ def evpi(
         if node in known:
             continue
         informed = solve(diagram.with_information(d.id, [node]), evidence)
-        found.append(Information(node, max(informed.meu - base.meu, 0.0), informed.meu))
+        gain = informed.meu - base.meu
+        # Rounding in the two sums is no information: below 1e-9 relative, the value is 0.
+        gain = 0.0 if gain < 1e-9 * max(1.0, abs(base.meu)) else gain
+        found.append(Information(node, gain, informed.meu))
     found.sort(key=lambda i: -i.evpi)
     return found
 
