@@ -299,3 +299,24 @@ def test_nuclear_decisions_against_pyagrum() -> None:
     assert abs(ie.MEU()["mean"] - solution.meu) < 1e-9
     fixed = solve(diagram, Evidence(do={"nato_response": "conventional_strike"}))
     assert fixed.decisions[0].rows[0].best == "yes"
+
+
+@pytest.mark.parametrize("path", [OIL, NUCLEAR])
+def test_export_xdsl_round_trip(path: Path, tmp_path: Path) -> None:
+    from bn.interop.influence_xdsl import read_diagram_xdsl, same_diagram
+
+    out = tmp_path / "model.xdsl"
+    result = run("export", "--model", str(path), "--to", str(out))
+    assert result.exit_code == 0, result.stderr
+    text = out.read_text(encoding="utf-8")
+    assert "<decision id=" in text and "<utility id=" in text
+    diagram = load_diagram(path)
+    back = read_diagram_xdsl(text, out.name)
+    assert same_diagram(diagram, back) == ""
+    assert solve(back).meu == pytest.approx(solve(diagram).meu, abs=1e-9)
+
+
+def test_export_other_formats_refuse_decisions(tmp_path: Path) -> None:
+    result = run("export", "--model", str(OIL), "--to", str(tmp_path / "oil.bif"))
+    assert result.exit_code == 2
+    assert "exported as GeNIe XDSL" in result.stderr
