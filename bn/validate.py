@@ -75,7 +75,8 @@ def refusal(diagram: Diagram) -> Problem:
         f"this model is an influence diagram ({'; '.join(parts)}), and this command "
         "answers questions about a network of chance nodes only",
         "bn decide finds the best options; bn query needs --do DECISION=OPTION for each "
-        "decision or --policy optimal; bn voi --decision D and bn check handle decisions too",
+        "decision or --policy optimal; bn voi --decision D, bn draw, bn export (XDSL) and bn "
+        "check handle decisions too",
     )
 
 

@@ -275,7 +275,6 @@ def test_cli_voi_decision() -> None:
         ("explain", "oil=wet"),
         ("uncertainty", "oil=wet", "-n", "100"),
         ("scenarios",),
-        ("draw", "--format", "dot", "-o", "-"),
         ("voi", "oil"),
         ("sample", "-n", "5"),
     ],
@@ -320,3 +319,20 @@ def test_export_other_formats_refuse_decisions(tmp_path: Path) -> None:
     result = run("export", "--model", str(OIL), "--to", str(tmp_path / "oil.bif"))
     assert result.exit_code == 2
     assert "exported as GeNIe XDSL" in result.stderr
+
+
+def test_draw_decisions(tmp_path: Path) -> None:
+    out = tmp_path / "oil.dot"
+    data = run_json("draw", "--model", str(OIL), "-o", str(out))
+    nodes = {n["id"]: n for n in data["spec"]["nodes"]}
+    assert nodes["test"]["kind"] == "decision" and nodes["test"]["best"] == "yes"
+    eus = {s["name"]: s["expected_utility"] for s in nodes["test"]["states"]}
+    assert eus == {"no": pytest.approx(20.0), "yes": pytest.approx(22.5)}
+    assert nodes["drill"]["best"] is None and nodes["drill"]["policy_rows"] == 8
+    utilities = {u["id"]: u["expected"] for u in data["spec"]["utilities"]}
+    assert sum(utilities.values()) == pytest.approx(data["spec"]["meu"])
+    assert utilities["test_cost"] == pytest.approx(-10.0)
+    text = out.read_text()
+    assert "shape=diamond" in text and "yes (best)" in text
+    edges = {(e["source"], e["target"]) for e in data["spec"]["edges"]}
+    assert ("seismic", "drill") in edges and ("oil", "payoff") in edges

@@ -32,6 +32,7 @@ LAYERS = [
         "bn.learn",
         "bn.sampling",
         "bn.diagram",
+        "bn.decision_draw",
         "bn.charts",
         "bn.report",
         "bn.report_render",
