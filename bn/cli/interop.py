@@ -48,7 +48,27 @@ def import_(file: Path, out: Path, fmt: str | None, force: bool, as_json: bool) 
       bn query --all --model alarm                 # then use it like any model
     """
     from bn.interop import import_network
+    from bn.interop.influence_xdsl import holds_decisions, import_diagram
 
+    if file.suffix.lower() == ".xdsl" and file.is_file() and holds_decisions(file.read_bytes()):
+        try:
+            diagram = import_diagram(file, out, force)
+        except BNError as error:
+            raise _long_flags(error) from None
+        counts = {
+            "decisions": list(diagram.order),
+            "utilities": [u.id for u in diagram.utilities],
+            "nodes": len(diagram.network) + len(diagram.utilities),
+        }
+        if as_json:
+            echo_json({"file": str(file), "out": str(out), "format": "xdsl", **counts})
+        else:
+            click.echo(
+                f"imported {file} (XDSL influence diagram): {counts['nodes']} nodes, decisions "
+                f"{', '.join(diagram.order) or '(none)'} -> {out}"
+            )
+            click.echo(f"next: bn check --model {out}; bn decide --model {out}")
+        return
     try:
         imported = import_network(file, out, fmt, force)
     except BNError as error:

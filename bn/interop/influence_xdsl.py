@@ -8,6 +8,7 @@ as GeNIe requires.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -106,9 +107,9 @@ def read_diagram_xdsl(text: str, file: str) -> Diagram:
             raise FileFormatError(
                 f"{file}: {name} is a <{element.tag}> node, which bn does not read"
             )
-    return Diagram.build(
-        chance, _decision_order(decisions, chance), utilities, title=root.get("id", "")
-    )
+    genie = root.find("extensions/genie")
+    title = (genie.get("name") if genie is not None else None) or root.get("id", "")
+    return Diagram.build(chance, _decision_order(decisions, chance), utilities, title=title)
 
 
 def _numbers(text: str | None, file: str, name: str) -> list[float]:
@@ -189,3 +190,76 @@ def export_diagram(diagram: Diagram, path: str | Path, force: bool = False) -> i
         raise BNError(f"the XDSL text does not read back as the model ({difference}): not written")
     write_atomic(path, text)
     return len(diagram.network) + len(diagram.utilities)
+
+
+def diagram_files(diagram: Diagram) -> dict[str, str]:
+    """A diagram as the files of a model directory: chance tables, decision headers, utility
+    tables and a model.toml that says which node is which kind."""
+    from bn.csvfiles import csv_line, table_text
+
+    net = diagram.network
+    files: dict[str, str] = {}
+    toml = [f"[model]\ntitle = {_toml_string(diagram.title)}\n"]
+    for node in net:
+        if diagram.is_decision(node.id):
+            d = diagram.decision(node.id)
+            files[f"{d.id}.csv"] = csv_line([*d.parents, *(f"{d.id}={o}" for o in d.options)])
+            toml.append(f'\n[nodes.{d.id}]\nkind = "decision"\nlabel = {_toml_string(d.label)}\n')
+        else:
+            files[f"{node.id}.csv"] = table_text(node)
+            if node.label != node.id:
+                toml.append(f"\n[nodes.{node.id}]\nlabel = {_toml_string(node.label)}\n")
+    for u in diagram.utilities:
+        lines = [csv_line([*u.parents, "utility"])]
+        for combo in itertools.product(*(range(n) for n in u.values.shape)):
+            states = [net[p].states[i] for p, i in zip(u.parents, combo, strict=True)]
+            lines.append(csv_line([*states, format_number(float(u.values[combo]))]))
+        files[f"{u.id}.csv"] = "".join(lines)
+        toml.append(f'\n[nodes.{u.id}]\nkind = "utility"\nlabel = {_toml_string(u.label)}\n')
+    files["model.toml"] = "".join(toml)
+    return files
+
+
+def _toml_string(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+def holds_decisions(data: bytes) -> bool:
+    """Whether an XDSL file has decision or utility nodes (a quick look at its text)."""
+    return b"<decision " in data or b"<utility " in data
+
+
+def import_diagram(path: str | Path, out: str | Path, force: bool = False) -> Diagram:
+    """An XDSL influence diagram as a model directory, checked (and compared) before it is moved
+    into place; the diagram as read back from the directory."""
+    import shutil
+    import tempfile
+
+    from bn.validate import check_diagram
+
+    path, out = Path(path), Path(out)
+    text = path.read_bytes().decode("utf-8", errors="strict")
+    diagram = read_diagram_xdsl(text, path.name)
+    if out.exists() and not force:
+        raise BNError(f"{out} already exists; use {param('force')} to replace it")
+    temp = Path(tempfile.mkdtemp(dir=out.parent if out.parent.exists() else None))
+    try:
+        for name, content in diagram_files(diagram).items():
+            (temp / name).write_text(content, encoding="utf-8")
+        back, problems = check_diagram(temp)
+        if back is None:
+            raise BNError(
+                f"{path.name}: the model read from it is not valid: "
+                + "; ".join(p.message for p in problems[:3])
+            )
+        difference = same_diagram(diagram, back)
+        if difference:
+            raise BNError(f"{path.name}: the written model differs ({difference})")
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.move(str(temp), str(out))
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    return diagram
