@@ -361,3 +361,30 @@ def test_random_diagrams_xdsl_round_trip() -> None:
         back = read_diagram_xdsl(diagram_xdsl(diagram), "x.xdsl")
         assert same_diagram(diagram, back) == ""
         assert solve(back).meu == pytest.approx(solve(diagram).meu, abs=1e-12)
+
+
+def test_meu_sensitivity_against_pyagrum() -> None:
+    from dataclasses import replace
+
+    from bn.analysis.decide_sensitivity import meu_sensitivity
+
+    diagram = load_diagram(OIL)
+    base, cells = meu_sensitivity(diagram)
+    assert base.meu == pytest.approx(22.5)
+    top = cells[0]
+    assert (top.node, top.state, top.low, top.high) == ("oil", "soaking", 0.1, 0.3)
+    for theta, meu in ((top.low, top.meu_low), (top.high, top.meu_high)):
+        oil = diagram.network["oil"]
+        table = np.array([0.5, 0.3]) / 0.8 * (1 - theta)
+        moved = replace(oil, table=np.array([*table, theta]))
+        changed = diagram.with_network(diagram.network.with_nodes([moved]))
+        assert abs(pyagrum_solve(changed).MEU()["mean"] - meu) < 1e-9
+
+
+def test_cli_sensitivity_meu_json() -> None:
+    data = run_json("sensitivity", "--meu", "--model", str(OIL))
+    assert data["meu"] == pytest.approx(22.5)
+    first = data["cells"][0]
+    assert first["node"] == "oil" and first["policy_changes"] is True
+    bad = run("sensitivity", "oil=wet", "--meu", "--model", str(OIL))
+    assert bad.exit_code == 2

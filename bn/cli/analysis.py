@@ -31,9 +31,16 @@ Examples:
   bn sensitivity KABOOM=yes --threshold 0.25     # what each cell would need for 25%
   bn sensitivity KABOOM=yes -e kaboom=yes --range 0.05 --json
   bn sensitivity KABOOM=yes --scenario metaculus_low --top 5
+  bn sensitivity --meu --model examples/oil-wildcatter   # a model with decisions
 """
 )
-@click.argument("target")
+@click.argument("target", required=False)
+@click.option(
+    "--meu",
+    is_flag=True,
+    help="In a model with decisions: how the maximum expected utility and the best options move "
+    "with each cell (no TARGET).",
+)
 @click.option(
     "--top",
     type=click.IntRange(min=0),
@@ -64,7 +71,8 @@ Examples:
 @json_option
 @model_option
 def sensitivity(
-    target: str,
+    target: str | None,
+    meu: bool,
     top: int,
     threshold: float | None,
     width: float,
@@ -87,6 +95,13 @@ def sensitivity(
     from bn import charts
     from bn.analysis.sensitivity import sensitivity as run
 
+    if meu:
+        if target is not None or threshold is not None or output:
+            raise BNError("--meu takes no TARGET, --threshold or -o: the target is the MEU")
+        _meu_sensitivity(given, model_dir, width, include_fixed, top, as_json)
+        return
+    if target is None:
+        raise BNError("bn sensitivity needs a TARGET (or --meu in a model with decisions)")
     q = given.question(model_dir)
     node, state = parse_target(q.model, target)
     if output:
@@ -355,3 +370,45 @@ def _evpi(
     if rows:
         click.echo()
         _table(["EVPI", "MEU if known", "if we knew"], rows)
+
+
+def _meu_sensitivity(
+    given: Given, model_dir: str | None, width: float, include_fixed: bool, top: int, as_json: bool
+) -> None:
+    from bn.analysis.decide_sensitivity import meu_sensitivity
+    from bn.cli.common import diagram_question
+
+    diagram, evidence = diagram_question(given, model_dir)
+    base, cells = meu_sensitivity(diagram, evidence, width=width, include_fixed=include_fixed)
+    if as_json:
+        echo_json(
+            given.tag(
+                {
+                    "meu": base.meu,
+                    "method": base.method,
+                    **base.evidence.to_dict(),
+                    "cells": [c.to_dict() for c in cells],
+                }
+            )
+        )
+        return
+    given.echo(base.evidence)
+    click.secho(f"maximum expected utility: {base.meu:.6g}   [exact]", bold=True)
+    shown = cells[:top] if top else cells
+    rows = [
+        [
+            f"{c.swing:.4g}",
+            f"{c.meu_low:.6g} – {c.meu_high:.6g}",
+            f"{c.value:.3g}",
+            f"{c.low:.3g}–{c.high:.3g}",
+            "yes" if c.policy_changes else "",
+            f"{c.node}={c.state}"
+            + (" | " + ", ".join(f"{k}={v}" for k, v in c.parents.items()) if c.parents else ""),
+        ]
+        for c in shown
+    ]
+    if rows:
+        click.echo()
+        _table(["swing", "MEU over range", "value", "range", "policy changes", "cell"], rows)
+    if len(cells) > len(shown):
+        click.echo(f"... and {len(cells) - len(shown)} more (--top 0 shows all)")
