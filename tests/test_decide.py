@@ -388,3 +388,22 @@ def test_cli_sensitivity_meu_json() -> None:
     assert first["node"] == "oil" and first["policy_changes"] is True
     bad = run("sensitivity", "oil=wet", "--meu", "--model", str(OIL))
     assert bad.exit_code == 2
+
+
+def test_meu_uncertainty_draws(tmp_path: Path) -> None:
+    """Each draw is a solve of the drawn tables: the first draws agree with solving them again."""
+    from bn.analysis.decide_sensitivity import meu_uncertainty
+
+    diagram = load_diagram(NUCLEAR)
+    fixed = Evidence(do={"nato_response": "conventional_strike"})
+    result = meu_uncertainty(diagram, fixed, n=50, seed=1)
+    again = meu_uncertainty(diagram, fixed, n=50, seed=1)
+    assert np.array_equal(result.draws, again.draws)
+    assert result.point == pytest.approx(solve(diagram, fixed).meu)
+    assert result.uncertain_rows > 0 and np.std(result.draws) > 0
+    assert sum(result.first_best.values()) == pytest.approx(1.0)
+    data = run_json(
+        "uncertainty", "--meu", "-n", "100", "--model", str(NUCLEAR), "--do",
+        "nato_response=conventional_strike",
+    )  # fmt: skip
+    assert data["n"] == 100 and data["target"] == "meu"

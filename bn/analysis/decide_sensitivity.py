@@ -117,3 +117,76 @@ def meu_sensitivity(
                 )
     cells.sort(key=lambda c: -c.swing if math.isfinite(c.swing) else 0.0)
     return base, cells
+
+
+@dataclass(frozen=True)
+class MeuUncertainty:
+    """The MEU under draws of every row with an ess (Dirichlet(ess x row), zeros kept)."""
+
+    point: float
+    draws: np.ndarray
+    seed: int
+    uncertain_rows: int
+    first_best: dict[
+        str, float
+    ]  # share of draws in which each option of the first decision is best
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.draws
+        return {
+            "target": "meu",
+            "n": int(d.size),
+            "seed": self.seed,
+            "point": self.point,
+            "mean": float(d.mean()),
+            "median": float(np.median(d)),
+            "interval_90": [float(x) for x in np.quantile(d, [0.05, 0.95])],
+            "interval_95": [float(x) for x in np.quantile(d, [0.025, 0.975])],
+            "std": float(d.std(ddof=1)) if d.size > 1 else 0.0,
+            "uncertain_rows": self.uncertain_rows,
+            "first_decision_best": self.first_best,
+        }
+
+
+def meu_uncertainty(
+    diagram: Diagram, evidence: Evidence | None = None, n: int = 1000, seed: int = 0
+) -> MeuUncertainty:
+    """The spread of the MEU over `n` parameter draws, each solved exactly."""
+    evidence = evidence or Evidence()
+    base = solve(diagram, evidence)
+    rng = np.random.default_rng(seed)
+    uncertain = [
+        (node, combo)
+        for node in diagram.network
+        if not diagram.is_decision(node.id) and node.id not in evidence.do
+        for combo, _ in node.rows()
+        if math.isfinite(float(node.ess[combo]))
+    ]
+    first = base.decisions[0] if base.decisions and len(base.decisions[0].rows) == 1 else None
+    counts = dict.fromkeys(diagram.network[first.node].states, 0) if first else {}
+    values = []
+    for _ in range(n):
+        tables = {node.id: node.table.copy() for node, _ in uncertain}
+        for node, combo in uncertain:
+            row = node.table[combo]
+            live = row > 0
+            drawn = np.zeros(row.size)
+            drawn[live] = rng.dirichlet(float(node.ess[combo]) * row[live])
+            tables[node.id][combo] = drawn
+        nodes = [replace(diagram.network[k], table=t) for k, t in tables.items()]
+        moved = diagram.with_network(diagram.network.with_nodes(nodes))
+        try:
+            solution = solve(moved, evidence)
+        except EvidenceError:
+            continue  # the evidence is impossible under this draw
+        values.append(solution.meu)
+        if first is not None:
+            counts[solution.decisions[0].rows[0].best] += 1
+    total = max(len(values), 1)
+    return MeuUncertainty(
+        base.meu,
+        np.array(values),
+        seed,
+        len(uncertain),
+        {k: v / total for k, v in counts.items()},
+    )
