@@ -50,7 +50,7 @@ def import_(file: Path, out: Path, fmt: str | None, force: bool, as_json: bool) 
     from bn.interop import import_network
     from bn.interop.influence_xdsl import holds_decisions, import_diagram
 
-    if file.suffix.lower() == ".xdsl" and file.is_file() and holds_decisions(file.read_bytes()):
+    if holds_decisions(file):
         try:
             diagram = import_diagram(file, out, force)
         except BNError as error:
@@ -61,10 +61,11 @@ def import_(file: Path, out: Path, fmt: str | None, force: bool, as_json: bool) 
             "nodes": len(diagram.network) + len(diagram.utilities),
         }
         if as_json:
-            echo_json({"file": str(file), "out": str(out), "format": "xdsl", **counts})
+            form = "xdsl" if file.suffix.lower() == ".xdsl" else "bifxml"
+            echo_json({"file": str(file), "out": str(out), "format": form, **counts})
         else:
             click.echo(
-                f"imported {file} (XDSL influence diagram): {counts['nodes']} nodes, decisions "
+                f"imported {file} (influence diagram): {counts['nodes']} nodes, decisions "
                 f"{', '.join(diagram.order) or '(none)'} -> {out}"
             )
             click.echo(f"next: bn check --model {out}; bn decide --model {out}")
@@ -147,7 +148,7 @@ def export(to: Path, fmt: str | None, force: bool, as_json: bool, model_dir: str
         else:
             click.echo(
                 f"exported {diagram.network.path} ({count} nodes: decisions and utilities "
-                f"included) -> {to} (XDSL); read back: same model"
+                f"included) -> {to}; read back: same model"
             )
         return
     model = diagram.network

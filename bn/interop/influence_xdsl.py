@@ -176,16 +176,25 @@ def same_diagram(a: Diagram, b: Diagram, tolerance: float = 1e-12) -> str:
 def export_diagram(diagram: Diagram, path: str | Path, force: bool = False) -> int:
     """Write an influence diagram as XDSL once reading the text back gives it again; the number
     of nodes written. Only XDSL carries decisions and utilities here."""
+    from bn.interop.influence_bifxml import diagram_bifxml, read_diagram_bifxml
+
     path = Path(path)
-    if path.suffix.lower() != ".xdsl":
+    suffix = path.suffix.lower()
+    if suffix not in (".xdsl", ".bifxml"):
         raise BNError(
-            f"{path.name}: a model with decisions and utilities is exported as GeNIe XDSL "
-            f"(a {param('to')} file ending in .xdsl); the other formats have no decision nodes"
+            f"{path.name}: a model with decisions and utilities is exported as GeNIe XDSL or "
+            f"pyAgrum's BIFXML (a {param('to')} file ending in .xdsl or .bifxml); the other "
+            "formats have no decision nodes here"
         )
     if path.exists() and not force:
         raise BNError(f"{path} already exists; use {param('force')} to replace it")
-    text = diagram_xdsl(diagram)
-    difference = same_diagram(diagram, read_diagram_xdsl(text, path.name))
+    write, read = (
+        (diagram_xdsl, read_diagram_xdsl)
+        if suffix == ".xdsl"
+        else (diagram_bifxml, read_diagram_bifxml)
+    )
+    text = write(diagram)
+    difference = same_diagram(diagram, read(text, path.name))
     if difference:
         raise BNError(f"the XDSL text does not read back as the model ({difference}): not written")
     write_atomic(path, text)
@@ -226,22 +235,30 @@ def _toml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def holds_decisions(data: bytes) -> bool:
-    """Whether an XDSL file has decision or utility nodes (a quick look at its text)."""
-    return b"<decision " in data or b"<utility " in data
+def holds_decisions(path: Path) -> bool:
+    """Whether an XDSL or BIFXML file has decision or utility nodes (a quick look at its text)."""
+    suffix = path.suffix.lower()
+    if suffix not in (".xdsl", ".bifxml") or not path.is_file():
+        return False
+    data = path.read_bytes()
+    if suffix == ".xdsl":
+        return b"<decision " in data or b"<utility " in data
+    return b'TYPE="decision"' in data or b'TYPE="utility"' in data
 
 
 def import_diagram(path: str | Path, out: str | Path, force: bool = False) -> Diagram:
-    """An XDSL influence diagram as a model directory, checked (and compared) before it is moved
+    """An XDSL or BIFXML influence diagram as a model directory, checked (and compared) before it is moved
     into place; the diagram as read back from the directory."""
     import shutil
     import tempfile
 
+    from bn.interop.influence_bifxml import read_diagram_bifxml
     from bn.validate import check_diagram
 
     path, out = Path(path), Path(out)
     text = path.read_bytes().decode("utf-8", errors="strict")
-    diagram = read_diagram_xdsl(text, path.name)
+    read = read_diagram_xdsl if path.suffix.lower() == ".xdsl" else read_diagram_bifxml
+    diagram = read(text, path.name)
     if out.exists() and not force:
         raise BNError(f"{out} already exists; use {param('force')} to replace it")
     temp = Path(tempfile.mkdtemp(dir=out.parent if out.parent.exists() else None))
