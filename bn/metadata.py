@@ -20,8 +20,24 @@ from bn.names import suggest
 
 Add = Callable[..., None]  # reports a TOML problem at a key path
 
-MODEL_KEYS = ("title", "description", "sources", "targets", "horizon", "headline", "limitations")
-NODE_KEYS = ("label", "description", "aliases", "states", "observable")
+MODEL_KEYS = (
+    "title",
+    "description",
+    "sources",
+    "targets",
+    "horizon",
+    "headline",
+    "limitations",
+    "decision_order",
+)
+NODE_KEYS = (
+    "label",
+    "description",
+    "aliases",
+    "states",
+    "observable",
+    "kind",
+)  # kind: bn.decisioncheck
 TABLES = ("model", "nodes", "calibration", "forecasts")  # [[forecasts]]: bn.outcomes checks them
 FORM_KEYS = (
     "form",

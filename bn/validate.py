@@ -16,15 +16,19 @@ from pathlib import Path
 
 from bn.calibration import read_targets
 from bn.csvfiles import (
+    RawTable,
     node_files,
     node_metadata,
-    read_table,
+    parse_table,
+    read_text,
     read_toml,
     sources_list,
 )
+from bn.decisioncheck import check_influence, kind_of, utility_stub
 from bn.errors import ModelError, Problem
 from bn.files import MODEL_TOML
 from bn.formcheck import form_of, read_compact
+from bn.influence import Diagram, RawUtility, parse_utility, utility_header
 from bn.journal import recover
 from bn.metadata import plain_text
 from bn.model import Model
@@ -49,11 +53,48 @@ def load(directory: str | Path) -> Model:
 def check(directory: str | Path) -> tuple[Model | None, list[Problem]]:
     """All problems of a model directory, and the model when there are no errors.
 
+    A valid influence diagram (decisions or utilities) is an error here, so that no command treats
+    a decision as a chance node; `check_diagram` reads one.
+
     >>> import bn
     >>> model, problems = bn.check(bn.packaged_model_path())
     >>> model is not None, [p for p in problems if p.severity == "error"]
     (True, [])
     """
+    diagram, problems = check_diagram(directory)
+    if diagram is None:
+        return None, problems
+    if diagram.decisions or diagram.utilities:
+        return None, [*problems, refusal(diagram)]
+    return diagram.network, problems
+
+
+def refusal(diagram: Diagram) -> Problem:
+    """The error of a command that does not handle decisions, given an influence diagram."""
+    parts = [f"decisions {', '.join(diagram.order)}" if diagram.decisions else "no decisions"]
+    parts.append(f"utilities {', '.join(u.id for u in diagram.utilities)}")
+    return Problem(
+        diagram.title,
+        None,
+        f"this model is an influence diagram ({'; '.join(parts)}), and this command "
+        "answers questions about a network of chance nodes only",
+        "bn decide finds the best options; bn query needs --do DECISION=OPTION for each "
+        "decision or --policy optimal; bn voi --decision D, bn draw, bn export (XDSL) and bn "
+        "check handle decisions too",
+    )
+
+
+def load_diagram(directory: str | Path) -> Diagram:
+    """Read and validate a model directory that may hold decisions and utilities."""
+    diagram, problems = check_diagram(directory)
+    if diagram is None:
+        raise ModelError(problems)
+    return diagram
+
+
+def check_diagram(directory: str | Path) -> tuple[Diagram | None, list[Problem]]:
+    """All problems of a model directory, and the model as an influence diagram (a network
+    without decisions or utilities is one too) when there are no errors."""
     directory = Path(directory)
     if not directory.is_dir():
         missing = "no such model directory" if not directory.exists() else "not a directory"
@@ -74,40 +115,63 @@ def check(directory: str | Path) -> tuple[Model | None, list[Problem]]:
                 "each node is a file <node_id>.csv, e.g. rain.csv with the header rain=no,rain=yes",
             )
         )
-    tables, unreadable = [], []
+    tables, unreadable, utilities = [], [], []
     for path in files:
         meta_node = node_metadata(meta, path.stem)
+        raw: RawTable | RawUtility | None
         if form_of(meta_node):
-            table = read_compact(path, meta_node, problems)  # noisy-OR, noisy-MAX, ranked
+            raw = read_compact(path, meta_node, problems)  # noisy-OR, noisy-MAX, ranked
         else:
-            table = read_table(path, problems)
-        if table is None:
+            text = read_text(path, problems)
+            raw = None if text is None else _parse(text, path.name, problems)
+        if raw is None:
             unreadable.append(path.name)
+        elif isinstance(raw, RawUtility):
+            utilities.append(raw)
         else:
-            tables.append(table)
+            tables.append(raw)
+    decisions = [t for t in tables if kind_of(meta, t.node) == "decision"]
+    chance = [t for t in tables if kind_of(meta, t.node) != "decision"]
     nodes = check_tables(
-        tables, problems, meta, unreadable=unreadable, toml_text=plain_text(toml_path)
+        chance,
+        problems,
+        meta,
+        known=[*decisions, *map(utility_stub, utilities)],
+        unreadable=unreadable,
+        toml_text=plain_text(toml_path),
+    )
+    ordered, values = check_influence(
+        chance, decisions, utilities, meta, problems, plain_text(toml_path)
     )
     problems.sort(key=lambda p: (p.file != MODEL_TOML, p.file, p.line or 0))
     if any(p.severity == "error" for p in problems) or nodes is None:
         return None, problems
     head = meta.get("model", {})
     head = head if isinstance(head, Mapping) else {}
-    model = Model(
-        tuple(nodes),
+    diagram = Diagram.build(
+        nodes,
+        ordered,
+        values,
         title=str(head.get("title", "")),
         description=str(head.get("description", "")),
         sources=tuple(sources_list(meta)),
         targets=tuple(str(t) for t in head.get("targets", [])),
         path=directory,
     )
-    problems += check_scenarios(model)
-    problems += read_targets(model)[1]
-    problems += check_record(model)
+    problems += check_scenarios(diagram.network)
+    problems += read_targets(diagram.network)[1]
+    problems += check_record(diagram.network)
     problems.sort(key=lambda p: (p.file != MODEL_TOML, p.file, p.line or 0))
     if any(p.severity == "error" for p in problems):
         return None, problems
-    return model, problems
+    return diagram, problems
+
+
+def _parse(text: str, name: str, problems: list[Problem]) -> RawTable | RawUtility | None:
+    """A node file's table, or a utility's when its header has a `utility` column."""
+    if utility_header(text):
+        return parse_utility(text, name, problems)
+    return parse_table(text, name, problems)
 
 
 def _check_stray_files(directory: Path, problems: list[Problem]) -> None:

@@ -31,9 +31,16 @@ Examples:
   bn sensitivity KABOOM=yes --threshold 0.25     # what each cell would need for 25%
   bn sensitivity KABOOM=yes -e kaboom=yes --range 0.05 --json
   bn sensitivity KABOOM=yes --scenario metaculus_low --top 5
+  bn sensitivity --meu --model examples/oil-wildcatter   # a model with decisions
 """
 )
-@click.argument("target")
+@click.argument("target", required=False)
+@click.option(
+    "--meu",
+    is_flag=True,
+    help="In a model with decisions: how the maximum expected utility and the best options move "
+    "with each cell (no TARGET).",
+)
 @click.option(
     "--top",
     type=click.IntRange(min=0),
@@ -64,7 +71,8 @@ Examples:
 @json_option
 @model_option
 def sensitivity(
-    target: str,
+    target: str | None,
+    meu: bool,
     top: int,
     threshold: float | None,
     width: float,
@@ -87,6 +95,13 @@ def sensitivity(
     from bn import charts
     from bn.analysis.sensitivity import sensitivity as run
 
+    if meu:
+        if target is not None or threshold is not None or output:
+            raise BNError("--meu takes no TARGET, --threshold or -o: the target is the MEU")
+        _meu_sensitivity(given, model_dir, width, include_fixed, top, as_json)
+        return
+    if target is None:
+        raise BNError("bn sensitivity needs a TARGET (or --meu in a model with decisions)")
     q = given.question(model_dir)
     node, state = parse_target(q.model, target)
     if output:
@@ -252,9 +267,16 @@ Examples:
   bn voi KABOOM=yes -e western_resolve=firm
   bn voi KABOOM --candidates starlink,peace_talks --candidates battlefield
   bn voi kaboom --scenario metaculus_low --json
+  bn voi --decision test --model examples/oil-wildcatter   # EVPI, in utility units
 """
 )
-@click.argument("target")
+@click.argument("target", required=False)
+@click.option(
+    "--decision",
+    metavar="DECISION",
+    help="In a model with decisions: the expected value of perfect information (EVPI) of each "
+    "chance node for DECISION, in utility units (no TARGET).",
+)
 @click.option(
     "--candidates",
     multiple=True,
@@ -272,7 +294,8 @@ Examples:
 @json_option
 @model_option
 def voi(
-    target: str,
+    target: str | None,
+    decision: str | None,
     candidates: Sequence[str],
     every_node: bool,
     given: Given,
@@ -286,13 +309,20 @@ def voi(
     """
     from bn.analysis.voi import value_of_information
 
-    q = given.question(model_dir)
-    node, state = parse_target(q.model, target)
     names = [n.strip() for c in candidates for n in c.split(",") if n.strip()]
     if candidates and not names:
         raise BNError("--candidates is empty: name nodes to weigh (or leave the option out)")
+    if decision is not None:
+        if target is not None:
+            raise BNError("--decision takes no TARGET: the value is in the model's utility")
+        _evpi(decision, names if candidates else None, given, as_json, model_dir)
+        return
+    if target is None:
+        raise BNError("bn voi needs a TARGET (or --decision DECISION in a model with decisions)")
     if names and every_node:
         raise BNError("give --candidates or --all, not both")
+    q = given.question(model_dir)
+    node, state = parse_target(q.model, target)
     result = value_of_information(
         q.model, node, q.evidence, state=state, candidates=names, every_node=every_node
     )
@@ -317,3 +347,81 @@ def voi(
     if rows:
         click.echo()
         _table(["bits", f"lowest {name}", f"highest {name}", "if we observe"], rows)
+
+
+def _evpi(
+    decision: str,
+    candidates: Sequence[str] | None,
+    given: Given,
+    as_json: bool,
+    model_dir: str | None,
+) -> None:
+    from bn.analysis.decide import evpi, solve
+    from bn.cli.common import diagram_question
+
+    diagram, evidence = diagram_question(given, model_dir)
+    node = diagram.decision(decision).id
+    found = evpi(diagram, node, evidence, candidates)
+    meu = solve(diagram, evidence).meu
+    if as_json:
+        echo_json(
+            given.tag(
+                {
+                    "decision": node,
+                    "meu": meu,
+                    "evpi": {i.node: i.evpi for i in found},
+                    "candidates": [{"node": i.node, "evpi": i.evpi, "meu": i.meu} for i in found],
+                    **evidence.resolved(diagram.network).to_dict(),
+                }
+            )
+        )
+        return
+    given.echo(evidence.resolved(diagram.network))
+    click.secho(f"maximum expected utility: {meu:.6g}", bold=True)
+    click.echo(f"value of knowing each node before deciding {node} (EVPI, utility units):")
+    rows = [[f"{i.evpi:.6g}", f"{i.meu:.6g}", i.node] for i in found]
+    if rows:
+        click.echo()
+        _table(["EVPI", "MEU if known", "if we knew"], rows)
+
+
+def _meu_sensitivity(
+    given: Given, model_dir: str | None, width: float, include_fixed: bool, top: int, as_json: bool
+) -> None:
+    from bn.analysis.decide_sensitivity import meu_sensitivity
+    from bn.cli.common import diagram_question
+
+    diagram, evidence = diagram_question(given, model_dir)
+    base, cells = meu_sensitivity(diagram, evidence, width=width, include_fixed=include_fixed)
+    if as_json:
+        echo_json(
+            given.tag(
+                {
+                    "meu": base.meu,
+                    "method": base.method,
+                    **base.evidence.to_dict(),
+                    "cells": [c.to_dict() for c in cells],
+                }
+            )
+        )
+        return
+    given.echo(base.evidence)
+    click.secho(f"maximum expected utility: {base.meu:.6g}   [exact]", bold=True)
+    shown = cells[:top] if top else cells
+    rows = [
+        [
+            f"{c.swing:.4g}",
+            f"{c.meu_low:.6g} – {c.meu_high:.6g}",
+            f"{c.value:.3g}",
+            f"{c.low:.3g}–{c.high:.3g}",
+            "yes" if c.policy_changes else "",
+            f"{c.node}={c.state}"
+            + (" | " + ", ".join(f"{k}={v}" for k, v in c.parents.items()) if c.parents else ""),
+        ]
+        for c in shown
+    ]
+    if rows:
+        click.echo()
+        _table(["swing", "MEU over range", "value", "range", "policy changes", "cell"], rows)
+    if len(cells) > len(shown):
+        click.echo(f"... and {len(cells) - len(shown)} more (--top 0 shows all)")

@@ -38,15 +38,16 @@ def check(fix_sums: bool, wait: float, as_json: bool, model_dir: str | None) -> 
     from bn.cli.edit import edited_model_path
     from bn.edit.tables import fix_sums as fix
     from bn.journal import leftovers
-    from bn.validate import check as run
+    from bn.validate import check_diagram as run
 
     path = edited_model_path(model_dir) if fix_sums else model_path(model_dir)
     fixed = fix(path, wait=wait) if fix_sums else []
-    model, problems = run(path)
-    if model is not None:
+    diagram, problems = run(path)
+    model = None if diagram is None else diagram.network
+    if diagram is not None and not diagram.decisions:
         from bn.analysis.calibrate import check_targets
 
-        problems += check_targets(model)
+        problems += check_targets(diagram.network)
     if path.is_dir():
         problems = [*problems, *leftovers(path)]
     errors = [p for p in problems if p.severity == "error"]
@@ -66,8 +67,14 @@ def check(fix_sums: bool, wait: float, as_json: bool, model_dir: str | None) -> 
             colour = "red" if p.severity == "error" else "yellow"
             click.secho(str(p), fg=colour, err=bool(errors))
         warnings = len(problems) - len(errors)
-        if model is not None:
-            click.secho(f"{path}: {len(model)} nodes, {warnings} warning(s), no errors", fg="green")
+        if diagram is not None:
+            kinds = f"{len(diagram.network)} nodes"
+            if diagram.decisions or diagram.utilities:
+                kinds = (
+                    f"{len(diagram.network) - len(diagram.decisions)} chance nodes, "
+                    f"{len(diagram.decisions)} decision(s), {len(diagram.utilities)} utility node(s)"
+                )
+            click.secho(f"{path}: {kinds}, {warnings} warning(s), no errors", fg="green")
         else:
             click.secho(
                 f"{path}: {len(errors)} error(s), {warnings} warning(s)", fg="red", err=True

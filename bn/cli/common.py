@@ -14,6 +14,7 @@ import click
 
 from bn.errors import BNError, EvidenceError
 from bn.evidence import Evidence, parse_assignment, parse_weights
+from bn.influence import Diagram
 from bn.model import Model
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -238,3 +239,18 @@ def distribution_lines(model: Model, node_id: str, dist: Mapping[str, float]) ->
 
 def is_terminal() -> bool:
     return sys.stderr.isatty()
+
+
+def diagram_question(given: Given, model_dir: str | None) -> tuple[Diagram, Evidence]:
+    """Load a model that may hold decisions, apply the scenario, put the flags' evidence on top."""
+    from bn import model_path
+    from bn.scenarios import pose
+    from bn.validate import load_diagram
+
+    if model_dir is not None and not model_dir.strip():
+        raise BNError("--model is empty: name a model directory (or leave the option out)")
+    if given.scenario is not None and not given.scenario.strip():
+        raise BNError("--scenario is empty: name a scenario (`bn scenarios` lists them)")
+    diagram = load_diagram(model_path(model_dir))
+    network, evidence = pose(diagram.network, given.scenario, given.evidence())
+    return diagram.with_network(network), evidence

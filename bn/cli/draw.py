@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -87,6 +88,14 @@ def draw(
     fmt, path = _target(output, fmt)
     if path is None and as_json:
         raise BNError("--json prints to stdout, and so does `-o -`: choose one")
+    from bn.cli.common import diagram_question
+
+    influence, posed = diagram_question(given, model_dir)
+    if influence.decisions or influence.utilities:
+        if compare or focus or depth is not None:
+            raise BNError("--compare, --focus and --depth do not draw a model with decisions yet")
+        _draw_decisions(influence, posed, fmt, path, rankdir, as_json)
+        return
     base = load_model(model_dir)
     q = given.question(model_dir, model=base)
     picture = diagram.question_spec(
@@ -117,6 +126,34 @@ def draw(
         return
     how = f"drawn with {renderer.name}" if renderer else "DOT text: render it with `dot -Tsvg`"
     click.echo(f"wrote {path} ({len(picture['nodes'])} nodes, {how})")
+
+
+def _draw_decisions(
+    influence: Any, evidence: Any, fmt: str, path: Path | None, rankdir: str, as_json: bool
+) -> None:
+    from bn import diagram
+    from bn.analysis.decide import solve
+    from bn.decision_draw import influence_dot, influence_spec
+
+    picture = influence_spec(influence, solve(influence, evidence), rankdir.upper())
+    data, renderer = diagram.render_with(influence_dot(picture), fmt)
+    if path is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    diagram.write_bytes(path, data)
+    if as_json:
+        echo_json(
+            {
+                "output": str(path),
+                "format": fmt,
+                "renderer": renderer.name if renderer else None,
+                "spec": picture,
+            }
+        )
+        return
+    how = f"drawn with {renderer.name}" if renderer else "DOT text: render it with `dot -Tsvg`"
+    click.echo(f"wrote {path} (decisions as rectangles, utilities as diamonds, {how})")
 
 
 def _target(output: str | None, fmt: str | None) -> tuple[str, Path | None]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bn.cli.base import cli, flag
-from bn.cli.common import echo_json, json_option, load_model, model_option
+from bn.cli.common import echo_json, json_option, model_option
 from bn.cli.edit import wait_option
 from bn.errors import BNError
 
@@ -52,7 +52,28 @@ def import_(
       bn query --all --model alarm                 # then use it like any model
     """
     from bn.interop import import_network
+    from bn.interop.influence_xdsl import holds_decisions, import_diagram
 
+    if holds_decisions(file):
+        try:
+            diagram = import_diagram(file, out, force)
+        except BNError as error:
+            raise _long_flags(error) from None
+        counts = {
+            "decisions": list(diagram.order),
+            "utilities": [u.id for u in diagram.utilities],
+            "nodes": len(diagram.network) + len(diagram.utilities),
+        }
+        if as_json:
+            form = "xdsl" if file.suffix.lower() == ".xdsl" else "bifxml"
+            echo_json({"file": str(file), "out": str(out), "format": form, **counts})
+        else:
+            click.echo(
+                f"imported {file} (influence diagram): {counts['nodes']} nodes, decisions "
+                f"{', '.join(diagram.order) or '(none)'} -> {out}"
+            )
+            click.echo(f"next: bn check --model {out}; bn decide --model {out}")
+        return
     try:
         imported = import_network(file, out, fmt, force, wait)
     except BNError as error:
@@ -113,7 +134,28 @@ def export(to: Path, fmt: str | None, force: bool, as_json: bool, model_dir: str
         raise BNError(
             "bn export writes a file: name it (the text is read back before it is written)"
         )
-    model = load_model(model_dir)
+    from bn import model_path
+    from bn.validate import load_diagram
+
+    if model_dir is not None and not model_dir.strip():
+        raise BNError("--model is empty: name a model directory (or leave the option out)")
+    diagram = load_diagram(model_path(model_dir))
+    if diagram.decisions or diagram.utilities:
+        from bn.interop.influence_xdsl import export_diagram
+
+        try:
+            count = export_diagram(diagram, to, force)
+        except BNError as error:
+            raise _long_flags(error) from None
+        if as_json:
+            echo_json({"model": str(diagram.network.path), "file": str(to), "nodes": count})
+        else:
+            click.echo(
+                f"exported {diagram.network.path} ({count} nodes: decisions and utilities "
+                f"included) -> {to}; read back: same model"
+            )
+        return
+    model = diagram.network
     try:
         exported = export_network(model, to, fmt, force)
     except BNError as error:

@@ -40,6 +40,7 @@ Examples:
   bn query kaboom KABOOM --joint
   bn query --cases cases.csv KABOOM -o answers.csv   # one row of answers per case
   bn query --cases 'data/*.parquet' --all --dask -o answers.parquet
+  bn query seismic --model examples/oil-wildcatter --policy optimal
 """
 )
 @click.argument("targets", nargs=-1)
@@ -55,6 +56,11 @@ Examples:
 @click.option(
     "-o", "--output", metavar="FILE", help="Where --cases writes (.csv, .parquet, .json)."
 )
+@click.option(
+    "--policy",
+    type=click.Choice(["optimal"]),
+    help="In a model with decisions: each decision not set by --do follows its optimal policy.",
+)
 @evidence_options
 @json_option
 @model_option
@@ -66,6 +72,7 @@ def query(
     use_dask: bool,
     scheduler: str | None,
     output: str | None,
+    policy: str | None,
     given: Given,
     as_json: bool,
     model_dir: str | None,
@@ -73,17 +80,25 @@ def query(
     """Posterior probabilities of TARGETS (default: the model's targets) given evidence.
 
     A target may be written NODE=STATE, as in the analysis commands; the whole distribution of
-    NODE is shown either way. With --cases, each row of FILE is one set of hard evidence (an
-    empty cell is unobserved; an optional `case` column names the rows) and the answer is one
-    row per case: the targets' probabilities, P(evidence) and an error for impossible cases.
+    NODE is shown either way. In a model with decisions, set each decision with --do
+    DECISION=OPTION, or let it follow its optimal policy with --policy optimal (see bn decide).
+    With --cases, each row of FILE is one set of hard evidence (an empty cell is unobserved; an
+    optional `case` column names the rows) and the answer is one row per case: the targets'
+    probabilities, P(evidence) and an error for impossible cases.
     """
+    from bn.analysis.decide import decided
+    from bn.cli.common import Question, diagram_question
     from bn.engine import joint_rows
 
     if cases is not None or use_dask or scheduler or output:
         _cases(targets, all_nodes, joint, cases, use_dask, scheduler, output, given, as_json,
                model_dir)  # fmt: skip
         return
-    q = given.question(model_dir)
+    diagram, evidence = diagram_question(given, model_dir)
+    if diagram.decisions or diagram.utilities:
+        q = Question(decided(diagram, evidence, policy), evidence, given.scenario)
+    else:
+        q = Question(diagram.network, evidence, given.scenario)
     result = answer(q, targets, all_nodes=all_nodes)
     variables, joint_table = joint_rows(q.model, result.targets, q.evidence) if joint else ((), ())
     if as_json:

@@ -22,6 +22,7 @@ from bn.cli.common import (
     model_option,
     percent,
 )
+from bn.errors import BNError
 from bn.evidence import parse_target
 
 
@@ -84,11 +85,21 @@ Examples:
   bn uncertainty KABOOM=yes -e kaboom=yes --threshold 0.5
   bn uncertainty KABOOM=yes --scenario samotsvety --json
   bn uncertainty KABOOM=yes -n 1000000 --seed 7 --hist kaboom.png
+  bn uncertainty --meu --model examples/nuclear-decisions --do nato_response=conventional_strike
 """
 )
-@click.argument("target", metavar="TARGET=STATE")
+@click.argument("target", metavar="TARGET=STATE", required=False)
 @click.option(
-    "-n", "draws", type=DRAWS, default=100_000, show_default=True, help="Number of parameter draws."
+    "-n",
+    "draws",
+    type=DRAWS,
+    default=None,
+    help="Number of parameter draws [default: 100,000; 1,000 with --meu].",
+)
+@click.option(
+    "--meu",
+    is_flag=True,
+    help="In a model with decisions: the spread of the maximum expected utility (no TARGET).",
 )
 @click.option(
     "--seed",
@@ -108,8 +119,9 @@ Examples:
 @json_option
 @model_option
 def uncertainty(
-    target: str,
-    draws: int,
+    target: str | None,
+    draws: int | None,
+    meu: bool,
     seed: int,
     threshold: float | None,
     hist: Path | None,
@@ -129,6 +141,14 @@ def uncertainty(
     from bn import charts
     from bn.analysis import uncertainty as analysis
 
+    if meu:
+        if target is not None or threshold is not None or hist is not None:
+            raise BNError("--meu takes no TARGET, --threshold or --hist: the target is the MEU")
+        _meu(given, model_dir, draws or 1_000, seed, as_json)
+        return
+    if target is None:
+        raise BNError("bn uncertainty needs a TARGET=STATE (or --meu in a model with decisions)")
+    draws = draws or 100_000
     q = given.question(model_dir)
     node, state = parse_target(q.model, target)
     if hist is not None:
@@ -177,3 +197,24 @@ def uncertainty(
         )
     if hist is not None:
         click.echo(f"histogram written to {hist}")
+
+
+def _meu(given: Given, model_dir: str | None, draws: int, seed: int, as_json: bool) -> None:
+    from bn.analysis.decide_sensitivity import meu_uncertainty
+    from bn.cli.common import diagram_question
+
+    diagram, evidence = diagram_question(given, model_dir)
+    result = meu_uncertainty(diagram, evidence, n=draws, seed=seed).to_dict()
+    if as_json:
+        echo_json(given.tag(result))
+        return
+    given.echo(evidence.resolved(diagram.network))
+    click.secho("maximum expected utility", bold=True)
+    click.echo(f"  point    {result['point']:.6g}   (the tables as written)")
+    click.echo(f"  mean     {result['mean']:.6g}")
+    click.echo(f"  median   {result['median']:.6g}")
+    low, high = result["interval_90"]
+    click.echo(f"  90%      {low:.6g} to {high:.6g}")
+    for option, share in result["first_decision_best"].items():
+        click.echo(f"  best first option {option}: {share:.1%} of draws")
+    click.echo(f"{result['n']:,} draws, seed {seed}, {result['uncertain_rows']} uncertain row(s)")
