@@ -108,35 +108,27 @@ def draw(
         depth=depth,
         rankdir=rankdir.upper(),
     )
-    data, renderer = diagram.render_with(diagram.to_dot(picture), fmt)
-    if path is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        return
-    diagram.write_bytes(path, data)
-    if as_json:
-        echo_json(
-            {
-                "output": str(path),
-                "format": fmt,
-                "renderer": renderer.name if renderer else None,
-                "spec": picture,
-            }
-        )
-        return
-    how = f"drawn with {renderer.name}" if renderer else "DOT text: render it with `dot -Tsvg`"
-    click.echo(f"wrote {path} ({len(picture['nodes'])} nodes, {how})")
+    _emit(diagram.to_dot(picture), picture, fmt, path, as_json, f"{len(picture['nodes'])} nodes")
 
 
 def _draw_decisions(
     influence: Any, evidence: Any, fmt: str, path: Path | None, rankdir: str, as_json: bool
 ) -> None:
-    from bn import diagram
     from bn.analysis.decide import solve
     from bn.decision_draw import influence_dot, influence_spec
 
     picture = influence_spec(influence, solve(influence, evidence), rankdir.upper())
-    data, renderer = diagram.render_with(influence_dot(picture), fmt)
+    what = "decisions as rectangles, utilities as diamonds"
+    _emit(influence_dot(picture), picture, fmt, path, as_json, what)
+
+
+def _emit(
+    dot_text: str, picture: Any, fmt: str, path: Path | None, as_json: bool, what: str
+) -> None:
+    """Render the DOT text and write it (to stdout without a path), then say what was drawn."""
+    from bn import diagram
+
+    data, renderer = diagram.render_with(dot_text, fmt)
     if path is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -153,7 +145,7 @@ def _draw_decisions(
         )
         return
     how = f"drawn with {renderer.name}" if renderer else "DOT text: render it with `dot -Tsvg`"
-    click.echo(f"wrote {path} (decisions as rectangles, utilities as diamonds, {how})")
+    click.echo(f"wrote {path} ({what}, {how})")
 
 
 def _target(output: str | None, fmt: str | None) -> tuple[str, Path | None]:
