@@ -439,3 +439,13 @@ def test_import_bifxml_saved_by_pyagrum(tmp_path: Path) -> None:
         assert data["decisions"] == list(diagram.order)
         back = load_diagram(tmp_path / f"d{i}")
         assert solve(back).meu == pytest.approx(solve(diagram).meu, rel=1e-6, abs=1e-6)
+
+
+def test_a_chance_table_of_a_decision_model_is_edited_like_any_other(tmp_path: Path) -> None:
+    model = tmp_path / "oil"
+    shutil.copytree(OIL, model)
+    edit = run("cpt", "set", "oil", "--probs", "0.4,0.4,0.2", "--model", str(model))
+    assert edit.exit_code == 0, edit.output
+    assert "still has" not in edit.stderr  # no error is reported where there is none
+    assert load_diagram(model).network["oil"].table.tolist() == [0.4, 0.4, 0.2]
+    assert run("check", "--model", str(model)).exit_code == 0

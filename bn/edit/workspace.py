@@ -22,7 +22,7 @@ from bn.metadata import alias_map
 from bn.model import Model
 from bn.names import choose
 from bn.numbers import computed_number
-from bn.validate import check as check_model
+from bn.validate import check_diagram
 
 
 class Workspace:
@@ -352,6 +352,13 @@ class StructureError(ModelError):
             f"(only probabilities, sums and ess may be wrong); first fix {len(errors)} error(s):"
         )
         self.args = ("\n".join([head, *(str(p) for p in errors)]),)
+
+
+def check_model(directory: Path) -> tuple[Model | None, list[Problem]]:
+    """`bn.validate.check_diagram`: a model with decisions and utilities is valid to edit too (its
+    chance tables are edited like any other; the model is its network of chance nodes)."""
+    diagram, problems = check_diagram(directory)
+    return (None if diagram is None else diagram.network), problems
 
 
 def survey(directory: Path) -> tuple[Model | None, list[Problem], list[Problem]]:
