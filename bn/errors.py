@@ -48,16 +48,21 @@ class Problem:
         return f"{self.file}:{self.line}" if self.line else self.file
 
     def __str__(self) -> str:
-        text = f"{self.where}: {self.severity}: {self.message}"
-        return f"{text}\n  hint: {self.hint}" if self.hint else text
+        return self.render()
 
-    def to_dict(self) -> dict[str, object]:
+    def render(self, spelling: Callable[[str], str] = str) -> str:
+        """The finding with each `param` reference spelt by `spelling`; `render(param)` keeps
+        the references, for a message that is spelt later (an error's `render`)."""
+        text = f"{self.where}: {self.severity}: {self.message}"
+        return spell(f"{text}\n  hint: {self.hint}" if self.hint else text, spelling)
+
+    def to_dict(self, spelling: Callable[[str], str] = str) -> dict[str, object]:
         return {
             "file": self.file,
             "line": self.line,
             "severity": self.severity,
-            "message": self.message,
-            "hint": self.hint,
+            "message": spell(self.message, spelling),
+            "hint": spell(self.hint, spelling),
         }
 
 
@@ -84,7 +89,7 @@ class ModelError(BNError):
         self.problems = problems
         errors = [p for p in problems if p.severity == "error"]
         head = f"the model has {len(errors)} error(s):"
-        super().__init__("\n".join([head, *(str(p) for p in errors)]))
+        super().__init__("\n".join([head, *(p.render(param) for p in errors)]))
 
 
 class DataError(BNError):
@@ -93,7 +98,7 @@ class DataError(BNError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         head = f"the data has {len(problems)} problem(s):"
-        super().__init__("\n".join([head, *(str(p) for p in problems)]))
+        super().__init__("\n".join([head, *(p.render(param) for p in problems)]))
 
 
 class EvidenceError(BNError):

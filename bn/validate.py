@@ -25,7 +25,7 @@ from bn.csvfiles import (
     sources_list,
 )
 from bn.decisioncheck import check_influence, kind_of, utility_stub
-from bn.errors import ModelError, Problem
+from bn.errors import ModelError, Problem, param
 from bn.files import MODEL_TOML
 from bn.formcheck import form_of, read_compact
 from bn.influence import Diagram, RawUtility, parse_utility, utility_header
@@ -98,7 +98,9 @@ def check_diagram(directory: str | Path) -> tuple[Diagram | None, list[Problem]]
     directory = Path(directory)
     if not directory.is_dir():
         missing = "no such model directory" if not directory.exists() else "not a directory"
-        hint = "give a directory of <node>.csv files with --model DIR (or set $BN_MODEL)"
+        hint = (
+            f"give a directory of <node>.csv files with {param('model_dir')} DIR (or set $BN_MODEL)"
+        )
         return None, [Problem(str(directory), None, missing, hint)]
     recover(directory)  # an edit interrupted by a crash is finished or undone before reading
     problems: list[Problem] = []

@@ -308,6 +308,11 @@ def test_missing_directory(tmp_path: Path) -> None:
     assert model is None and "no such model directory" in problems[0].message
     result = run("check", "--model", str(tmp_path / "absent"))
     assert result.exit_code == 2 and "--model DIR" in result.stderr
+    assert "model_dir DIR" in str(problems[0])  # the library names its parameter
+    hint = json.loads(run("check", "--model", str(tmp_path / "absent"), "--json").stdout)
+    assert "--model DIR" in hint["problems"][0]["hint"]
+    query = run("query", "--model", str(tmp_path / "absent"), "a")
+    assert query.exit_code == 2 and "with --model DIR" in query.stderr
 
 
 def test_undecodable_bytes(tmp_path: Path) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import click
 
-from bn.cli.base import EXIT_BAD_INPUT, cli
+from bn.cli.base import EXIT_BAD_INPUT, cli, flag
 from bn.cli.common import echo_json, json_option, model_option
 from bn.cli.edit import wait_option
 
@@ -51,13 +53,14 @@ def check(fix_sums: bool, wait: float, as_json: bool, model_dir: str | None) -> 
     if path.is_dir():
         problems = [*problems, *leftovers(path)]
     errors = [p for p in problems if p.severity == "error"]
+    spelling = partial(flag, click.get_current_context().command)
     if as_json:
         echo_json(
             {
                 "model": str(path),
                 "valid": model is not None,
                 "fixed": [p.to_dict() for p in fixed],
-                "problems": [p.to_dict() for p in problems],
+                "problems": [p.to_dict(spelling) for p in problems],
             }
         )
     else:
@@ -65,7 +68,7 @@ def check(fix_sums: bool, wait: float, as_json: bool, model_dir: str | None) -> 
             click.echo(f"fixed {p.where}: {p.message}")
         for p in problems:
             colour = "red" if p.severity == "error" else "yellow"
-            click.secho(str(p), fg=colour, err=bool(errors))
+            click.secho(p.render(spelling), fg=colour, err=bool(errors))
         warnings = len(problems) - len(errors)
         if diagram is not None:
             kinds = f"{len(diagram.network)} nodes"

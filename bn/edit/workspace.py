@@ -15,7 +15,7 @@ from typing import Any
 
 from bn.csvfiles import decode_text, node_files, parse_toml, scenario_tables
 from bn.edit.sheet import Sheet
-from bn.errors import BNError, ModelError, Problem
+from bn.errors import BNError, ModelError, Problem, param
 from bn.files import DEFAULT_WAIT, MODEL_TOML, SCENARIOS_TOML, ModelLock
 from bn.journal import replace_files
 from bn.metadata import alias_map
@@ -351,7 +351,7 @@ class StructureError(ModelError):
             "this edit finds the files to change through the model's graph, which must be valid "
             f"(only probabilities, sums and ess may be wrong); first fix {len(errors)} error(s):"
         )
-        self.args = ("\n".join([head, *(str(p) for p in errors)]),)
+        self.args = ("\n".join([head, *(p.render(param) for p in errors)]),)
 
 
 def check_model(directory: Path) -> tuple[Model | None, list[Problem]]:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bn.csvfiles import ID_PATTERN, RESERVED
-from bn.errors import FileFormatError, ModelError, Problem
+from bn.errors import FileFormatError, ModelError, Problem, param
 from bn.model import Model, Node
 from bn.numbers import format_number
 
@@ -289,4 +289,4 @@ def unsupported(file: str, line: int | None, node: str, what: str, hint: str) ->
 def failure(file: str, form: str, problems: Sequence[Problem]) -> FileFormatError:
     """All the problems found in a file, as one error."""
     head = f"cannot import {file} as {form}: {len(problems)} problem(s)"
-    return FileFormatError("\n".join([head, *(str(p) for p in problems)]))
+    return FileFormatError("\n".join([head, *(p.render(param) for p in problems)]))
