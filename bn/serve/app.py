@@ -460,6 +460,15 @@ def create_app(
         from bn.edit.tables import set_rows, show
         from bn.edit.workspace import Workspace
 
+        node = request.path_params["node"]
+        compact_id = _compact_id(root, node)
+        if compact_id is not None:
+            raise BNError(
+                f"{compact_id} is a compact node: the page computes edits of its parameters in "
+                f"memory but cannot save them yet; write them into {compact_id}.csv (or "
+                f"model.toml for a ranked node's variance and function), or run "
+                f"`bn cpt expand {compact_id}` to save table cells"
+            )
         try:
             edit = json.loads(body)
         except ValueError:
@@ -472,15 +481,6 @@ def create_app(
         probabilities = edit.get("probabilities") or {}
         if not isinstance(probabilities, dict):
             raise BNError('"probabilities" must be an object {STATE: P}')
-        node = request.path_params["node"]
-        compact_id = _compact_id(root, node)
-        if compact_id is not None:
-            raise BNError(
-                f"{compact_id} is a compact node: the page computes edits of its parameters in "
-                f"memory but cannot save them yet; write them into {compact_id}.csv (or "
-                f"model.toml for a ranked node's variance and function), or run "
-                f"`bn cpt expand {compact_id}` to save table cells"
-            )
         with saving, Workspace(root) as ws:  # the writers' lock, as every bn edit takes it
             lines = set_rows(
                 ws,
