@@ -308,7 +308,7 @@ def create_app(
         q, given, base, edits = ask(params)
         compare = dict(params).get("compare") or None
         found = answer(q, all_nodes=True)  # the one inference of the question: spec and answer
-        every = _every_node(q.model, q.evidence, found.posteriors)
+        every = compact.every_node(q.model, q.evidence, found.posteriors)
         spec = diagram.question_spec(
             base,
             q.model,
@@ -461,7 +461,7 @@ def create_app(
         from bn.edit.workspace import Workspace
 
         node = request.path_params["node"]
-        compact_id = _compact_id(root, node)
+        compact_id = compact.compact_id(root, node)
         if compact_id is not None:
             raise BNError(
                 f"{compact_id} is a compact node: the page computes edits of its parameters in "
@@ -528,26 +528,6 @@ def create_app(
         middleware=[Middleware(Guard, hosts=hosts)],
         exception_handlers={404: not_found, 405: not_found},
     )
-
-
-def _compact_id(root: Path, name: str) -> str | None:
-    """The id of node `name` if model.toml declares it compact, else None."""
-    from bn.edit.forms import compact_node
-    from bn.edit.workspace import Workspace
-
-    node = compact_node(Workspace(root, wait=None), name)
-    return None if node is None else node.id
-
-
-def _every_node(
-    model: Model, evidence: Any, found: dict[str, dict[str, float]]
-) -> dict[str, dict[str, float]]:
-    """Every node's posterior from a query's answer: a node fixed by evidence or do() (which
-    the answer leaves out) is certain of its state."""
-    every = dict(found)
-    for node_id, value in {**evidence.hard, **evidence.do}.items():
-        every.setdefault(node_id, {s: float(s == value) for s in model[node_id].states})
-    return every
 
 
 def _own_names() -> set[str]:

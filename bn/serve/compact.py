@@ -1,4 +1,5 @@
-"""What-if edits of a compact node's parameters in the page, made in memory.
+"""What-if edits of a compact node's parameters in the page, made in memory (and two helpers of
+the page's answers: which node is compact, every node's posterior from one query).
 
 A compact node (noisy-OR, noisy-MAX, ranked) is edited by its parameters, not by the cells of
 its expanded table: the edit changes the form and the node's table is expanded again, so every
@@ -23,12 +24,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bn.csvfiles import SUM_TOLERANCE
 from bn.errors import BNError
+from bn.evidence import Evidence
 from bn.forms import FUNCTIONS, LEAK, NoisyMax, Ranked
 from bn.model import Model, Node
 
@@ -157,3 +160,23 @@ def _ranked(node: Node, form: Ranked, edit: Mapping[str, Any]) -> Ranked:
         '{"node", "weight": PARENT, "value": W}, {"node", "variance": V}, '
         '{"node", "function": F} or {"node", "mix": [LOW, HIGH]}'
     )
+
+
+def compact_id(root: Path, name: str) -> str | None:
+    """The id of node `name` if model.toml declares it compact, else None."""
+    from bn.edit.forms import compact_node
+    from bn.edit.workspace import Workspace
+
+    node = compact_node(Workspace(root, wait=None), name)
+    return None if node is None else node.id
+
+
+def every_node(
+    model: Model, evidence: Evidence, found: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Every node's posterior from a query's answer: a node fixed by evidence or do() (which
+    the answer leaves out) is certain of its state."""
+    every = dict(found)
+    for node_id, value in {**evidence.hard, **evidence.do}.items():
+        every.setdefault(node_id, {s: float(s == value) for s in model[node_id].states})
+    return every
