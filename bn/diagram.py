@@ -188,10 +188,12 @@ def question_spec(
     focus: str | None = None,
     depth: int | None = None,
     rankdir: str = "TB",
+    found: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Any]:
     """The spec `bn draw` draws for a question: `model` and resolved `evidence` are `base` after
     `scenario` (named in the caption); `compare` names a scenario ('baseline': no evidence when
-    the model has none of that name) whose posteriors every state is compared with."""
+    the model has none of that name) whose posteriors every state is compared with. `found`:
+    every node's posterior under `evidence`, when the caller has computed it already."""
     from bn import scenarios
 
     other = None
@@ -206,7 +208,7 @@ def question_spec(
         notes.append("given: " + "; ".join(evidence.describe()))
     return spec(
         model,
-        posteriors(model, evidence),
+        posteriors(model, evidence) if found is None else found,
         evidence,
         compare=other,
         focus=focus,

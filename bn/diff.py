@@ -129,6 +129,17 @@ def _form_cells(old: Node, new: Node) -> list[dict[str, Any]] | None:
     return None
 
 
+def _form_text(node: Node) -> str:
+    """How a node's file holds its table: 'noisy-max: 9 rows', 'ranked (wmean): 2 weights',
+    'full table: 81 rows'."""
+    form = node.form
+    if isinstance(form, NoisyMax):
+        return f"{form.form}: {len(form.labels)} rows"
+    if isinstance(form, Ranked):
+        return f"ranked: {len(form.parents)} weights"
+    return f"full table: {math.prod(node.parent_shape)} rows"
+
+
 def _cells(old: Node, new: Node) -> list[dict[str, Any]]:
     """Changed probabilities, ess and notes of two tables with the same shape (new names)."""
     compact = _form_cells(old, new)
@@ -261,7 +272,9 @@ def compare(
         if before_id not in old.ids:
             continue
         before = old[before_id]
-        entry: dict[str, Any] = {"node": node.id, "structure": None, "cells": []}
+        entry: dict[str, Any] = {"node": node.id, "structure": None, "form": None, "cells": []}
+        if _form_text(before) != _form_text(node):
+            entry["form"] = [_form_text(before), _form_text(node)]
         parents = [renamed.get(p, p) for p in before.parents]
         if (
             parents != list(node.parents)
@@ -279,7 +292,7 @@ def compare(
             }
         else:
             entry["cells"] = _cells(before, node)
-        if entry["structure"] or entry["cells"]:
+        if entry["structure"] or entry["form"] or entry["cells"]:
             tables.append(entry)
     targets = [t for t in new.default_targets() if old_id.get(t, t) in old.ids]
     posteriors: dict[str, dict[str, dict[str, float | None]]] = {}

@@ -42,6 +42,7 @@ def test_changed_cells_and_posteriors(pair: tuple[Path, Path]) -> None:
         {
             "node": "nuclear_war",
             "structure": None,
+            "form": None,
             "cells": [
                 {"when": when, "column": "no", "old": 0.3, "new": 0.4},
                 {"when": when, "column": "yes", "old": 0.7, "new": 0.6},

@@ -359,3 +359,63 @@ def test_target_analyses_and_downloads(page: Any, server: Server):
             page.click(link)
         text = Path(info.value.path()).read_text(encoding="utf-8")
         assert text.startswith(start), link
+
+
+def test_compact_nodes_show_and_edit_their_parameters(browser: Any, tmp_path: Path):
+    """A noisy-MAX node's panel holds its nine rows (the 81 on request), a ranked node's its
+    weights and variance; editing them answers as the files with the same numbers would."""
+    from tests.conftest import ROOT, run_json
+
+    model = Path(shutil.copytree(ROOT / "examples" / "compact", tmp_path / "compact"))
+    files = {p.name: p.read_bytes() for p in model.iterdir()}
+    twin = Path(shutil.copytree(model, tmp_path / "twin"))
+    for name, old, new in (
+        ("outage.csv", "power,failed,0.05,0.95", "power,failed,0.5,0.5"),
+        ("model.toml", "variance = 0.02", "variance = 0.05"),
+    ):
+        (twin / name).write_text((twin / name).read_text().replace(old, new))
+    by_hand = run_json("query", "--all", "--model", str(twin))["posteriors"]
+    running = Server(model)
+    try:
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, bypass_csp=True)
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        open_page(tab, running.url)
+        banner = 'g.node[data-node="outage"] g.banner text'
+        assert tab.text_content(banner) == "noisy-max: 9 rows for 81"
+        panel(tab, "outage")
+        tab.wait_for_selector("#node-panel .compact")
+        assert tab.locator("#node-panel tr[data-link]").count() == 9
+        assert tab.locator("#node-panel table[data-role=expanded]").count() == 0
+        cell = tab.locator('input[data-cell="outage|link:power=failed|yes"]')
+        count = updates(tab)
+        cell.fill("0.5")
+        cell.dispatch_event("change")
+        after(tab, count)
+        tab.wait_for_selector("[data-role=unsaved]")
+        panel(tab, "response")
+        variance = tab.locator('#node-panel input[data-param="variance"]')
+        count = updates(tab)
+        variance.fill("0.05")
+        variance.dispatch_event("change")
+        after(tab, count)
+        for node in ("outage", "response", "sla_breach"):
+            for state, value in by_hand[node].items():
+                assert p(tab, node, state) == pytest.approx(value, abs=1e-9)
+        panel(tab, "outage")
+        tab.wait_for_selector('input[data-cell="outage|link:power=failed|yes"].edited')
+        tab.click("#node-panel [data-role=expand]")
+        tab.wait_for_selector("#node-panel table[data-role=expanded]")
+        rows = tab.locator("#node-panel table[data-role=expanded] tbody tr")
+        assert rows.count() == 81
+        texts = [" ".join(rows.nth(i).inner_text().split()) for i in range(rows.count())]
+        assert "failed degraded ok ok 0.396 0.604" in texts  # 0.99 x 0.5 x 0.8, with the edit
+        tab.click("[data-role=unsaved] #save")
+        tab.wait_for_selector("#error:not([hidden])")
+        assert "outage is a compact node" in tab.text_content("#error")
+        assert {p.name: p.read_bytes() for p in model.iterdir()} == files  # nothing written
+        assert not errors
+        context.close()
+    finally:
+        running.stop()

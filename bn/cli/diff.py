@@ -70,6 +70,9 @@ def report_lines(report: dict[str, Any]) -> list[str]:
                 before = ", ".join(old) if old is not None else "(a new node)"
                 lines.append(f"  states of parent {parent}: {before} → {', '.join(new)}")
             continue
+        if table["form"]:
+            old, new = table["form"]
+            lines.append(f"  written as {old} → {new}")
         rows: dict[str, list[str]] = {}
         for cell in table["cells"]:
             rows.setdefault(_when(cell["when"]), []).append(

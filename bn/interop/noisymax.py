@@ -6,6 +6,11 @@ strongest to the distinguished one, which comes last) and `<parameters>`: for ea
 each of its states in strengths order, the child's distribution; then the leak. A distinguished
 parent state's distribution puts everything on the child's absent state. The parameters are
 Díez's, as bn's (a link is what its cause produces with the leak switched off).
+
+This is SMILE's layout (its `DSL_noisyMAX::GetOutcomeOfStrength(parent, k)` is the k-th entry
+of the parent's strengths, and the last column of each parent is the constrained one), checked
+against files saved by GeNIe 2.0, whose noisy-OR expands to the table GeNIe itself wrote for
+the same node (README, "Moving models in and out").
 """
 
 from __future__ import annotations
@@ -106,7 +111,7 @@ def _form(item: dict[str, Any], parent_states: dict[str, tuple[str, ...]], file:
             raise fail(file, line, f"{name}: the link of {parent}={state} is not a distribution")
     labels.append((LEAK, ""))
     links.append(rows[-1])
-    # rows in parent order, each parent's states in its own order (as bn writes them)
+    # rows in parent order, each parent's states in its own order (as bn.formcheck reads them)
     order = sorted(
         range(len(labels) - 1),
         key=lambda r: (
@@ -145,26 +150,26 @@ def attach(model: Model, found: list[dict[str, Any]], renamed: dict[str, str], f
 
 
 def _genie_layout(form: NoisyMax) -> bool:
-    """Whether the child's and every parent's absent state come last, as GeNIe lays them out."""
-    return form.absent == form.states[-1] and all(
-        off == states[-1]
-        for off, states in zip(form.parent_absent, form.parent_states, strict=True)
-    )
+    """Whether the child's absent state comes last, as GeNIe's distinguished state must (a
+    parent's distinguished state can be any of its states: `<strengths>` puts it last)."""
+    return form.absent == form.states[-1]
 
 
 def noisy_warnings(model: Model) -> list[str]:
     """The noisy nodes an XDSL export writes as full tables."""
     return [
-        f"{node.id}: written as its full table; GeNIe's noisy-MAX wants the absent states last "
-        "(the child's and each parent's)"
+        f"{node.id}: written as its full table; GeNIe's noisy-MAX wants the child's absent "
+        f"state ({node.form.absent}) last"
         for node in model
         if isinstance(node.form, NoisyMax) and not _genie_layout(node.form)
     ]
 
 
 def write_noisymax(root: Any, model: Model) -> None:
-    """Replace the `<cpt>` of each noisy node whose absent states come last (GeNIe's layout) by a
-    `<noisymax>`; the others stay full tables (`noisy_warnings` names them)."""
+    """Replace the `<cpt>` of each noisy node whose child's absent state comes last (GeNIe's
+    layout) by a `<noisymax>`; the others stay full tables (`noisy_warnings` names them).
+    `<strengths>` lists each parent's present states in their order, then its absent one (the
+    order of the present ones does not change the table)."""
     import xml.etree.ElementTree as etree
 
     elements = {e.get("id"): e for e in root.iterfind("nodes/cpt")}
@@ -177,10 +182,13 @@ def write_noisymax(root: Any, model: Model) -> None:
         for child in element.findall("probabilities"):
             element.remove(child)
         strengths, parameters = [], []
-        for parent, states in zip(form.parents, form.parent_states, strict=True):
-            strengths += [str(i) for i in range(len(states))]
-            for state in states[:-1]:
-                parameters += list(form.rows[form.row_of(parent, state)])
+        for parent, states, off in zip(
+            form.parents, form.parent_states, form.parent_absent, strict=True
+        ):
+            present = [i for i, state in enumerate(states) if state != off]
+            strengths += [str(i) for i in (*present, states.index(off))]
+            for i in present:
+                parameters += list(form.rows[form.row_of(parent, states[i])])
             parameters += [0.0] * (node.card - 1) + [1.0]
         parameters += list(form.rows[-1])
         etree.SubElement(element, "strengths").text = " ".join(strengths)

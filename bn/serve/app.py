@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bn.cli.common import Given, Question
 from bn.errors import BNError, EvidenceError, ModelError
 from bn.model import Model
+from bn.serve import compact
 from bn.serve import question as web
 from bn.serve.watch import Loaded, Watch
 
@@ -203,8 +204,9 @@ def create_app(
         from bn.edit.workspace import Workspace
         from bn.scenarios import overlay
 
+        tables = [e for e in edits if not compact.is_compact_edit(e)]
         ws = Workspace(root, wait=None)  # computed in memory only: no writer's lock
-        for edit in edits:
+        for edit in tables:
             set_rows(
                 ws,
                 edit["node"],
@@ -212,11 +214,16 @@ def create_app(
                 None,
                 {str(k): _number_text(v) for k, v in edit["probabilities"].items()},
             )
-        with tempfile.TemporaryDirectory(prefix="bn-serve-") as scratch:
-            for path, text in ws.pending().items():
-                if text is not None:
-                    (Path(scratch) / path).write_text(text, encoding="utf-8")
-            return overlay(model, scratch)
+        if tables:
+            with tempfile.TemporaryDirectory(prefix="bn-serve-") as scratch:
+                for path, text in ws.pending().items():
+                    if text is not None:
+                        (Path(scratch) / path).write_text(text, encoding="utf-8")
+                model = overlay(model, scratch)
+        for edit in edits:
+            if compact.is_compact_edit(edit):  # a compact node's parameters, re-expanded
+                model = compact.apply(model, edit)
+        return model
 
     # --- the page ------------------------------------------------------------------------------
 
@@ -300,14 +307,17 @@ def create_app(
         now, model = loaded()
         q, given, base, edits = ask(params)
         compare = dict(params).get("compare") or None
+        found = answer(q, all_nodes=True)  # the one inference of the question: spec and answer
+        every = compact.every_node(q.model, q.evidence, found.posteriors)
         spec = diagram.question_spec(
             base,
             q.model,
             q.evidence,
             scenario=given.scenario,
             compare=compare,
+            found=every,
         )
-        result = given.tag(answer(q, all_nodes=True).to_dict())
+        result = given.tag(found.to_dict())
         out: dict[str, Any] = {
             "version": now.version,
             "spec": spec,
@@ -317,10 +327,8 @@ def create_app(
         if compare:
             out["draw_command"] = web.command(given, ["draw", "--compare", compare], model_arg)
         if edits:
-            saved = answer(given.question(model=model))
-            now_targets = answer(q)
-            out["saved"] = {"targets": saved.to_dict()["posteriors"],
-                            "edited": now_targets.to_dict()["posteriors"]}  # fmt: skip
+            saved = answer(given.question(model=model)).to_dict()["posteriors"]
+            out["saved"] = {"targets": saved, "edited": {t: every[t] for t in saved}}
         return out
 
     @endpoint(("rankdir",))
@@ -399,12 +407,25 @@ def create_app(
 
         return run
 
-    @endpoint(())
+    @endpoint(("expanded", "cpt"))
     def cpt(request: Request, params: Any) -> Any:
+        """`bn cpt show NODE --json` (`expanded=1`: with `--expanded`); a compact node's
+        parameters and expansion with the unsaved edits of `cpt=` made."""
+        from bn.edit.forms import compact_node, show_compact
         from bn.edit.tables import show
         from bn.edit.workspace import Workspace
 
-        return show(Workspace(root, wait=None), request.path_params["node"])
+        ws = Workspace(root, wait=None)
+        node = compact_node(ws, request.path_params["node"])
+        if node is None:
+            return show(ws, request.path_params["node"])
+        edits = web.edits(params)
+        if edits:
+            node = with_edits(loaded()[1], edits)[node.id]
+        data = show_compact(node)
+        if dict(params).get("expanded", "0") not in ("0", ""):
+            data["table"] = node.table.tolist()
+        return data
 
     # --- the one write -------------------------------------------------------------------------
 
@@ -439,6 +460,15 @@ def create_app(
         from bn.edit.tables import set_rows, show
         from bn.edit.workspace import Workspace
 
+        node = request.path_params["node"]
+        compact_id = compact.compact_id(root, node)
+        if compact_id is not None:
+            raise BNError(
+                f"{compact_id} is a compact node: the page computes edits of its parameters in "
+                f"memory but cannot save them yet; write them into {compact_id}.csv (or "
+                f"model.toml for a ranked node's variance and function), or run "
+                f"`bn cpt expand {compact_id}` to save table cells"
+            )
         try:
             edit = json.loads(body)
         except ValueError:
@@ -451,7 +481,6 @@ def create_app(
         probabilities = edit.get("probabilities") or {}
         if not isinstance(probabilities, dict):
             raise BNError('"probabilities" must be an object {STATE: P}')
-        node = request.path_params["node"]
         with saving, Workspace(root) as ws:  # the writers' lock, as every bn edit takes it
             lines = set_rows(
                 ws,

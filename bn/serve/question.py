@@ -21,6 +21,7 @@ from typing import Any
 
 from bn.cli.common import Given
 from bn.errors import BNError
+from bn.serve.compact import is_compact_edit
 
 # Query key -> the field of `Given` it fills, and the CLI flag that carries it.
 EVIDENCE_KEYS = {"e": ("hard", "-e"), "do": ("do", "--do"), "likelihood": ("likelihood",
@@ -83,7 +84,8 @@ def given(params: Iterable[tuple[str, str]]) -> Given:
 
 
 def edits(params: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
-    """Unsaved table edits (`cpt={"node": ..., "when": {...}, "probabilities": {...}}`)."""
+    """Unsaved edits: of a table (`cpt={"node": ..., "when": {...}, "probabilities": {...}}`) or
+    of a compact node's parameters (`bn.serve.compact`)."""
     found = []
     for key, value in params:
         if key != "cpt":
@@ -92,6 +94,9 @@ def edits(params: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
             edit = json.loads(value)
         except ValueError:
             edit = None
+        if isinstance(edit, dict) and isinstance(edit.get("node"), str) and is_compact_edit(edit):
+            found.append(edit)
+            continue
         if not (
             isinstance(edit, dict)
             and isinstance(edit.get("node"), str)
@@ -100,7 +105,9 @@ def edits(params: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
         ):
             raise BNError(
                 f"cpt={value}: write a JSON object "
-                '{"node": NODE, "when": {PARENT: STATE}, "probabilities": {STATE: P}}'
+                '{"node": NODE, "when": {PARENT: STATE}, "probabilities": {STATE: P}} '
+                '(a compact node: {"node": NODE, "link": "PARENT=STATE", "probabilities": ...}, '
+                '"weight", "variance", "function" or "mix"; see the README)'
             )
         found.append(edit)
     return found

@@ -14,7 +14,7 @@ const state = {
   compare: "",
   node: "",
   target: "",
-  edits: [], // unsaved table edits: {node, when, probabilities}
+  edits: [], // unsaved edits: {node, when, probabilities}, or a compact node's (see compactTable)
   model: null,
   layout: null,
   view: null,
@@ -70,7 +70,7 @@ function tag(node) {
   if (node.mark === "do") return `do(${node.given}): set, incoming links cut`;
   if (node.mark === "likelihood") return `likelihood evidence  ${weights(node.given)}`;
   if (node.mark === "soft") return `soft evidence (fixed marginal)  ${weights(node.given)}`;
-  return "";
+  return node.form || "";
 }
 
 // --- the URL ----------------------------------------------------------------------------------
@@ -489,10 +489,19 @@ async function renderPanel() {
   panel.append(evidenceForm(info));
   const table = el("div", { class: "cpt" }, "loading the table…");
   panel.append(table);
-  const { status, body } = await getJSON(`/api/cpt/${encodeURIComponent(info.id)}`);
+  const { status, body } = await getJSON(cptURL(info.id, false));
   table.textContent = "";
   if (status !== 200) { table.append(el("p", { class: "error" }, body.error || "cannot read the table")); return; }
-  table.append(cptTable(body));
+  table.append(body.form ? compactTable(body) : cptTable(body));
+}
+
+// A node's table as `bn cpt show --json` gives it; a compact node's with its unsaved edits made.
+function cptURL(id, expanded) {
+  const params = new URLSearchParams();
+  for (const edit of state.edits) if (edit.node === id && !edit.when) params.append("cpt", JSON.stringify(edit));
+  if (expanded) params.append("expanded", "1");
+  const text = params.toString();
+  return `/api/cpt/${encodeURIComponent(id)}` + (text ? "?" + text : "");
 }
 
 function evidenceForm(info) {
@@ -590,6 +599,150 @@ function cptTable(cpt) {
   return box;
 }
 
+// A compact node: its parameters are what the analyst edits (each change is re-expanded by the
+// server); the full table it stands for is shown on request, read-only.
+const FUNCTIONS = ["wmean", "wmin", "wmax", "mixminmax"];
+
+function slot(edit) {
+  if (edit.link !== undefined) return "link:" + edit.link;
+  if (edit.weight !== undefined) return "weight:" + edit.weight;
+  return ["variance", "function", "mix"].find((k) => edit[k] !== undefined) || "";
+}
+
+function compactEdit(node, key) {
+  return state.edits.find((e) => e.node === node && !e.when && slot(e) === key);
+}
+
+function whatIfCompact(edit) {
+  state.edits = state.edits.filter((e) => !(e.node === edit.node && !e.when && slot(e) === slot(edit)));
+  state.edits.push(edit);
+  ask();
+}
+
+function numberInput(attrs, value, edited, onChange) {
+  const input = el("input", { type: "number", step: "any", ...attrs });
+  input.value = value === null || value === undefined ? "" : String(value);
+  if (edited) input.classList.add("edited");
+  input.addEventListener("change", () => {
+    const p = Number(input.value);
+    if (input.value.trim() !== "" && isFinite(p)) onChange(p);
+  });
+  return input;
+}
+
+function compactTable(cpt) {
+  const box = el("div", { class: "compact", "data-form": cpt.form });
+  const p = cpt.parameters;
+  if (cpt.form === "ranked") {
+    box.append(el("h3", {}, `Ranked node (${cpt.file}): ${p.function} of ${cpt.parents.length} parent(s), ${cpt.expanded_rows} rows expanded`));
+    box.append(el("p", { class: "hint" }, `levels, lowest first: ${p.levels.join(", ")}`));
+    const fn = el("select", { "data-param": "function", "aria-label": `function of ${cpt.node}` });
+    for (const f of FUNCTIONS) fn.append(el("option", { value: f }, f));
+    fn.value = p.function;
+    if (compactEdit(cpt.node, "function")) fn.classList.add("edited");
+    fn.addEventListener("change", () => whatIfCompact({ node: cpt.node, function: fn.value }));
+    const variance = numberInput({ min: "0", "data-param": "variance", "aria-label": `variance of ${cpt.node}` }, p.variance,
+      compactEdit(cpt.node, "variance"), (v) => whatIfCompact({ node: cpt.node, variance: v }));
+    box.append(el("label", {}, "function "), fn, el("label", {}, " variance "), variance);
+    const table = el("table");
+    const head = el("tr");
+    head.append(el("th", {}, "parent"), el("th", {}, "weight"));
+    const thead = el("thead");
+    thead.append(head);
+    table.append(thead);
+    const rows = el("tbody");
+    for (const [parent, weight] of Object.entries(p.weights)) {
+      const tr = el("tr");
+      tr.append(el("td", {}, parent));
+      const td = el("td", { class: "number" });
+      td.append(numberInput({ min: "0", "data-param": `weight:${parent}`, "aria-label": `weight of ${parent}` }, weight,
+        compactEdit(cpt.node, "weight:" + parent), (w) => whatIfCompact({ node: cpt.node, weight: parent, value: w })));
+      tr.append(td);
+      rows.append(tr);
+    }
+    table.append(rows);
+    box.append(table);
+    if (p.function === "mixminmax") {
+      const mix = p.mix || [1, 1];
+      const edited = compactEdit(cpt.node, "mix");
+      const low = numberInput({ min: "0", "data-param": "mix:min", "aria-label": "weight of the minimum" }, mix[0], edited, (w) => whatIfCompact({ node: cpt.node, mix: [w, Number(high.value)] }));
+      const high = numberInput({ min: "0", "data-param": "mix:max", "aria-label": "weight of the maximum" }, mix[1], edited, (w) => whatIfCompact({ node: cpt.node, mix: [Number(low.value), w] }));
+      box.append(el("label", {}, "mix: min "), low, el("label", {}, " max "), high);
+    }
+  } else {
+    const name = cpt.form === "noisy-or" ? "Noisy-OR" : "Noisy-MAX";
+    box.append(el("h3", {}, `${name} (${cpt.file}): ${p.links.length + 1} rows for ${cpt.expanded_rows}`));
+    const absent = Object.entries(p.parent_absent).map(([k, v]) => `${k}=${v}`).join(", ");
+    box.append(el("p", { class: "hint" }, `absent: ${cpt.node}=${p.absent}; ${absent}. A link is what its cause alone produces; the leak, every other cause.`));
+    const table = el("table");
+    const head = el("tr");
+    head.append(el("th", {}, "parent"), el("th", {}, "state"));
+    for (const s of cpt.states) head.append(el("th", {}, s));
+    head.append(el("th", {}, "ess"), el("th", {}, "note"));
+    const thead = el("thead");
+    thead.append(head);
+    table.append(thead);
+    const rows = el("tbody");
+    for (const row of [...p.links, { ...p.leak, parent: "leak", state: "" }]) {
+      const link = row.parent === "leak" && row.state === "" ? "leak" : `${row.parent}=${row.state}`;
+      const edit = compactEdit(cpt.node, "link:" + link);
+      const tr = el("tr", { "data-link": link });
+      tr.append(el("td", {}, row.parent), el("td", {}, row.state));
+      for (const s of cpt.states) {
+        const td = el("td", { class: "number" });
+        td.append(numberInput({ min: "0", max: "1", "data-cell": `${cpt.node}|link:${link}|${s}`, "aria-label": `P(${s} | link ${link})` },
+          row.probabilities[s], edit && edit.probabilities[s] !== undefined,
+          (v) => whatIfCompact({ node: cpt.node, link, probabilities: { [s]: v } })));
+        tr.append(td);
+      }
+      tr.append(el("td", { class: "number" }, row.ess === null ? "" : String(row.ess)));
+      const note = row.note || "";
+      tr.append(el("td", { class: "note", title: note }, note.length > 70 ? note.slice(0, 68) + "…" : note));
+      rows.append(tr);
+    }
+    table.append(rows);
+    box.append(table);
+  }
+  const slotBox = el("div", { class: "expanded" });
+  const button = el("button", { type: "button", "data-role": "expand", "aria-expanded": "false" }, `Show the expanded table (${cpt.expanded_rows} rows)`);
+  button.addEventListener("click", async () => {
+    if (slotBox.childNodes.length) { slotBox.textContent = ""; button.setAttribute("aria-expanded", "false"); return; }
+    const { status, body } = await getJSON(cptURL(cpt.node, true));
+    if (status !== 200) { slotBox.append(el("p", { class: "error" }, body.error || "cannot expand the table")); return; }
+    slotBox.append(expandedTable(body));
+    button.setAttribute("aria-expanded", "true");
+  });
+  box.append(button, slotBox);
+  return box;
+}
+
+// The table a compact node stands for, rows in parent-state order (read-only: edit the parameters).
+function expandedTable(cpt) {
+  const byId = new Map(state.model.nodes.map((n) => [n.id, n]));
+  const parents = cpt.parents.map((id) => byId.get(id).states.map((s) => s.name));
+  const table = el("table", { "data-role": "expanded" });
+  const head = el("tr");
+  for (const id of cpt.parents) head.append(el("th", {}, id));
+  for (const s of cpt.states) head.append(el("th", {}, s));
+  const thead = el("thead");
+  thead.append(head);
+  table.append(thead);
+  const rows = el("tbody");
+  const walk = (cells, depth, combo) => {
+    if (depth === parents.length) {
+      const tr = el("tr");
+      for (const s of combo) tr.append(el("td", {}, s));
+      cells.forEach((p) => tr.append(el("td", { class: "number" }, String(Math.round(p * 1e6) / 1e6))));
+      rows.append(tr);
+      return;
+    }
+    parents[depth].forEach((s, i) => walk(cells[i], depth + 1, [...combo, s]));
+  };
+  walk(cpt.table, 0, []);
+  table.append(rows);
+  return table;
+}
+
 function whatIf(node, when, name, value) {
   const p = Number(value);
   if (value.trim() === "" || !isFinite(p)) return;
@@ -604,7 +757,7 @@ function showUnsaved(saved) {
   slot.textContent = "";
   if (!state.edits.length) return;
   const box = el("div", { "data-role": "unsaved", role: "status" });
-  box.append(el("strong", {}, `Unsaved: ${state.edits.length} table edit(s), computed in memory. `));
+  box.append(el("strong", {}, `Unsaved: ${state.edits.length} edit(s), computed in memory. `));
   if (saved) {
     const parts = Object.entries(saved.edited).map(([node, dist]) => {
       const before = saved.targets[node] || {};
@@ -627,11 +780,13 @@ function showUnsaved(saved) {
 
 async function saveEdits() {
   const messages = [];
-  for (const edit of state.edits) {
+  // compact nodes' edits first: the server refuses them before any table edit is written
+  for (const edit of [...state.edits.filter((e) => !e.when), ...state.edits.filter((e) => e.when)]) {
     const response = await fetch(`/api/cpt/${encodeURIComponent(edit.node)}`, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-BN-Token": CONFIG.token },
-      body: JSON.stringify({ when: edit.when, probabilities: edit.probabilities }),
+      // a compact node's edit is sent as it is: the server says it cannot save it yet
+      body: JSON.stringify(edit.when ? { when: edit.when, probabilities: edit.probabilities } : edit),
     });
     const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
     if (response.status !== 200) { showError(body); return; }
