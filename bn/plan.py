@@ -164,18 +164,16 @@ def _grad_vars(variables: tuple[str, ...], batched: bool) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class _Grad:
-    """d total / d operand from d total / d out and the other operand, broadcast back over the
-    operand's axes that the forward step summed away (`shape` with ones there, then `full`)."""
+    """d total / d operand from d total / d out and the other operand, with size-one axes where
+    the forward step summed the operand's axes away (`shape`). Only a leaf has such axes (an
+    intermediate keeps just the variables still needed), and its marginal broadcasts over them."""
 
     pair: _Pair
     shape: tuple[int, ...] | None
-    full: tuple[int, ...]
 
     def __call__(self, g: np.ndarray, other: np.ndarray) -> np.ndarray:
         grad = self.pair(g, other)
-        if self.shape is None:
-            return grad
-        return np.broadcast_to(grad.reshape(self.shape), self.full)
+        return grad if self.shape is None else grad.reshape(self.shape)
 
 
 @dataclass(frozen=True)
@@ -376,7 +374,7 @@ def _make_step(
         shape = None
         if kept != full:
             shape = tuple(sizes[v] if v in kept else 1 for v in full)
-        return _Grad(_Pair.make(gout, other, kept, sizes), shape, tuple(sizes[v] for v in full))
+        return _Grad(_Pair.make(gout, other, kept, sizes), shape)
 
     return _Step(x, y, _Pair.make(xi, yi, out, sizes), BATCH in out, grad(xi, yi), grad(yi, xi))
 
