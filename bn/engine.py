@@ -222,11 +222,14 @@ def _posterior(
     marginals = {}
     for t in ids:
         if t in given.hard:
-            point = np.zeros(model[t].card)
-            point[given.hard[t]] = 1.0
-            marginals[t] = np.broadcast_to(point, (*given.mass.shape, point.size)).copy()
+            marginal = np.zeros(model[t].card)
+            marginal[given.hard[t]] = 1.0
         else:
-            marginals[t] = np.broadcast_to(found[t], (*given.mass.shape, model[t].card)).copy()
+            marginal = found[t]  # a new array of its own
+        shape = (*given.mass.shape, model[t].card)
+        if marginal.shape != shape:
+            marginal = np.broadcast_to(marginal, shape).copy()
+        marginals[t] = marginal
         if given.log_mass.ndim:  # parameter sets under which the evidence is impossible: NaN
             marginals[t][~np.isfinite(given.log_mass)] = np.nan
     return Posterior(marginals, given.mass, dict(given.soft), given.log_mass)

@@ -195,6 +195,9 @@ class Model:
         return self._index[self.resolve(name)]
 
     def _lookup(self, name: str) -> str | None:
+        exact = self._names.get(name)
+        if exact is not None:
+            return exact
         found = find(name, self._names)
         if found is not None:
             return self._names[found]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,29 +41,34 @@ CHEAP = 1e7  # operations below which opt_einsum's greedy path is good enough
 SEARCH_SECONDS = 0.6  # how long one cotengra search may look for a better path
 SEARCHES = 3  # searches at most, while the best path found needs over COSTLY operations
 COSTLY = 3e9
+THREADED = 10**7  # multiply-adds from which a product may use more than one BLAS thread
 LARGEST = 2**24  # entries in one intermediate (128 MB) beyond which a path is a last resort
 Factor = tuple[tuple[str, ...], tuple[int, ...]]  # variables and their sizes
 
 
 @dataclass(frozen=True)
 class _Pair:
-    """Contract x (variables xi) with y (yi) into variables `out`, as one batched matmul."""
+    """Contract x (variables xi) with y (yi) into variables `out`, as one batched matmul.
 
-    xi: tuple[str, ...]
-    yi: tuple[str, ...]
-    out: tuple[str, ...]
+    The shapes are fixed when the plan is compiled, so a call is only the sums, the transposes
+    that are not the identity, and one product between precomputed reshapes.
+    """
+
     x_sum: tuple[int, ...]  # axes of x summed first (in neither y nor out)
     y_sum: tuple[int, ...]
-    x_perm: tuple[int, ...]  # after the sums: shared kept, x-only kept, contracted
-    y_perm: tuple[int, ...]  # after the sums: shared kept, contracted, y-only kept
-    groups: tuple[int, int, int, int]  # how many shared, x-only, contracted, y-only variables
+    x_perm: tuple[int, ...] | None  # after the sums: shared kept, x-only kept, contracted
+    y_perm: tuple[int, ...] | None  # after the sums: shared kept, contracted, y-only kept
+    x_shape: tuple[int, ...]  # (shared, x-only, contracted) flattened; no shared axis if none
+    y_shape: tuple[int, ...]
+    product_shape: tuple[int, ...]  # the product unflattened: shared, x-only, y-only
     out_perm: tuple[int, ...] | None  # from (shared, x-only, y-only) to `out`
-    x_code: tuple[int, ...] = ()  # einsum subscripts of the transposed x and y, and the product
-    y_code: tuple[int, ...] = ()
-    out_code: tuple[int, ...] = ()
+    codes: tuple[tuple[int, ...], ...] | None  # einsum subscripts for many tiny products
+    flops: int  # multiply-adds of the product
 
     @staticmethod
-    def make(xi: Sequence[str], yi: Sequence[str], out: Sequence[str]) -> _Pair:
+    def make(
+        xi: Sequence[str], yi: Sequence[str], out: Sequence[str], sizes: Mapping[str, int]
+    ) -> _Pair:
         xs = [i for i, v in enumerate(xi) if v not in yi and v not in out]
         ys = [i for i, v in enumerate(yi) if v not in xi and v not in out]
         xr = [v for i, v in enumerate(xi) if i not in xs]
@@ -72,45 +77,73 @@ class _Pair:
         contracted = [v for v in xr if v in yr and v not in out]
         left = [v for v in xr if v not in yr]
         right = [v for v in yr if v not in xr]
-        natural = [*shared, *left, *right]
-        perm = tuple(natural.index(v) for v in out)
+        n, nl, nc, nr = (
+            math.prod(sizes[v] for v in vs) for vs in (shared, left, contracted, right)
+        )
+        lead = (n,) if shared else ()
+        codes = None
+        if n > BATCHED_EINSUM and nl * nr <= 4:
+            # Many tiny products (a batch of parameter sets): einsum beats matmul's per-matrix cost.
+            codes = _codes(shared, left, contracted, right)
         return _Pair(
-            tuple(xi),
-            tuple(yi),
-            tuple(out),
             tuple(xs),
             tuple(ys),
-            tuple(xr.index(v) for v in [*shared, *left, *contracted]),
-            tuple(yr.index(v) for v in [*shared, *contracted, *right]),
-            (len(shared), len(left), len(contracted), len(right)),
-            None if perm == tuple(range(len(perm))) else perm,
-            *_codes(shared, left, contracted, right),
+            _permutation([xr.index(v) for v in [*shared, *left, *contracted]]),
+            _permutation([yr.index(v) for v in [*shared, *contracted, *right]]),
+            (*lead, nl, nc),
+            (*lead, nc, nr),
+            tuple(sizes[v] for v in [*shared, *left, *right]),
+            _permutation([[*shared, *left, *right].index(v) for v in out]),
+            codes,
+            n * nl * nc * nr,
         )
 
     def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        if self.flops > THREADED:
+            with _threads(_blas_threads()):
+                return self._product(x, y)
+        return self._product(x, y)
+
+    def _product(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         if self.x_sum:
             x = x.sum(axis=self.x_sum)
         if self.y_sum:
             y = y.sum(axis=self.y_sum)
-        x = x.transpose(self.x_perm)
-        y = y.transpose(self.y_perm)
-        s, left, c, _ = self.groups
-        shape_s = x.shape[:s]
-        shape_l = x.shape[s : s + left]
-        shape_c = x.shape[s + left :]
-        shape_r = y.shape[s + c :]
-        n = math.prod(shape_s)
-        if n > BATCHED_EINSUM and math.prod(shape_l) * math.prod(shape_r) <= 4:
-            # Many tiny products (a batch of parameter sets): einsum beats matmul's per-matrix cost.
-            product: np.ndarray = np.einsum(
-                x, list(self.x_code), y, list(self.y_code), list(self.out_code)
-            )
-            return product if self.out_perm is None else product.transpose(self.out_perm)
-        product = np.matmul(
-            x.reshape(n, math.prod(shape_l), math.prod(shape_c)),
-            y.reshape(n, math.prod(shape_c), math.prod(shape_r)),
-        ).reshape((*shape_s, *shape_l, *shape_r))
+        if self.x_perm is not None:
+            x = x.transpose(self.x_perm)
+        if self.y_perm is not None:
+            y = y.transpose(self.y_perm)
+        if self.codes is not None:
+            xc, yc, oc = self.codes
+            product: np.ndarray = np.einsum(x, list(xc), y, list(yc), list(oc))
+        else:
+            product = np.matmul(x.reshape(self.x_shape), y.reshape(self.y_shape))
+            product = product.reshape(self.product_shape)
         return product if self.out_perm is None else product.transpose(self.out_perm)
+
+
+@functools.cache
+def _blas() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+@functools.cache
+def _blas_threads() -> int:
+    """The BLAS threads numpy started with (several only pay off on large products)."""
+    return max((int(lib["num_threads"]) for lib in _blas().info()), default=1)
+
+
+def _threads(count: int) -> Any:
+    """A context that runs BLAS on `count` threads: small products run faster on one, as
+    OpenBLAS's threads cost more than they give on them (measured sixfold on a busy machine)."""
+    return _blas().limit(limits=count, user_api="blas")
+
+
+def _permutation(order: list[int]) -> tuple[int, ...] | None:
+    """`order` as a transpose, or None where it is the identity (the transpose is skipped)."""
+    return None if order == list(range(len(order))) else tuple(order)
 
 
 def _codes(
@@ -124,9 +157,23 @@ def _codes(
     )
 
 
-def _grad_vars(variables: tuple[str, ...]) -> tuple[str, ...]:
-    """A derivative of the batched total keeps the batch axis first, even for an unbatched factor."""
-    return variables if BATCH in variables else (BATCH, *variables)
+def _grad_vars(variables: tuple[str, ...], batched: bool) -> tuple[str, ...]:
+    """A derivative of a batched total keeps the batch axis first, even for an unbatched factor."""
+    return (BATCH, *variables) if batched and BATCH not in variables else variables
+
+
+@dataclass(frozen=True)
+class _Grad:
+    """d total / d operand from d total / d out and the other operand, with size-one axes where
+    the forward step summed the operand's axes away (`shape`). Only a leaf has such axes (an
+    intermediate keeps just the variables still needed), and its marginal broadcasts over them."""
+
+    pair: _Pair
+    shape: tuple[int, ...] | None
+
+    def __call__(self, g: np.ndarray, other: np.ndarray) -> np.ndarray:
+        grad = self.pair(g, other)
+        return grad if self.shape is None else grad.reshape(self.shape)
 
 
 @dataclass(frozen=True)
@@ -134,10 +181,9 @@ class _Step:
     x: int  # positions in the list of live tensors (leaves first, then one per step)
     y: int
     forward: _Pair
-    grad_x: _Pair  # d total / d x from d total / d out and y
-    grad_y: _Pair
-    x_expand: tuple[int, ...]  # axes of d/dx summed away by forward (broadcast back)
-    y_expand: tuple[int, ...]
+    batched: bool  # whether the result carries the batch axis
+    grad_x: _Grad
+    grad_y: _Grad
 
 
 @dataclass(frozen=True)
@@ -152,22 +198,22 @@ class Values:
 _ZERO = np.zeros(())
 
 
-def _rescale(array: np.ndarray, batched: bool) -> tuple[np.ndarray, np.ndarray]:
+def _rescale(array: np.ndarray, batched: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """`array` divided by its largest entry (per batch element), and the log of that entry.
 
-    Entries between `FLOOR` and 1 / `FLOOR` are left as they are (scale 1), which saves the division
-    on most steps; smaller peaks are brought back to 1 before they can underflow.
+    Entries between `FLOOR` and 1 / `FLOOR` are left as they are (no scale: None), which saves the
+    division on most steps; smaller peaks are brought back to 1 before they can underflow.
     """
     if array.size == 0:
-        return array, np.zeros(array.shape[:1] if batched else ())
+        return array, None
     if not batched:
         top = float(array.max())
         if FLOOR < top < 1 / FLOOR or top <= 0:
-            return array, _ZERO
+            return array, None
         return array / top, np.asarray(math.log(top))
     peak = array.reshape(array.shape[0], -1).max(axis=1)
     if peak.min() > FLOOR and peak.max() < 1 / FLOOR:
-        return array, np.zeros(peak.shape)
+        return array, None
     peak = np.where(peak > 0, peak, 1.0)
     scaled = array / peak.reshape(peak.shape + (1,) * (array.ndim - 1))
     return scaled, np.log(peak)
@@ -195,26 +241,34 @@ class Plan:
         if self.expression is None:
             values = self.forward(arrays)
             return values.table, values.log_scale
-        table = np.asarray(self.expression(*arrays))
+        with _threads(1):
+            table = np.asarray(self.expression(*arrays))
         if self.batched and table.ndim == len(self.keep):
             table = np.broadcast_to(table, (self.size, *table.shape))
         return table, _ZERO
 
     def forward(self, arrays: Sequence[np.ndarray]) -> Values:
         """Contract the factors; the result's axes are (batch,) + keep."""
+        with _threads(1):
+            return self._forward(arrays)
+
+    def _forward(self, arrays: Sequence[np.ndarray]) -> Values:
         tensors = list(arrays)
-        log_scale = np.zeros(())
+        log_scale = _ZERO
         for step in self.steps:
-            out = step.forward(tensors[step.x], tensors[step.y])
-            scaled, logs = _rescale(out, BATCH in step.forward.out)
+            scaled, logs = _rescale(step.forward(tensors[step.x], tensors[step.y]), step.batched)
             tensors.append(scaled)
-            log_scale = log_scale + logs
-        last = tensors[-1] if self.steps else tensors[0]
+            if logs is not None:
+                log_scale = log_scale + logs
+        last = tensors[-1]
         wanted = ((BATCH,) if self.batched else ()) + self.keep
-        table = np.einsum(last, list(range(len(self.final))), [self.final.index(v) for v in wanted])
+        if self.final != wanted:
+            last = np.einsum(
+                last, list(range(len(self.final))), [self.final.index(v) for v in wanted]
+            )
         if self.batched and BATCH not in self.final:
-            table = np.broadcast_to(table, (self.size, *table.shape))
-        return Values(table, log_scale, tensors)
+            last = np.broadcast_to(last, (self.size, *last.shape))
+        return Values(last, log_scale, tensors)
 
     def marginals(
         self, arrays: Sequence[np.ndarray], variables: Sequence[tuple[int, str]]
@@ -223,47 +277,40 @@ class Plan:
 
         Only for plans that keep nothing. A marginal is NaN where the total is zero.
         """
-        values = self.forward(arrays)
+        with _threads(1):
+            return self._marginals(arrays, variables)
+
+    def _marginals(
+        self, arrays: Sequence[np.ndarray], variables: Sequence[tuple[int, str]]
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        values = self._forward(arrays)
         tensors = values.tensors
-        size = self.size
+        batched = self.batched
         with np.errstate(divide="ignore"):
             log_total = values.log_scale + np.log(values.table)
-        grads: dict[int, np.ndarray] = {len(tensors) - 1: np.ones((size,))}
+        lead = (self.size,) if batched else ()
+        grads: dict[int, np.ndarray] = {len(tensors) - 1: np.ones(lead)}
         if not self.steps:
-            grads = {0: np.ones((size, *tensors[0].shape[int(self.batched) :]))}
+            grads = {0: np.ones((*lead, *tensors[0].shape[int(BATCH in self.factors[0]) :]))}
+        count = len(self.factors)
         for number in range(len(self.steps) - 1, -1, -1):
             step = self.steps[number]
-            g = grads.pop(len(self.factors) + number)
-            gx = step.grad_x(g, tensors[step.y])
-            gy = step.grad_y(g, tensors[step.x])
-            for target, grad, expand in ((step.x, gx, step.x_expand), (step.y, gy, step.y_expand)):
-                if expand:
-                    shape = list(grad.shape)
-                    for axis in expand:
-                        shape.insert(axis, 1)
-                    sizes = (size, *tensors[target].shape[int(BATCH in self._vars(target)) :])
-                    grad = np.broadcast_to(grad.reshape(shape), sizes)
-                grads[target] = _rescale(grad, True)[0]
+            g = grads.pop(count + number)
+            grads[step.x] = _rescale(step.grad_x(g, tensors[step.y]), batched)[0]
+            grads[step.y] = _rescale(step.grad_y(g, tensors[step.x]), batched)[0]
         result = []
-        for position, variable in variables:
-            factor = self.factors[position]
-            leaf = tensors[position]
-            if BATCH not in factor:
-                leaf = leaf[np.newaxis]
-            joint = grads[position] * leaf
-            axis = _grad_vars(factor).index(variable)
-            sum_axes = tuple(a for a in range(1, joint.ndim) if a != axis)
-            marginal = joint.sum(axis=sum_axes) if sum_axes else joint
-            total = marginal.sum(axis=-1, keepdims=True)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                marginal = marginal / total
-            result.append(marginal if self.batched else marginal[0])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for position, variable in variables:
+                factor = self.factors[position]
+                joint = grads[position] * tensors[position]
+                if factor[-1] == variable:  # a node's own variable: the last axis of its table
+                    marginal = joint.reshape(*lead, -1, joint.shape[-1]).sum(axis=-2)
+                else:
+                    axis = _grad_vars(factor, batched).index(variable)
+                    sum_axes = tuple(a for a in range(len(lead), joint.ndim) if a != axis)
+                    marginal = joint.sum(axis=sum_axes) if sum_axes else joint
+                result.append(marginal / marginal.sum(axis=-1, keepdims=True))
         return result, log_total
-
-    def _vars(self, position: int) -> tuple[str, ...]:
-        if position < len(self.factors):
-            return self.factors[position]
-        return self.steps[position - len(self.factors)].forward.out
 
 
 @functools.lru_cache(maxsize=512)
@@ -296,7 +343,7 @@ def compile_plan(factors: tuple[Factor, ...], keep: tuple[str, ...]) -> Plan:
                 if BATCH in out:
                     out = (BATCH, *(v for v in out if v != BATCH))
                 count.update(out)
-                steps.append(_make_step(x, y, xi, yi, out))
+                steps.append(_make_step(x, y, xi, yi, out, variables, batched))
                 live.append(out)
                 chosen = [len(live) - 1, *chosen[2:]]
             ids.append(chosen[0])
@@ -311,21 +358,25 @@ def compile_plan(factors: tuple[Factor, ...], keep: tuple[str, ...]) -> Plan:
 
 
 def _make_step(
-    x: int, y: int, xi: tuple[str, ...], yi: tuple[str, ...], out: tuple[str, ...]
+    x: int,
+    y: int,
+    xi: tuple[str, ...],
+    yi: tuple[str, ...],
+    out: tuple[str, ...],
+    sizes: Mapping[str, int],
+    batched: bool,
 ) -> _Step:
-    gout = _grad_vars(out)
-    gx, gy = _grad_vars(xi), _grad_vars(yi)
-    x_kept = tuple(v for v in gx if v in gout or v in yi)
-    y_kept = tuple(v for v in gy if v in gout or v in xi)
-    return _Step(
-        x,
-        y,
-        _Pair.make(xi, yi, out),
-        _Pair.make(gout, yi, x_kept),
-        _Pair.make(gout, xi, y_kept),
-        tuple(i for i, v in enumerate(gx) if v not in x_kept),
-        tuple(i for i, v in enumerate(gy) if v not in y_kept),
-    )
+    gout = _grad_vars(out, batched)
+
+    def grad(mine: tuple[str, ...], other: tuple[str, ...]) -> _Grad:
+        full = _grad_vars(mine, batched)
+        kept = tuple(v for v in full if v in gout or v in other)
+        shape = None
+        if kept != full:
+            shape = tuple(sizes[v] if v in kept else 1 for v in full)
+        return _Grad(_Pair.make(gout, other, kept, sizes), shape)
+
+    return _Step(x, y, _Pair.make(xi, yi, out, sizes), BATCH in out, grad(xi, yi), grad(yi, xi))
 
 
 def _search(
