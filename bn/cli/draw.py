@@ -92,9 +92,8 @@ def draw(
 
     influence, posed = diagram_question(given, model_dir)
     if influence.decisions or influence.utilities:
-        if compare or focus or depth is not None:
-            raise BNError("--compare, --focus and --depth do not draw a model with decisions yet")
-        _draw_decisions(influence, posed, fmt, path, rankdir, as_json)
+        other = _compared(compare, model_dir) if compare else None
+        _draw_decisions(influence, posed, fmt, path, rankdir, as_json, other, focus, depth)
         return
     base = load_model(model_dir)
     q = given.question(model_dir, model=base)
@@ -111,13 +110,41 @@ def draw(
     _emit(diagram.to_dot(picture), picture, fmt, path, as_json, f"{len(picture['nodes'])} nodes")
 
 
+def _compared(compare: str, model_dir: str | None) -> tuple[str, Any, Any]:
+    """The question a decision model is compared with: a scenario, or 'baseline' (the scenario of
+    that name, else no evidence), solved under its own optimal policy."""
+    from bn import model_path, scenarios
+    from bn.analysis.decide import solve
+    from bn.evidence import Evidence
+    from bn.validate import load_diagram
+
+    base = load_diagram(model_path(model_dir))
+    if compare == "baseline":
+        network, evidence, _ = scenarios.baseline(base.network, Evidence())
+    else:
+        network, evidence = scenarios.pose(base.network, compare, Evidence())
+    other = base.with_network(network)
+    return compare, other, solve(other, evidence)
+
+
 def _draw_decisions(
-    influence: Any, evidence: Any, fmt: str, path: Path | None, rankdir: str, as_json: bool
+    influence: Any,
+    evidence: Any,
+    fmt: str,
+    path: Path | None,
+    rankdir: str,
+    as_json: bool,
+    compare: tuple[str, Any, Any] | None,
+    focus: str | None,
+    depth: int | None,
 ) -> None:
     from bn.analysis.decide import solve
     from bn.decision_draw import influence_dot, influence_spec
 
-    picture = influence_spec(influence, solve(influence, evidence), rankdir.upper())
+    solution = solve(influence, evidence)
+    picture = influence_spec(
+        influence, solution, rankdir.upper(), compare=compare, focus=focus, depth=depth
+    )
     what = "decisions as rectangles, utilities as diamonds"
     _emit(influence_dot(picture), picture, fmt, path, as_json, what)
 

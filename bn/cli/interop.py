@@ -54,9 +54,9 @@ def import_(
     from bn.interop import import_network
     from bn.interop.influence_xdsl import holds_decisions, import_diagram
 
-    if holds_decisions(file):
+    if holds_decisions(file, fmt):
         try:
-            diagram = import_diagram(file, out, force)
+            diagram = import_diagram(file, out, force, fmt, wait)
         except BNError as error:
             raise _long_flags(error) from None
         counts = {
@@ -65,7 +65,7 @@ def import_(
             "nodes": len(diagram.network) + len(diagram.utilities),
         }
         if as_json:
-            form = "xdsl" if file.suffix.lower() == ".xdsl" else "bifxml"
+            form = fmt or file.suffix.lower().lstrip(".")
             echo_json({"file": str(file), "out": str(out), "format": form, **counts})
         else:
             click.echo(
@@ -144,7 +144,7 @@ def export(to: Path, fmt: str | None, force: bool, as_json: bool, model_dir: str
         from bn.interop.influence_xdsl import export_diagram
 
         try:
-            count = export_diagram(diagram, to, force)
+            count = export_diagram(diagram, to, force, fmt)
         except BNError as error:
             raise _long_flags(error) from None
         if as_json:

@@ -115,9 +115,13 @@ def _rebuild(sheet: Sheet, parents: Sequence[str], rows: Sequence[Row]) -> None:
 
 
 def children_copies(ws: Workspace, model: Model, node: str) -> Iterator[str]:
-    """Every file holding a table of one of `node`'s children."""
+    """Every file holding a table of one of `node`'s children, and every decision and utility
+    file naming it as a parent."""
+    from bn.edit.influence import influence_children
+
     for child in model.children(node):
         yield from ws.copies(child)
+    yield from influence_children(ws, node)
 
 
 def scenario_uses(ws: Workspace, model: Model) -> Iterator[tuple[str, str, str, str, Any]]:
@@ -167,11 +171,19 @@ def _new_id(model: Model, new: str, old: str = "") -> None:
 
 def rename_node(ws: Workspace, name: str, new: str, keep_alias: bool = False) -> list[str]:
     """Rename a node: its file, every header naming it, model.toml, scenarios and overlays."""
+    from bn.edit.influence import rename_in_order, rename_utility
+
     model = ws.structure()
-    old = model.resolve(name)
+    old = ws.resolve(name)
     if new == old:
         raise BNError(f"{old} is already called {new}")
     _new_id(model, new, old)
+    _new_id_among_utilities(ws, new, old)
+    if ws.kind(old) == "utility":
+        meta, _ = toml_docs(ws)
+        lines = rename_utility(ws, old, new, meta)
+        save_docs(ws, meta)
+        return lines
     lines = []
     for path in ws.copies(old):
         sheet = ws.sheet(path)
@@ -210,17 +222,40 @@ def rename_node(ws: Workspace, name: str, new: str, keep_alias: bool = False) ->
         for scenario, kind, key, node, _ in list(scenario_uses(ws, model)):
             if node == old and not _is_alias(model, old, key):
                 scenarios.rename_key(("scenarios", scenario, kind, key), new)
+    rename_in_order(ws, meta, old, new)
     save_docs(ws, meta, scenarios)
     return lines
 
 
+def _new_id_among_utilities(ws: Workspace, new: str, old: str) -> None:
+    """A new id must not be a utility's either (the graph does not list utilities)."""
+    for path in ws.node_paths():
+        other = Path(path).stem
+        if other != old and other.lower() == new.lower():
+            raise BNError(f"'{new}' already names node {other}")
+
+
 def remove_node(ws: Workspace, name: str, marginalize: bool = False) -> list[str]:
     """Remove a node; with `marginalize`, sum it out of its children exactly."""
+    from bn.edit.influence import drop_from_order, remove_uses
+
     model = ws.structure()
-    node = model.resolve(name)
+    node = ws.resolve(name)
+    if ws.kind(node) == "utility":
+        meta, _ = toml_docs(ws)
+        ws.delete(f"{node}.csv")
+        if meta is not None and meta.has(("nodes", node)):
+            meta.delete(("nodes", node))
+        save_docs(ws, meta)
+        return [f"deleted {node}.csv"]
     children = model.children(node)
     if len(model) == 1:
         raise BNError(f"{node} is the model's only node")
+    if children and marginalize and ws.kind(node) == "decision":
+        raise BNError(
+            f"{node} is a decision: it has no probabilities to sum it out of {', '.join(children)} "
+            f"with; first `bn node remove-parent CHILD {node}` for each (or `bn decide --do` to fix it)"
+        )
     if children and not marginalize:
         raise BNError(
             f"{node} has children ({', '.join(children)}): use {param('marginalize')} to sum it out of "
@@ -232,10 +267,12 @@ def remove_node(ws: Workspace, name: str, marginalize: bool = False) -> list[str
             f"scenario(s) {', '.join(used)} in {SCENARIOS_TOML} use {node}: remove it from them first"
         )
     lines = _eliminate(ws, model, node) if marginalize else []
+    lines += remove_uses(ws, node)
     for path in ws.copies(node):
         ws.delete(path)
         lines.append(f"deleted {path}")
     meta, _ = toml_docs(ws)
+    drop_from_order(ws, meta, node)
     if meta is not None:
         if meta.has(("nodes", node)):
             meta.delete(("nodes", node))
@@ -495,6 +532,11 @@ def remove_parent(
             f"{parent} is not a parent of {node} (parents: {', '.join(model[node].parents)})"
         )
     given = parse_weights(weights, model[parent].states, parent) if weights else None
+    if given is None and ws.kind(parent) == "decision":
+        raise BNError(
+            f"{parent} is a decision: its options are chosen, so there is no P({parent}) to "
+            f"average {node}'s rows with; give {param('weights')} (1,0,... for the option taken)"
+        )
     if given is None and ws.model is None:
         raise BNError(
             f"the default weights P({parent} | ...) are computed from the whole model, which has "

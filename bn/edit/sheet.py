@@ -12,6 +12,7 @@ from typing import Any
 
 from bn.csvfiles import RESERVED, csv_records, decode_text, parse_probability, parse_table
 from bn.errors import ModelError, Problem
+from bn.influence import UTILITY, parse_utility, utility_header
 from bn.names import choose
 
 
@@ -63,6 +64,7 @@ class Sheet:
     tail: list[str] = field(default_factory=lambda: [""])  # lines after the last row
     header_raw: str | None = None
     quote_notes: bool = False  # write every non-empty note in quotes, as most of the file does
+    utility: bool = False  # a utility's file: no states, one `utility` value per row (in probs)
 
     def __post_init__(self) -> None:
         self._layout = self.layout()
@@ -79,6 +81,8 @@ class Sheet:
         """
         problems: list[Problem] = []
         text = decode_text(data, file, problems)
+        if text is not None and utility_header(text):
+            return cls._parse_utility(text, file, keep_bad_rows)
         table = None if text is None else parse_table(text, file, problems)
         if text is None or table is None or (problems and not keep_bad_rows):
             raise ModelError(problems)
@@ -117,7 +121,45 @@ class Sheet:
             header_raw="\n".join(lines[first - 1 : last]),
         )
 
+    @classmethod
+    def _parse_utility(cls, text: str, file: str, keep_bad_rows: bool) -> Sheet:
+        """A utility's file: `parent,...,utility[,note]`, one row per parent combination; its
+        value is the row's one `probs` cell."""
+        problems: list[Problem] = []
+        raw = parse_utility(text, file, problems)
+        if raw is None or (problems and not keep_bad_rows):
+            raise ModelError(problems)
+        lines = text.split("\n")
+        records = csv_records(text)
+        first, last, _ = records[0]
+        ends = {start: end for start, end, _ in records[1:]}
+        rows, previous = [], last
+        for line, parents, value, note in raw.rows:
+            end = ends[line]
+            raw_text = "\n".join(lines[line - 1 : end])
+            rows.append(
+                Row(list(parents), [value], "", note, lines[previous : line - 1], raw_text, line)
+            )
+            previous = end
+        notes = [r for r in rows if r.note]
+        quoted = [r for r in notes if (r.raw or "").rstrip().endswith('"')]
+        extras = ["note"] if "note" in _cells(lines[first - 1]) else []
+        return cls(
+            node=raw.node,
+            parents=list(raw.parents),
+            states=[],
+            extras=extras,
+            rows=rows,
+            head=lines[: first - 1],
+            tail=lines[previous:],
+            header_raw="\n".join(lines[first - 1 : last]),
+            quote_notes=bool(extras) and len(quoted) * 2 > len(notes),
+            utility=True,
+        )
+
     def header(self) -> list[str]:
+        if self.utility:
+            return [*self.parents, UTILITY, *self.extras]
         return [*self.parents, *(f"{self.node}={s}" for s in self.states), *self.extras]
 
     def text(self) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bn.edit.graph import children_copies, row_values, save_docs, scenario_uses, toml_docs
+from bn.edit.influence import add_state_rows
 from bn.edit.sheet import Row
 from bn.edit.toml import TomlDoc
 from bn.edit.workspace import Workspace
@@ -60,12 +61,23 @@ def add_state(
         for row in sheet.rows:
             row.probs.insert(position, "0")
         ws.save(path)
-        lines.append(f"{path}: added state {state} (probability 0 in every row)")
+        what = "an option" if ws.kind(node) == "decision" else "probability 0 in every row"
+        lines.append(f"{path}: added state {state} ({what})")
     for path in children_copies(ws, model, node):
         sheet = ws.sheet(path)
         column = sheet.parents.index(node)
         template = source or states[0]
         new_rows = []
+        if sheet.utility:  # a utility's rows for the new state: copies, there is no uniform value
+            new_rows = add_state_rows(sheet, column, template, state)
+            sheet.place(
+                new_rows, [new_states if p == node else model[p].states for p in sheet.parents]
+            )
+            ws.save(path)
+            lines.append(
+                f"{path}: {len(new_rows)} row(s) for {node}={state} (copied from {node}={template})"
+            )
+            continue
         for row in sheet.rows:
             if row.parents[column] != template:
                 continue
@@ -175,10 +187,8 @@ def remove_state(ws: Workspace, name: str, state: str, into: str | None = None) 
             row.probs = _without(row, index, target, path)
         del sheet.states[index]
         ws.save(path)
-        lines.append(
-            f"{path}: removed state {state}"
-            + (f" (moved into {states[target]})" if target is not None else " (rows rescaled)")
-        )
+        how = f" (moved into {states[target]})" if target is not None else " (rows rescaled)"
+        lines.append(f"{path}: removed state {state}" + (how if sheet.rows else ""))
     for path in children_copies(ws, model, node):
         sheet = ws.sheet(path)
         column = sheet.parents.index(node)

@@ -268,11 +268,20 @@ def set_rows(
 ) -> list[str]:
     """Edit the rows matching `when` (all rows if empty): probabilities, ess and/or note."""
     path, sheet = _node_sheet(ws, name)
+    if not sheet.utility and not sheet.rows and ws.kind(sheet.node) == "decision":
+        raise BNError(
+            f"{sheet.node} is a decision: its options are chosen, not drawn, so its file has no "
+            "rows to set (bn decide finds the best option; bn query --do fixes one)"
+        )
     conditions = parse_when(ws, sheet, when)
     rows = [r for r in sheet.rows if all(r.parents[i] == s for i, s in conditions.items())]
     if not rows:
         given = ", ".join(f"{sheet.parents[i]}={s}" for i, s in conditions.items())
         raise BNError(f"{path}: no row matches {given}")
+    if sheet.utility:
+        from bn.edit.influence import set_utility
+
+        return set_utility(ws, path, sheet, rows, probs, named or {}, ess, note)
     if probs is None and not named and ess is None and note is None:
         raise BNError(
             f"nothing to set: give {param('probs')}, STATE=p, {param('ess')} or {param('note')}"
@@ -478,7 +487,7 @@ def canonical(sheet: Sheet, states: Sequence[Sequence[str]]) -> str:
     """The canonical text of a node file (see `fmt`)."""
     rank = {combo: i for i, combo in enumerate(sheet.order(states))}
     rows = sorted(sheet.rows, key=lambda r: rank.get(tuple(r.parents), len(rank)))
-    out = Sheet(sheet.node, sheet.parents, sheet.states, sheet.extras, [])
+    out = Sheet(sheet.node, sheet.parents, sheet.states, sheet.extras, [], utility=sheet.utility)
     out.quote_notes = sheet.quote_notes
     out.head = list(sheet.head)
     for row in rows:

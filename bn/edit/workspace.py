@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from bn.csvfiles import decode_text, node_files, parse_toml, scenario_tables
+from bn.decisioncheck import kind_of
 from bn.edit.sheet import Sheet
 from bn.errors import BNError, ModelError, Problem, param
 from bn.files import DEFAULT_WAIT, MODEL_TOML, SCENARIOS_TOML, ModelLock
+from bn.influence import utility_header
 from bn.journal import replace_files
 from bn.metadata import alias_map
 from bn.model import Model
@@ -106,6 +108,22 @@ class Workspace:
         entry = nodes.get(Path(path).stem, {}) if isinstance(nodes, Mapping) else {}
         return str(entry.get("form", "")) if isinstance(entry, Mapping) else ""
 
+    def kind(self, node: str) -> str:
+        """A node's kind: "decision" or "utility" as model.toml or its file says, else "chance"."""
+        kind = kind_of(self.toml(MODEL_TOML), node)
+        data = self.bytes(f"{node}.csv")
+        if (
+            kind == "chance"
+            and data is not None
+            and utility_header(decode_text(data, "", []) or "")
+        ):
+            return "utility"
+        return kind
+
+    def influence_files(self) -> list[str]:
+        """The files of the decisions and utilities (whose parents the graph does not list)."""
+        return [p for p in self.node_paths() if self.kind(Path(p).stem) != "chance"]
+
     def sheet(self, path: str, keep_bad_rows: bool = False) -> Sheet:
         """The node file at `path` (relative to the model directory), parsed once and shared
         (`keep_bad_rows`: see `Sheet.parse`). A compact node's file is no table: `BNError`."""
@@ -181,9 +199,12 @@ class Workspace:
 
         On an invalid model: an exact id, else an exact alias, else an id equal ignoring case.
         """
-        if self.model is not None:
-            return self.model.resolve(name)
         ids = [Path(p).stem for p in self.node_paths()]
+        if self.model is not None:
+            utilities = [i for i in ids if i not in self.model]
+            if name in utilities or name.lower() in (u.lower() for u in utilities):
+                return choose(name, utilities, f"unknown node '{name}'", "nodes")
+            return self.model.resolve(name)
         aliases = alias_map(self.toml(MODEL_TOML))
         if name not in ids and name in aliases:
             return aliases[name]

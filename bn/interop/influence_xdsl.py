@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bn.errors import BNError, FileFormatError, param
-from bn.files import write_atomic
+from bn.files import DEFAULT_WAIT, write_atomic
 from bn.influence import Decision, Diagram, Utility
 from bn.model import Node
 from bn.numbers import format_number
@@ -173,32 +174,63 @@ def same_diagram(a: Diagram, b: Diagram, tolerance: float = 1e-12) -> str:
     return ""
 
 
-def export_diagram(diagram: Diagram, path: str | Path, force: bool = False) -> int:
-    """Write an influence diagram as XDSL once reading the text back gives it again; the number
-    of nodes written. Only XDSL carries decisions and utilities here."""
-    from bn.interop.influence_bifxml import diagram_bifxml, read_diagram_bifxml
-
+def export_diagram(
+    diagram: Diagram, path: str | Path, force: bool = False, fmt: str | None = None
+) -> int:
+    """Write an influence diagram as GeNIe XDSL, pyAgrum BIFXML or Hugin NET (by the file's
+    extension) once reading the text back gives it again; the number of nodes written."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".xdsl", ".bifxml"):
+    suffix = f".{fmt}" if fmt else path.suffix.lower()
+    if suffix not in DIAGRAM_FORMATS:
         raise BNError(
-            f"{path.name}: a model with decisions and utilities is exported as GeNIe XDSL or "
-            f"pyAgrum's BIFXML (a {param('to')} file ending in .xdsl or .bifxml); the other "
-            "formats have no decision nodes here"
+            f"{path.name}: a model with decisions and utilities is exported as GeNIe XDSL, "
+            f"pyAgrum's BIFXML or Hugin NET (a {param('to')} file ending in .xdsl, .bifxml or "
+            ".net); the other formats have no decision nodes"
         )
+    if path.is_dir():
+        raise BNError(f"{path} is a directory; {param('to')} names a file")
     if path.exists() and not force:
         raise BNError(f"{path} already exists; use {param('force')} to replace it")
-    write, read = (
-        (diagram_xdsl, read_diagram_xdsl)
-        if suffix == ".xdsl"
-        else (diagram_bifxml, read_diagram_bifxml)
-    )
+    write, read = _diagram_io(suffix)
     text = write(diagram)
-    difference = same_diagram(diagram, read(text, path.name))
+    back = read(text, path.name)
+    difference = same_diagram(diagram, back) or _label_difference(diagram, back)
     if difference:
-        raise BNError(f"the XDSL text does not read back as the model ({difference}): not written")
+        raise BNError(
+            f"the {DIAGRAM_FORMATS[suffix]} text does not read back as the model ({difference}): "
+            "not written"
+        )
     write_atomic(path, text)
     return len(diagram.network) + len(diagram.utilities)
+
+
+DIAGRAM_FORMATS = {".xdsl": "XDSL", ".bifxml": "BIFXML", ".net": "NET"}
+
+
+def _diagram_io(suffix: str) -> tuple[Callable[[Diagram], str], Callable[[str, str], Diagram]]:
+    """The writer and reader of influence diagrams for a file extension."""
+    if suffix == ".bifxml":
+        from bn.interop.influence_bifxml import diagram_bifxml, read_diagram_bifxml
+
+        return diagram_bifxml, read_diagram_bifxml
+    if suffix == ".net":
+        from bn.interop.influence_net import diagram_net, read_diagram_net
+
+        return diagram_net, read_diagram_net
+    return diagram_xdsl, read_diagram_xdsl
+
+
+def _label_difference(a: Diagram, b: Diagram) -> str:
+    """The first node whose label `b` lost (BIFXML carries no labels: '' there)."""
+    if all(n.label == n.id for n in b.network) and all(u.label == u.id for u in b.utilities):
+        return ""
+    theirs = {n.id: n.label for n in b.network} | {u.id: u.label for u in b.utilities}
+    for name, label in (
+        {n.id: n.label for n in a.network} | {u.id: u.label for u in a.utilities}
+    ).items():
+        if theirs[name] not in (label, " ".join(label.split())):
+            return f"the label of {name} reads back as {theirs[name]!r}"
+    return ""
 
 
 def diagram_files(diagram: Diagram) -> dict[str, str]:
@@ -235,33 +267,48 @@ def _toml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def holds_decisions(path: Path) -> bool:
-    """Whether an XDSL or BIFXML file has decision or utility nodes (a quick look at its text)."""
-    suffix = path.suffix.lower()
-    if suffix not in (".xdsl", ".bifxml") or not path.is_file():
+def holds_decisions(path: Path, fmt: str | None = None) -> bool:
+    """Whether an XDSL, BIFXML or NET file has decision or utility nodes (a look at its text)."""
+    import re
+
+    suffix = f".{fmt}" if fmt else path.suffix.lower()
+    if suffix not in DIAGRAM_FORMATS or not path.is_file():
         return False
     data = path.read_bytes()
     if suffix == ".xdsl":
         return b"<decision " in data or b"<utility " in data
+    if suffix == ".net":
+        return (
+            re.search(rb"(?m)^\s*(discrete\s+)?(decision|utility)\s+\w+\s*(\{|$)", data) is not None
+        )
     return b'TYPE="decision"' in data or b'TYPE="utility"' in data
 
 
-def import_diagram(path: str | Path, out: str | Path, force: bool = False) -> Diagram:
-    """An XDSL or BIFXML influence diagram as a model directory, checked (and compared) before it is moved
-    into place; the diagram as read back from the directory."""
+def import_diagram(
+    path: str | Path,
+    out: str | Path,
+    force: bool = False,
+    fmt: str | None = None,
+    wait: float = DEFAULT_WAIT,
+) -> Diagram:
+    """An XDSL, BIFXML or NET influence diagram as a model directory, checked (and compared)
+    before it is moved into place (an existing one replaced only with `force`, as an edit); the
+    diagram as read back from the directory."""
     import shutil
-    import tempfile
 
-    from bn.interop.influence_bifxml import read_diagram_bifxml
+    from bn.interop import _check_target, _sibling
+    from bn.interop.scan import decode
+    from bn.journal import replace_directory
     from bn.validate import check_diagram
 
     path, out = Path(path), Path(out)
-    text = path.read_bytes().decode("utf-8", errors="strict")
-    read = read_diagram_xdsl if path.suffix.lower() == ".xdsl" else read_diagram_bifxml
-    diagram = read(text, path.name)
-    if out.exists() and not force:
-        raise BNError(f"{out} already exists; use {param('force')} to replace it")
-    temp = Path(tempfile.mkdtemp(dir=out.parent if out.parent.exists() else None))
+    _check_target(out, force, path)
+    suffix = f".{fmt}" if fmt else path.suffix.lower()
+    data = path.read_bytes()
+    text = decode(data) if suffix == ".net" else data.decode("utf-8", errors="strict")
+    diagram = _diagram_io(suffix)[1](text, path.name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temp = _sibling(out, ".tmp")
     try:
         for name, content in diagram_files(diagram).items():
             (temp / name).write_text(content, encoding="utf-8")
@@ -274,9 +321,7 @@ def import_diagram(path: str | Path, out: str | Path, force: bool = False) -> Di
         difference = same_diagram(diagram, back)
         if difference:
             raise BNError(f"{path.name}: the written model differs ({difference})")
-        if out.exists():
-            shutil.rmtree(out)
-        shutil.move(str(temp), str(out))
+        replace_directory(temp, out, wait)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     return diagram
