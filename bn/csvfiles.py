@@ -475,12 +475,17 @@ def table_text(node: Node) -> str:
 def compact_text(node_id: str, form: NoisyMax | Ranked) -> str:
     """The CSV file of a compact node: its form's parameters (`bn.formcheck` reads it back)."""
     notes = any(form.notes)
-    if isinstance(form, Ranked):
-        lines = [csv_line(["parent", "weight"] + ["note"] * notes)]
-        for parent, weight, note in zip(form.parents, form.weights, form.notes, strict=True):
-            lines.append(csv_line([parent, format_number(float(weight))] + [note] * notes))
-        return "".join(lines)
     has_ess = not all(math.isnan(e) for e in form.ess.flat)
+    if isinstance(form, Ranked):
+        lines = [csv_line(["parent", "weight"] + ["ess"] * has_ess + ["note"] * notes)]
+        for parent, weight, ess, note in zip(
+            form.parents, form.weights, form.ess, form.notes, strict=True
+        ):
+            cells = [parent, format_number(float(weight))]
+            if has_ess:
+                cells.append("" if math.isnan(ess) else format_number(float(ess)))
+            lines.append(csv_line(cells + [note] * notes))
+        return "".join(lines)
     header = ["parent", "state", *(f"{node_id}={s}" for s in form.states)]
     lines = [csv_line(header + ["ess"] * has_ess + ["note"] * notes)]
     for (parent, state), row, ess, note in zip(
@@ -502,6 +507,8 @@ def form_entry(form: NoisyMax | Ranked) -> dict[str, Any]:
             "function": form.function,
             "variance": float(form.variance),
         }
+        if math.isfinite(form.variance_ess):
+            entry["variance_ess"] = float(form.variance_ess)
         if form.function == "mixminmax":
             entry["mix"] = [float(m) for m in form.mix]
         return entry
