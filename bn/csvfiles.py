@@ -477,24 +477,20 @@ def compact_text(node_id: str, form: NoisyMax | Ranked) -> str:
     notes = any(form.notes)
     has_ess = not all(math.isnan(e) for e in form.ess.flat)
     if isinstance(form, Ranked):
-        lines = [csv_line(["parent", "weight"] + ["ess"] * has_ess + ["note"] * notes)]
-        for parent, weight, ess, note in zip(
-            form.parents, form.weights, form.ess, form.notes, strict=True
-        ):
-            cells = [parent, format_number(float(weight))]
-            if has_ess:
-                cells.append("" if math.isnan(ess) else format_number(float(ess)))
-            lines.append(csv_line(cells + [note] * notes))
-        return "".join(lines)
-    header = ["parent", "state", *(f"{node_id}={s}" for s in form.states)]
+        header = ["parent", "weight"]
+        keys = [
+            [p, format_number(float(w))] for p, w in zip(form.parents, form.weights, strict=True)
+        ]
+    else:
+        header = ["parent", "state", *(f"{node_id}={s}" for s in form.states)]
+        keys = [
+            [*label, *map(format_number, map(float, row))]
+            for label, row in zip(form.labels, form.rows, strict=True)
+        ]
     lines = [csv_line(header + ["ess"] * has_ess + ["note"] * notes)]
-    for (parent, state), row, ess, note in zip(
-        form.labels, form.rows, form.ess, form.notes, strict=True
-    ):
-        cells = [parent, state, *(format_number(float(p)) for p in row)]
-        if has_ess:
-            cells.append("" if math.isnan(ess) else format_number(float(ess)))
-        lines.append(csv_line(cells + [note] * notes))
+    for cells, ess, note in zip(keys, form.ess, form.notes, strict=True):
+        ess_cell = "" if math.isnan(ess) else format_number(float(ess))
+        lines.append(csv_line(cells + [ess_cell] * has_ess + [note] * notes))
     return "".join(lines)
 
 
