@@ -100,7 +100,8 @@ def _tick(cell: Cell) -> str:
     given = ", ".join(f"{p}={s}" for p, s in cell.parents.items())
     if cell.link is not None:
         given = "leak" if cell.link == "leak" else f"link {cell.link}"
-    head = f"{cell.node}={cell.state}: {cell.value:.3g} ({cell.range[0]:.2g}–{cell.range[1]:.2g})"
+    what = f"{cell.node}={cell.state}" if cell.parameter is None else cell.label()
+    head = f"{what}: {cell.value:.3g} ({cell.range[0]:.2g}–{cell.range[1]:.2g})"
     return head + (f"\n| {given}" if given else "")
 
 

@@ -475,21 +475,22 @@ def table_text(node: Node) -> str:
 def compact_text(node_id: str, form: NoisyMax | Ranked) -> str:
     """The CSV file of a compact node: its form's parameters (`bn.formcheck` reads it back)."""
     notes = any(form.notes)
-    if isinstance(form, Ranked):
-        lines = [csv_line(["parent", "weight"] + ["note"] * notes)]
-        for parent, weight, note in zip(form.parents, form.weights, form.notes, strict=True):
-            lines.append(csv_line([parent, format_number(float(weight))] + [note] * notes))
-        return "".join(lines)
     has_ess = not all(math.isnan(e) for e in form.ess.flat)
-    header = ["parent", "state", *(f"{node_id}={s}" for s in form.states)]
+    if isinstance(form, Ranked):
+        header = ["parent", "weight"]
+        keys = [
+            [p, format_number(float(w))] for p, w in zip(form.parents, form.weights, strict=True)
+        ]
+    else:
+        header = ["parent", "state", *(f"{node_id}={s}" for s in form.states)]
+        keys = [
+            [*label, *map(format_number, map(float, row))]
+            for label, row in zip(form.labels, form.rows, strict=True)
+        ]
     lines = [csv_line(header + ["ess"] * has_ess + ["note"] * notes)]
-    for (parent, state), row, ess, note in zip(
-        form.labels, form.rows, form.ess, form.notes, strict=True
-    ):
-        cells = [parent, state, *(format_number(float(p)) for p in row)]
-        if has_ess:
-            cells.append("" if math.isnan(ess) else format_number(float(ess)))
-        lines.append(csv_line(cells + [note] * notes))
+    for cells, ess, note in zip(keys, form.ess, form.notes, strict=True):
+        ess_cell = "" if math.isnan(ess) else format_number(float(ess))
+        lines.append(csv_line(cells + [ess_cell] * has_ess + [note] * notes))
     return "".join(lines)
 
 
@@ -502,6 +503,8 @@ def form_entry(form: NoisyMax | Ranked) -> dict[str, Any]:
             "function": form.function,
             "variance": float(form.variance),
         }
+        if math.isfinite(form.variance_ess):
+            entry["variance_ess"] = float(form.variance_ess)
         if form.function == "mixminmax":
             entry["mix"] = [float(m) for m in form.mix]
         return entry

@@ -437,6 +437,19 @@ class _Checker:
                 "the variance of the normal around the parents' function, e.g. variance = 0.01",
             )
             ok = False
+        variance_ess = meta.get("variance_ess", math.nan)
+        if (
+            not isinstance(variance_ess, int | float)
+            or isinstance(variance_ess, bool)
+            or not (math.isnan(variance_ess) or (math.isfinite(variance_ess) and variance_ess > 0))
+        ):
+            self.toml(
+                "variance_ess",
+                f"variance_ess of {node} must be a positive number (got {variance_ess!r})",
+                "how many observations the variance is worth, e.g. variance_ess = 20; "
+                "leave it out if the variance is exact",
+            )
+            ok = False
         mix = meta.get("mix", [1.0, 1.0])
         if not (
             isinstance(mix, list)
@@ -453,6 +466,7 @@ class _Checker:
         known = self.parent_states()
         weights: dict[str, float] = {}
         notes: dict[str, str] = {}
+        ess: dict[str, float] = {}
         for row in table.rows:
             parent = row.parents[0]
             if parent in weights:
@@ -471,7 +485,7 @@ class _Checker:
                         "weights are numbers > 0, e.g. 3",
                     )
                     ok = False
-            self.ess(row)
+            ess[parent] = self.ess(row)
             weights[parent] = value
             notes[parent] = row.note
         if not ok or len(known) < len(table.parents):
@@ -485,4 +499,6 @@ class _Checker:
             variance=float(variance),  # type: ignore[arg-type]
             mix=(float(mix[0]), float(mix[1])),
             notes=tuple(notes[p] for p in table.parents),
+            ess=np.array([ess[p] for p in table.parents]),
+            variance_ess=float(variance_ess),
         )

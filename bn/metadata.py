@@ -46,6 +46,7 @@ FORM_KEYS = (
     "levels",
     "function",
     "variance",
+    "variance_ess",
     "mix",
 )  # bn.formcheck
 

@@ -155,7 +155,6 @@ def test_compact_text() -> None:
 
 def test_row_edits_refuse_compact_nodes_and_keep_the_others(compact: Path) -> None:
     for args in (
-        ("cpt", "set", "outage", "--when", "parent=power,state=failed", "yes=0.9"),
         ("node", "rename", "power", "mains"),
         ("state", "rename", "power", "failed", "down"),
     ):

@@ -52,7 +52,7 @@ import numpy as np
 from bn.engine import contract, intervene, posterior, prepare
 from bn.errors import EvidenceError, param
 from bn.evidence import Evidence
-from bn.forms import NoisyMax, Ranked
+from bn.forms import NoisyMax, Ranked, ranked_range
 from bn.model import Model, Node
 
 BATCH_CELLS = 4_000_000  # table cells per batched contraction, to bound memory
@@ -80,13 +80,16 @@ class Cell:
     threshold_value: float | None = None
     ess: float | None = None
     link: str | None = None  # a noisy node's link ("parent=state") or "leak", not a table row
+    parameter: str | None = None  # a ranked node's "weight of <parent>" or "variance"
 
     @property
     def swing(self) -> float:
         return self.high - self.low
 
     def label(self) -> str:
-        """`node=state | parent=state, ...`."""
+        """`node=state | parent=state, ...`; `node: weight of parent` for a ranked node."""
+        if self.parameter is not None:
+            return f"{self.node}: {self.parameter}"
         given = ", ".join(f"{p}={s}" for p, s in self.parents.items())
         if self.link is not None:
             given = "leak" if self.link == "leak" else f"link {self.link}"
@@ -106,6 +109,7 @@ class Cell:
             "range": list(self.range),
             "threshold_value": self.threshold_value,
             **({"link": self.link} if self.link is not None else {}),
+            **({"parameter": self.parameter} if self.parameter is not None else {}),
         }
 
 
@@ -182,6 +186,7 @@ class _Spec:
     value: float
     ess: float | None
     link: bool = False  # combo is (r,): row r of a noisy node's links and leak
+    ranked: str = ""  # "weight" (combo is (i,): parent i) or "variance" of a ranked node
 
 
 def _cells(
@@ -195,8 +200,11 @@ def _cells(
     specs: list[_Spec] = []
     fixed = 0
     for node in model.nodes:
-        if node.id not in involved or node.card < 2 or isinstance(node.form, Ranked):
-            continue  # a ranked node's weights and variance are not varied
+        if node.id not in involved or node.card < 2:
+            continue
+        if isinstance(node.form, Ranked):
+            specs += _ranked_specs(node, node.form)
+            continue
         if isinstance(node.form, NoisyMax):
             fixed += _link_cells(node, node.form, include_fixed, specs)
             continue
@@ -227,6 +235,27 @@ def _link_cells(node: Node, form: NoisyMax, include_fixed: bool, specs: list[_Sp
                 _Spec(node, (r,), column, float(row[column]), ess if known else None, True)
             )
     return fixed
+
+
+def _ranked_specs(node: Node, form: Ranked) -> list[_Spec]:
+    """A ranked node's parameters: each weight (not under mixminmax, whose weights are unused)
+    and the variance."""
+    specs = (
+        []
+        if form.function == "mixminmax"
+        else [
+            _Spec(node, (i,), -1, float(w), _known(float(e)), ranked="weight")
+            for i, (w, e) in enumerate(zip(form.weights, form.ess, strict=True))
+        ]
+    )
+    return [
+        *specs,
+        _Spec(node, (), -1, form.variance, _known(form.variance_ess), ranked="variance"),
+    ]
+
+
+def _known(ess: float) -> float | None:
+    return ess if math.isfinite(ess) else None
 
 
 def _free_columns(row: np.ndarray) -> list[int]:
@@ -276,6 +305,14 @@ def _tables(specs: Sequence[_Spec], thetas: np.ndarray) -> dict[str, np.ndarray]
         node = spec.node
         if node.id not in tables:
             tables[node.id] = np.broadcast_to(node.table, (len(specs), *node.table.shape)).copy()
+        if spec.ranked and isinstance(node.form, Ranked):
+            if spec.ranked == "weight":
+                weights = node.form.weights.copy()
+                weights[spec.combo] = theta
+                tables[node.id][i] = node.form.expand(weights=weights)
+            else:
+                tables[node.id][i] = node.form.expand(variance=float(theta))
+            continue
         if spec.link and isinstance(node.form, NoisyMax):
             rows = node.form.rows.copy()
             rows[spec.combo] = covary(rows[spec.combo], spec.column, theta)
@@ -328,12 +365,19 @@ def sensitivity(
     baseline = float(result.marginals[target][index])
     specs, fixed = _cells(model, target, evidence, include_fixed)
     function = _evaluator(model, target, index, evidence)
-    if not specs:
-        cells: list[Cell] = []
-    elif evidence.soft:
-        cells = _soft_cells(function, specs, width, threshold)
+    ranked = [s for s in specs if s.ranked]
+    cells: list[Cell] = []
+    if evidence.soft:
+        cells = _soft_cells(function, specs, width, threshold) if specs else []
     else:
-        cells = _linear_cells(function, specs, width, threshold)
+        cells = _linear_cells(function, [s for s in specs if not s.ranked], width, threshold)
+        if ranked:  # not linear in a weight or the variance: evaluated at points
+
+            def ratio(specs: Sequence[_Spec], thetas: np.ndarray) -> np.ndarray:
+                pairs = function(specs, thetas)
+                return np.asarray(pairs[:, 0] / pairs[:, 1])
+
+            cells += _soft_cells(ratio, ranked, width, threshold)
     cells.sort(key=lambda c: (-c.swing, -abs(c.derivative)))
     return Sensitivity(
         target, state, baseline, tuple(cells), evidence, threshold, not evidence.soft, fixed
@@ -341,17 +385,23 @@ def sensitivity(
 
 
 def _cell(spec: _Spec, **numbers: Any) -> Cell:
-    link = None
-    if spec.link and isinstance(spec.node.form, NoisyMax):
+    link = parameter = None
+    parents: dict[str, str]
+    if spec.ranked and isinstance(spec.node.form, Ranked):
+        parameter, parents = "variance", {}
+        if spec.ranked == "weight":
+            parameter = f"weight of {spec.node.form.parents[spec.combo[0]]}"
+    elif spec.link and isinstance(spec.node.form, NoisyMax):
         parent, state = spec.node.form.labels[spec.combo[0]]
         link, parents = ("leak" if not state else f"{parent}={state}"), {}
     else:
         parents = dict(zip(spec.node.parents, spec.node.row_label(spec.combo), strict=True))
     return Cell(
         link=link,
+        parameter=parameter,
         node=spec.node.id,
         parents=parents,
-        state=spec.node.states[spec.column],
+        state="" if spec.ranked else spec.node.states[spec.column],
         value=spec.value,
         ess=spec.ess,
         **numbers,
@@ -427,14 +477,21 @@ def _soft_cells(
     function: Any, specs: list[_Spec], width: float, threshold: float | None
 ) -> list[Cell]:
     """Soft evidence: exact evaluations at points give the derivative, range and threshold."""
-    lo, hi = SOFT_EDGE, 1 - SOFT_EDGE
-    ranges = [plausible_range(s.value, s.ess, width) for s in specs]
-    grid = np.linspace(lo, hi, GRID)
-    points, central = [], []
-    for spec, (a, b) in zip(specs, ranges, strict=True):
+    ranges, grids, points, central = [], [], [], []
+    for spec in specs:
+        if spec.ranked:  # a positive number: steps relative to it, thresholds within x/÷ 100
+            a, b = ranked_range(spec.ranked, spec.value, spec.ess)
+            lo, hi, scale = spec.value / 100, spec.value * 100, spec.value
+            grid = np.geomspace(lo, hi, GRID)
+        else:
+            a, b = plausible_range(spec.value, spec.ess, width)
+            lo, hi, scale = SOFT_EDGE, 1 - SOFT_EDGE, 1.0
+            grid = np.linspace(lo, hi, GRID)
+        ranges.append((a, b))
+        grids.append(grid)
         t0 = min(hi, max(lo, spec.value))
-        step = min(1e-4, (t0 - lo) / 2, (hi - t0) / 2)
-        central.append(step >= 1e-6)
+        step = min(1e-4 * scale, (t0 - lo) / 2, (hi - t0) / 2)
+        central.append(step >= 1e-6 * scale)
         if central[-1]:  # five-point central difference
             stencil = t0 + step * np.array([-2.0, -1.0, 1.0, 2.0])
         else:  # second-order one-sided difference at an edge
@@ -472,23 +529,27 @@ def _soft_cells(
         )
     if threshold is not None:
         cuts = _soft_thresholds(
-            function, [specs[i] for i in kept], grid, values[kept, 4 + GRID :], threshold
+            function,
+            [specs[i] for i in kept],
+            np.array([grids[i] for i in kept]).reshape(len(kept), GRID),
+            values[kept, 4 + GRID :],
+            threshold,
         )
         cells = [replace(c, threshold_value=cut) for c, cut in zip(cells, cuts, strict=True)]
     return cells
 
 
 def _soft_thresholds(
-    function: Any, specs: list[_Spec], grid: np.ndarray, values: np.ndarray, threshold: float
+    function: Any, specs: list[_Spec], grids: np.ndarray, values: np.ndarray, threshold: float
 ) -> list[float | None]:
-    """Per cell, the crossing of `threshold` nearest its value: bisection between bracketing points.
+    """Per cell (with its grid of points), the crossing of `threshold` nearest its value: bisection between bracketing points.
 
     The bisection steps of all cells share one batched evaluation each.
     """
     cuts: list[float | None] = [None] * len(specs)
     brackets: list[tuple[int, float, float]] = []
     for k, spec in enumerate(specs):
-        gap = values[k] - threshold
+        grid, gap = grids[k], values[k] - threshold
         best: tuple[float, int] | None = None
         for j in range(len(grid) - 1):
             if np.isfinite(gap[j]) and np.isfinite(gap[j + 1]) and gap[j] * gap[j + 1] <= 0:

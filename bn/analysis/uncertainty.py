@@ -40,7 +40,7 @@ import numpy as np
 from bn.engine import intervene, posterior
 from bn.errors import BNError, EvidenceError
 from bn.evidence import Evidence
-from bn.forms import NoisyMax
+from bn.forms import NoisyMax, Ranked
 from bn.model import Model, Node
 
 MEMORY_BUDGET = (
@@ -66,8 +66,10 @@ def uncertain_rows(model: Model, nodes: set[str] | None = None) -> int:
 
 
 def _ess(node: Node) -> np.ndarray:
-    """The ess of what is drawn: a noisy node's links and leak, else its table's rows (a ranked
-    node's weights and variance are not drawn)."""
+    """The ess of what is drawn: a noisy node's links and leak, a ranked node's weights and
+    variance, else its table's rows."""
+    if isinstance(node.form, Ranked):
+        return np.array([*node.form.ess, node.form.variance_ess])
     return node.form.ess if isinstance(node.form, NoisyMax) else node.ess
 
 
@@ -75,6 +77,8 @@ def _sampler(node: Node, seed: int) -> _NodeSampler:
     """The sampler of a node's table: of its links and leak for a noisy node."""
     if isinstance(node.form, NoisyMax):
         return _LinkSampler(node, seed)
+    if isinstance(node.form, Ranked):
+        return _RankedSampler(node, seed)
     return _NodeSampler(node, seed)
 
 
@@ -169,6 +173,44 @@ class _LinkSampler(_NodeSampler):
             for task in tasks:
                 task()
             out[...] = self.form.expand(drawn)
+
+        return out, [expand]
+
+
+class _RankedSampler(_NodeSampler):
+    """Draws a ranked node's weights, each Gamma(ess, weight / ess) (mean: the weight), and its
+    variance, variance_ess * variance / chi2(variance_ess) (the variance of a normal seen in
+    variance_ess observations), each with its own random stream; then expands every draw."""
+
+    def __init__(self, node: Node, seed: int) -> None:
+        assert isinstance(node.form, Ranked)
+        self.full, self.form = node, node.form
+        key = zlib.crc32(node.id.encode())
+        self.streams = [np.random.default_rng([seed, key, i]) for i in range(len(_ess(node)))]
+
+    def plan(
+        self, size: int, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, list[Callable[[], None]]]:
+        form = self.form
+        out = np.empty((size, *self.full.table.shape))
+
+        def expand() -> None:
+            weights = np.broadcast_to(form.weights, (size, len(form.weights))).copy()
+            for i, ess in enumerate(form.ess):
+                if np.isfinite(ess):
+                    weights[:, i] = (
+                        self.streams[i].standard_gamma(ess, size) * form.weights[i] / ess
+                    )
+            variances = np.full(size, form.variance)
+            ess = form.variance_ess
+            if np.isfinite(ess):
+                chi2 = 2 * self.streams[-1].standard_gamma(ess / 2, size)
+                variances = ess * form.variance / chi2
+            # a draw of 0 (gamma variates of a tiny ess underflow) or a normal so wide that
+            # its masses cancel would give no table: weights stay above 1e-300, variances below
+            # 1e6 (a standard deviation 1000 times [0, 1]: uniform rows to 1e-6)
+            weights = np.maximum(weights, 1e-300)
+            out[...] = form.expand_draws(weights, np.minimum(variances, 1e6))
 
         return out, [expand]
 
@@ -274,8 +316,8 @@ def _uncertain_rows(model: Model, target: str, evidence: Evidence) -> dict[str, 
     for name in surgery.ancestors(named) - set(evidence.do):
         node = model[name]
         mask = np.isfinite(node.ess)
-        if isinstance(node.form, NoisyMax):  # every row depends on every link and the leak
-            mask = np.full(node.parent_shape, np.isfinite(node.form.ess).any())
+        if node.form is not None:  # every row depends on every link and the leak (or weight)
+            mask = np.full(node.parent_shape, np.isfinite(_ess(node)).any())
         for axis, parent in enumerate(node.parents):
             if parent in fixed:
                 keep = np.zeros(node.parent_shape[axis], dtype=bool)

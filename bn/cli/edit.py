@@ -234,13 +234,17 @@ def cpt_set(
     """Edit the row(s) of NODE that match --when.
 
     Give every probability with --probs, or some states as STATE=P: the other states then share
-    the rest in proportion to their current values.
+    the rest in proportion to their current values. On a noisy-OR/MAX node, --when PARENT=STATE
+    names a link and --when leak the leak; on a ranked node, --when PARENT weight=W sets a
+    weight and variance=V (no --when) the variance.
 
     \b
     Examples:
       bn cpt set kaboom --when battlefield=russia_losing yes=0.4 --note "Woodward (2024)"
       bn cpt set KABOOM --when kaboom=yes,nato_response=conventional_strike --probs 0.4,0.6
       bn cpt set starlink --probs 0.5,0.3,0.2 --ess 10
+      bn cpt set outage --when power=failed yes=0.9 --model examples/compact
+      bn cpt set response --when staffing weight=3 --model examples/compact
     """
     from bn import BNError
     from bn.edit.tables import set_rows
@@ -248,9 +252,7 @@ def cpt_set(
     conditions: dict[str, str] = {}
     for text in when:
         for item in _split(text):
-            parent, sep, state = item.partition("=")
-            if not sep:
-                raise BNError(f"--when '{item}' is not of the form PARENT=STATE")
+            parent, _, state = item.partition("=")  # a bare name: a compact node's leak or parent
             conditions[parent.strip()] = state.strip()
     named: dict[str, str] = {}
     for item in assignments:

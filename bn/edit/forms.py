@@ -41,6 +41,8 @@ def parameters(form: NoisyMax | Ranked) -> dict[str, Any]:
             "weights": {p: float(w) for p, w in zip(form.parents, form.weights, strict=True)},
             "variance": float(form.variance),
             "levels": list(form.states),
+            "ess": {p: _ess(e) for p, e in zip(form.parents, form.ess, strict=True)},
+            "variance_ess": _ess(form.variance_ess),
         }
         if form.function == "mixminmax":
             out["mix"] = list(form.mix)
@@ -50,7 +52,7 @@ def parameters(form: NoisyMax | Ranked) -> dict[str, Any]:
             "parent": parent,
             "state": state,
             "probabilities": dict(zip(form.states, map(float, row), strict=True)),
-            "ess": None if math.isnan(ess) else float(ess),
+            "ess": _ess(ess),
             "note": note,
         }
         for (parent, state), row, ess, note in zip(
@@ -63,6 +65,10 @@ def parameters(form: NoisyMax | Ranked) -> dict[str, Any]:
         "links": rows[:-1],
         "leak": rows[-1],
     }
+
+
+def _ess(ess: float) -> float | None:
+    return None if math.isnan(ess) else float(ess)
 
 
 def show_compact(node: Node) -> dict[str, Any]:
@@ -109,14 +115,16 @@ def compact_lines(node: Node) -> list[str]:
             f"{computed_number(form.variance)}, levels {', '.join(form.states)} "
             f"({full} rows expanded)"
         )
+        if math.isfinite(form.variance_ess):
+            head += f" (ess {computed_number(form.variance_ess)})"
         if form.function == "mixminmax":
             head += f"; mix min {computed_number(form.mix[0])}, max {computed_number(form.mix[1])}"
-        table = [["parent", "weight", "note"]]
+        table = [["parent", "weight", "ess", "note"]]
         table += [
-            [p, computed_number(float(w)), n]
-            for p, w, n in zip(form.parents, form.weights, form.notes, strict=True)
+            [p, computed_number(float(w)), "" if math.isnan(e) else computed_number(float(e)), n]
+            for p, w, e, n in zip(form.parents, form.weights, form.ess, form.notes, strict=True)
         ]
-        return [_title(node), head, *_aligned(table, {1})]
+        return [_title(node), head, *_aligned(table, {1, 2})]
     absent = ", ".join(f"{p}={s}" for p, s in zip(form.parents, form.parent_absent, strict=True))
     head = (
         f"{form.form}: {len(form.labels) - 1} link(s) and a leak instead of {full} rows; "

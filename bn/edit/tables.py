@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,6 +251,8 @@ def parse_when(ws: Workspace, sheet: Sheet, when: Mapping[str, str]) -> dict[int
     states = parent_states(ws, sheet)
     out: dict[int, str] = {}
     for name, state in when.items():
+        if not state:
+            raise BNError(f"{param('when')} '{name}' is not of the form PARENT=STATE")
         parent = name if name in sheet.parents else ws.resolve(name)
         column = sheet.parent_index(parent)
         out[column] = choose(state, states[column], f"'{state}' is not a state of {name}")
@@ -266,7 +268,14 @@ def set_rows(
     ess: str | None = None,
     note: str | None = None,
 ) -> list[str]:
-    """Edit the rows matching `when` (all rows if empty): probabilities, ess and/or note."""
+    """Edit the rows matching `when` (all rows if empty): probabilities, ess and/or note.
+
+    On a compact node `bn.edit.compactedit.set_compact` edits its parameters instead."""
+    node = ws.resolve(name)
+    if ws.compact(f"{node}.csv"):
+        from bn.edit.compactedit import set_compact  # it builds on edit_rows below
+
+        return set_compact(ws, node, when, probs, named or {}, ess, note)
     path, sheet = _node_sheet(ws, name)
     if not sheet.utility and not sheet.rows and ws.kind(sheet.node) == "decision":
         raise BNError(
@@ -282,6 +291,28 @@ def set_rows(
         from bn.edit.influence import set_utility
 
         return set_utility(ws, path, sheet, rows, probs, named or {}, ess, note)
+
+    def label(row: Row) -> str:
+        given = ", ".join(f"{p}={s}" for p, s in zip(sheet.parents, row.parents, strict=True))
+        return given or "(root)"
+
+    lines = edit_rows(sheet, path, rows, probs, named, ess, note, label)
+    ws.save(path)
+    return lines
+
+
+def edit_rows(
+    sheet: Sheet,
+    path: str,
+    rows: Sequence[Row],
+    probs: Sequence[str] | None,
+    named: Mapping[str, str] | None,
+    ess: str | None,
+    note: str | None,
+    label: Callable[[Row], str],
+) -> list[str]:
+    """Set the probabilities, ess and/or note of `rows` of `sheet`; a line per row saying what
+    changed (`label` names the row)."""
     if probs is None and not named and ess is None and note is None:
         raise BNError(
             f"nothing to set: give {param('probs')}, STATE=p, {param('ess')} or {param('note')}"
@@ -301,7 +332,7 @@ def set_rows(
     if values:
         _check_total(values, len(sheet.states))
     if ess is not None:
-        ess = _ess(ess)
+        ess = parse_ess_option(ess)
         sheet.ensure("ess")
     if note is not None:
         sheet.ensure("note")
@@ -314,7 +345,6 @@ def set_rows(
             row.ess = ess
         if note is not None:
             row.note = note
-        label = ", ".join(f"{p}={s}" for p, s in zip(sheet.parents, row.parents, strict=True))
         moves = [
             f"{s} {a} -> {b}"
             for s, a, b in zip(sheet.states, before, row.probs, strict=True)
@@ -324,8 +354,7 @@ def set_rows(
             moves.append(f"ess {ess or 'exact'}")
         if note is not None:
             moves.append("note set")
-        lines.append(f"{path}: {label or '(root)'}: {', '.join(moves) or 'unchanged'}")
-    ws.save(path)
+        lines.append(f"{path}: {label(row)}: {', '.join(moves) or 'unchanged'}")
     return lines
 
 
@@ -357,7 +386,8 @@ def _new_row(row: Row, values: Mapping[int, float], path: str) -> list[str]:
     return cells
 
 
-def _ess(text: str) -> str:
+def parse_ess_option(text: str) -> str:
+    """The ess cell for an `ess` option: '' for exact, else the number as written."""
     if text.strip().lower() in ("", "exact", "none"):
         return ""
     value = parse_ess(text)
