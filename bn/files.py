@@ -12,7 +12,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from bn.errors import BNError, param
 
@@ -27,37 +29,38 @@ DEFAULT_WAIT = 5.0  # seconds a writer waits for another one
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write text (UTF-8) or bytes to `path` through a temporary file in the same directory, then
-    rename: a reader sees the old file or the new one, never half of one (see `write_temporary`)."""
+    rename: a reader sees the old file or the new one, never half of one (see `atomic_file`)."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        temp = write_temporary(path, payload)
-        try:
-            os.replace(temp, path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-    except OSError as error:  # a read-only or missing directory, a full disk: bad input here
-        raise BNError(f"cannot write {path}: {error.strerror or error}") from None
+    with atomic_file(path) as handle:
+        handle.write(payload)
 
 
-def write_temporary(target: Path, data: bytes) -> Path:
-    """A new temporary file beside `target` holding `data`, flushed to disk, with the permissions
-    `target` has (a new file: 0o666 less the umask); the caller renames it over `target`.
-
-    Nothing is left behind when writing fails.
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write `path` through, for data written in pieces: a new temporary file
+    beside `path` that, when the block ends, is flushed to disk, given the permissions `path` has
+    (a new file: 0o666 less the umask) and renamed over `path`. If the block or the write fails,
+    nothing is left behind and `path` is as it was; a failed write (a read-only or missing
+    directory, a full disk) is bad input here: `BNError` naming the file.
     """
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise BNError(f"cannot write {path}: {error.strerror or error}") from None
     temp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())  # the data is on disk before any rename makes it visible
-        os.chmod(temp, mode_for(target))
+        os.chmod(temp, mode_for(path))
+        os.replace(temp, path)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise BNError(f"cannot write {path}: {error.strerror or error}") from None
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    return temp
 
 
 def mode_for(path: Path) -> int:

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bn.engine import contract
-from bn.errors import BNError, DataError, Problem, param
+from bn.errors import BNError, param
+from bn.learndata import Cases, cases
 from bn.model import Model, Node
 from bn.names import find, suggest
 
@@ -44,164 +44,6 @@ if TYPE_CHECKING:
 
 PRIORS = ("model", "bdeu", "k2", "none")
 CHUNK = 4096  # cases per batched contraction in the E-step (memory bounded)
-MAX_PROBLEMS = 20  # bad cells listed one by one; the rest are counted
-
-
-@dataclass(frozen=True)
-class Cases:
-    """Observed cases as state indices: `codes[node]` (-1 where missing) for the nodes that have a
-    column, and a weight per case (1 unless the data has a `weight` column)."""
-
-    codes: Mapping[str, np.ndarray]
-    weights: np.ndarray
-    source: str = "data"
-
-    @property
-    def size(self) -> int:
-        return len(self.weights)
-
-
-def read_data(path: str | Path) -> pd.DataFrame:
-    """A CSV or parquet file of cases as a DataFrame of categorical text columns (states as
-    written; nothing turned into NaN, an empty cell is ""). CSV goes through pyarrow's reader."""
-    import pandas as pd
-
-    path = Path(path)
-    try:
-        if path.suffix.lower() in {".parquet", ".pq"}:
-            frame = pd.read_parquet(path)
-            return frame.astype(object).where(frame.notna(), "").astype(str)
-        return _read_csv(path)
-    except FileNotFoundError:
-        raise BNError(f"{path}: no such file") from None
-    except (ValueError, OSError, pd.errors.ParserError) as error:
-        raise BNError(f"{path}: not a table of cases: {error}") from None
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    import csv
-
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv
-
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle), [])
-    if not header:
-        raise ValueError("the file is empty (a header row of node names is needed)")
-    convert = pyarrow.csv.ConvertOptions(
-        column_types=dict.fromkeys(header, pa.string()),
-        strings_can_be_null=False,
-        quoted_strings_can_be_null=False,
-    )
-    try:
-        table = pyarrow.csv.read_csv(path, convert_options=convert)
-    except pa.ArrowInvalid as error:
-        raise ValueError(str(error)) from None
-    columns = {}
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        encoded = pc.dictionary_encode(column.combine_chunks())
-        # Spaces around a cell are not part of it: ' yes' and 'yes' are one category.
-        stripped = [str(v).strip() for v in encoded.dictionary.to_pylist()]
-        categories = list(dict.fromkeys(stripped))
-        remap = np.array([categories.index(t) for t in stripped], dtype=np.int64)
-        codes = remap[encoded.indices.to_numpy(zero_copy_only=False)]
-        columns[name.strip()] = pd.Categorical.from_codes(
-            codes, categories=pd.Index(categories, dtype=object)
-        )
-    return pd.DataFrame(columns)
-
-
-def cases(model: Model, data: pd.DataFrame, source: str = "data") -> Cases:
-    """The cases in `data` checked against `model`: every unknown column and every value that is
-    not a state is reported at once (`DataError`, with row and column), before any work.
-
-    Columns are node ids or aliases; an empty cell is missing; a `weight` column, if any, weighs
-    each case (as `bn sample` writes it under evidence).
-    """
-    problems: list[Problem] = []
-    codes: dict[str, np.ndarray] = {}
-    weights = np.ones(len(data))
-    for column in data.columns:
-        name = str(column).strip()
-        if name == "weight":
-            weights = _weights(data[column], source, problems)
-            continue
-        if name not in model:
-            choices = [*model.ids, *(a for n in model for a in n.aliases)]
-            problems.append(
-                Problem(
-                    source,
-                    1,
-                    f"column '{name}' names no node",
-                    f"{suggest(name, choices)}columns are node ids or aliases: "
-                    + ", ".join(model.ids),
-                )
-            )
-            continue
-        node = model[name]
-        if node.id in codes:
-            problems.append(Problem(source, 1, f"two columns name node {node.id}"))
-            continue
-        codes[node.id] = _codes(node, name, data[column], source, problems)
-    if problems:
-        shown = problems[:MAX_PROBLEMS]
-        if len(problems) > MAX_PROBLEMS:
-            more = len(problems) - MAX_PROBLEMS
-            shown.append(Problem(source, None, f"... and {more} more problem(s)"))
-        raise DataError(shown)
-    return Cases(codes, weights, source)
-
-
-def _codes(
-    node: Node, column: str, values: pd.Series, source: str, problems: list[Problem]
-) -> np.ndarray:
-    import pandas as pd
-
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        labels = values.cat.codes.to_numpy()
-        uniques = [str(v) for v in values.cat.categories]
-    else:
-        labels, found = pd.factorize(values.astype(str).str.strip())
-        uniques = [str(v) for v in found]
-    mapping = np.full(len(uniques), -1)
-    for code, value in enumerate(uniques):
-        if value == "":
-            continue
-        state = find(value, node.states)
-        if state is None:
-            for row in np.flatnonzero(labels == code)[:MAX_PROBLEMS]:
-                problems.append(
-                    Problem(
-                        source,
-                        int(row) + 2,  # line 1 is the header
-                        f"column {column}: '{value}' is not a state of {node.id}",
-                        f"{suggest(value, node.states)}states of {node.id}: "
-                        + ", ".join(node.states)
-                        + " (leave the cell empty if it was not observed)",
-                    )
-                )
-            continue
-        mapping[code] = node.states.index(state)
-    result: np.ndarray = mapping[labels]
-    return result
-
-
-def _weights(values: pd.Series, source: str, problems: list[Problem]) -> np.ndarray:
-    import pandas as pd
-
-    numbers = pd.to_numeric(values.astype(str).str.strip(), errors="coerce").to_numpy(float)
-    bad = np.flatnonzero(~np.isfinite(numbers) | (numbers < 0))
-    for row in bad[:MAX_PROBLEMS]:
-        problems.append(
-            Problem(
-                source,
-                int(row) + 2,
-                f"column weight: '{values.iloc[row]}' is not a non-negative number",
-            )
-        )
-    return numbers
 
 
 @dataclass(frozen=True)
@@ -327,12 +169,14 @@ def _counts(model: Model, observed: Cases, name: str) -> np.ndarray:
     if not all(f in observed.codes for f in family):
         return np.zeros(node.table.shape)
     columns = [observed.codes[f] for f in family]
-    complete = np.logical_and.reduce([c >= 0 for c in columns])
-    flat = np.ravel_multi_index([c[complete] for c in columns], node.table.shape)
-    counts = np.bincount(
-        flat, weights=observed.weights[complete], minlength=math.prod(node.table.shape)
-    )
-    result: np.ndarray = counts.reshape(node.table.shape)
+    weights = None if observed.unweighted else observed.weights
+    if observed.missing.intersection(family):
+        complete = np.logical_and.reduce([c >= 0 for c in columns])
+        columns = [c[complete] for c in columns]
+        weights = observed.weights[complete]
+    flat = np.ravel_multi_index(columns, node.table.shape)
+    counts = np.bincount(flat, weights=weights, minlength=math.prod(node.table.shape))
+    result: np.ndarray = counts.reshape(node.table.shape).astype(float)
     return result
 
 
@@ -340,6 +184,8 @@ def _left_out(model: Model, observed: Cases, name: str) -> int:
     node = model[name]
     family = [*node.parents, node.id]
     if not any(f in observed.codes for f in family):
+        return 0
+    if all(f in observed.codes for f in family) and not observed.missing.intersection(family):
         return 0
     missing = np.zeros(observed.size, dtype=bool)
     for f in family:
@@ -414,6 +260,8 @@ def likelihoods(model: Model, observed: Cases, rows: np.ndarray) -> dict[str, np
 
 def log_likelihood(model: Model, observed: Cases) -> float:
     """Σ weight × ln P(case) over the cases: the quantity EM climbs."""
+    from bn.engine import contract
+
     total = 0.0
     for start in range(0, observed.size, CHUNK):
         rows = np.arange(start, min(start + CHUNK, observed.size))
@@ -428,6 +276,8 @@ def log_likelihood(model: Model, observed: Cases) -> float:
 def _expected_counts(model: Model, observed: Cases, names: Sequence[str]) -> dict[str, np.ndarray]:
     """E-step: complete cases counted directly; each incomplete case adds its posterior over the
     family, from one batched contraction per family and chunk of cases."""
+    from bn.engine import contract
+
     result = {}
     for name in names:
         node = model[name]

@@ -16,10 +16,10 @@ the evidence is too rare for that).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from bn.model import Model
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 METHODS = ("weighting", "rejection")
 MIN_ACCEPTANCE = 1e-4  # rejection below this rate would draw ten thousand cases for each one kept
@@ -38,10 +39,12 @@ MAX_CASES = 100_000_000
 
 @dataclass(frozen=True)
 class Draws:
-    """Drawn states as indices, `codes[node]` of shape (n,), and a weight per case."""
+    """Drawn states as indices, `codes[node]` of shape (n,), a weight per case, and the method:
+    "forward", "likelihood weighting" or "rejection"."""
 
     codes: Mapping[str, np.ndarray]
     weights: np.ndarray
+    method: str = "forward"
 
 
 def forward(
@@ -53,36 +56,38 @@ def forward(
     weights = np.ones(n)
     for node in model.nodes:
         rows = node.table.reshape(-1, node.card)
-        if node.parents:
-            index = np.ravel_multi_index([codes[p] for p in node.parents], node.parent_shape)
-        else:
-            index = np.zeros(n, dtype=np.intp)
+        index = np.zeros(n, dtype=np.intp)
+        for parent, card in zip(node.parents, node.parent_shape, strict=True):
+            index *= card  # the row of each case, as np.ravel_multi_index numbers them
+            index += codes[parent]
+        kind = np.int8 if node.card < 128 else np.intp
         if node.id in fixed:
             state = fixed[node.id]
-            codes[node.id] = np.full(n, state)
+            codes[node.id] = np.full(n, state, dtype=kind)
             weights *= rows[index, state]
             continue
-        # One search over every row's cumulative distribution laid end to end (row r shifted by
-        # r), rather than an n x states comparison: each case finds its state in its own row.
-        cumulative = np.cumsum(rows, axis=1)
-        cumulative[:, -1] = 1.0  # rounding must never leave a case past the last state
-        flat = (cumulative + np.arange(len(rows))[:, None]).ravel()
-        position = np.searchsorted(flat, rng.random(n) + index, side="right")
-        codes[node.id] = np.minimum(position - index * node.card, node.card - 1).astype(np.intp)
+        # Row r's cumulative distribution shifted by r, and the case's uniform number shifted by
+        # its row: the state is the number of bounds at or below it. (The shift keeps the draws
+        # those of one search over every row laid end to end, as bn has always drawn them.)
+        bounds = np.cumsum(rows, axis=1) + np.arange(len(rows))[:, None]
+        position = rng.random(n)
+        position += index
+        code: np.ndarray = np.zeros(n, dtype=kind)
+        for k in range(node.card - 1):  # the last bound is 1 + r: every case is at or below it
+            code += position >= (bounds[0, k] if len(rows) == 1 else bounds[:, k][index])
+        codes[node.id] = code
     return Draws(codes, weights)
 
 
-def sample(
+def draw(
     model: Model,
     n: int,
     seed: int = 0,
     evidence: Evidence | None = None,
     method: str = "weighting",
-) -> tuple[pd.DataFrame, str]:
-    """`n` cases as a DataFrame (a column per node, states as written; a `weight` column with
-    likelihood weighting), and the method used: "forward", "likelihood weighting" or "rejection"."""
-    import pandas as pd
-
+) -> Draws:
+    """`n` cases drawn from `model` as state indices (see the module; `sample` gives a
+    DataFrame). With hard evidence: likelihood weighting, or rejection."""
     if not 1 <= n <= MAX_CASES:
         raise BNError(f"{param('n')} {n} is not between 1 and {MAX_CASES:,}")
     if method not in METHODS:
@@ -97,21 +102,35 @@ def sample(
     hard = {name: model[name].state_index(state) for name, state in evidence.hard.items()}
     rng = np.random.default_rng(seed)
     if not hard:
-        draws, used = forward(model, n, rng), "forward"
-    elif method == "weighting":
-        draws, used = forward(model, n, rng, hard), "likelihood weighting"
+        return forward(model, n, rng)
+    if method == "weighting":
+        draws = forward(model, n, rng, hard)
         if not draws.weights.any():
             raise BNError("the evidence has probability 0: no case can agree with it")
-    else:
-        draws, used = _rejection(model, n, rng, hard), "rejection"
+        return replace(draws, method="likelihood weighting")
+    return _rejection(model, n, rng, hard)
+
+
+def sample(
+    model: Model,
+    n: int,
+    seed: int = 0,
+    evidence: Evidence | None = None,
+    method: str = "weighting",
+) -> tuple[pd.DataFrame, str]:
+    """`n` cases as a DataFrame (a column per node, states as written; a `weight` column with
+    likelihood weighting), and the method used: "forward", "likelihood weighting" or "rejection"."""
+    import pandas as pd
+
+    draws = draw(model, n, seed, evidence, method)
     columns = {}
     for node in model.nodes:
         states = pd.Index(list(node.states), dtype=object)
         columns[node.id] = pd.Categorical.from_codes(draws.codes[node.id], categories=states)
     frame = pd.DataFrame(columns)
-    if used == "likelihood weighting":
+    if draws.method == "likelihood weighting":
         frame["weight"] = draws.weights
-    return frame, used
+    return frame, draws.method
 
 
 def _rejection(model: Model, n: int, rng: np.random.Generator, hard: Mapping[str, int]) -> Draws:
@@ -130,37 +149,60 @@ def _rejection(model: Model, n: int, rng: np.random.Generator, hard: Mapping[str
         kept.append({k: v[agree] for k, v in draws.codes.items()})
         total += int(agree.sum())
     codes = {k: np.concatenate([part[k] for part in kept])[:n] for k in kept[0]}
-    return Draws(codes, np.ones(n))
+    return Draws(codes, np.ones(n), "rejection")
 
 
-def encode(frame: pd.DataFrame, parquet: bool = False) -> bytes:
-    """Cases as CSV bytes (pyarrow's writer: floats exact, fast; quotes only where needed) or
-    parquet bytes."""
-    import io
-
+def to_arrow(model: Model, draws: Draws) -> pa.Table:
+    """The cases as a pyarrow table: a dictionary-encoded column of states per node (built from
+    the codes' buffers: no Python string per case), and `weight` with likelihood weighting."""
     import pyarrow as pa
+
+    columns, names = [], []
+    for node in model.nodes:
+        codes = np.ascontiguousarray(
+            draws.codes[node.id], dtype=np.int8 if node.card < 128 else np.int32
+        )
+        kind = pa.int8() if codes.dtype == np.int8 else pa.int32()
+        indices = pa.Array.from_buffers(kind, len(codes), [None, pa.py_buffer(codes)])
+        columns.append(pa.DictionaryArray.from_arrays(indices, _strings(node.states)))
+        names.append(node.id)
+    if draws.method == "likelihood weighting":
+        weights = np.ascontiguousarray(draws.weights, dtype=np.float64)
+        columns.append(
+            pa.Array.from_buffers(pa.float64(), len(weights), [None, pa.py_buffer(weights)])
+        )
+        names.append("weight")
+    return pa.Table.from_arrays(columns, names=names)
+
+
+def _strings(texts: Sequence[str]) -> pa.Array:
+    """A pyarrow string array from its buffers (`pa.array` on a list imports pandas: 0.3 s)."""
+    import pyarrow as pa
+
+    data = [t.encode("utf-8") for t in texts]
+    offsets = np.cumsum([0, *map(len, data)], dtype=np.int32)
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
+    return pa.Array.from_buffers(pa.string(), len(texts), buffers)
+
+
+def write_csv(table: pa.Table, handle: BinaryIO) -> None:
+    """Cases as CSV (pyarrow's writer: floats exact, fast; quotes only where some state needs
+    them), the header written as bn writes one."""
     import pyarrow.csv
-    import pyarrow.parquet
 
     from bn.csvfiles import csv_line
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)  # states stay dictionary-encoded
-    buffer = io.BytesIO()
-    if parquet:
-        pyarrow.parquet.write_table(table, buffer)
-        return buffer.getvalue()
-    plain = all(_plain(str(s)) for c in frame.columns for s in _values(frame[c]))
+    plain = all(
+        _plain(str(s))
+        for column in table.columns
+        if hasattr(column.type, "value_type")
+        for s in column.chunk(0).dictionary.to_pylist()
+    )
+    handle.write(csv_line(list(table.column_names)).encode("utf-8"))
     options = pyarrow.csv.WriteOptions(
         include_header=False, quoting_style="none" if plain else "needed"
     )
-    pyarrow.csv.write_csv(table, buffer, options)
-    return csv_line(list(frame.columns)).encode("utf-8") + buffer.getvalue()
-
-
-def _values(column: pd.Series) -> list[object]:
-    """The distinct texts a column can hold: a categorical's categories, else nothing to check
-    (numbers, such as the weight, never need quotes)."""
-    return list(column.cat.categories) if hasattr(column, "cat") else []
+    pyarrow.csv.write_csv(table, handle, options)
 
 
 def _plain(text: str) -> bool:
@@ -168,9 +210,16 @@ def _plain(text: str) -> bool:
     return bool(text) and not any(c in text for c in ',"\r\n') and text.strip() == text
 
 
-def write_table(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write cases to `path` atomically: parquet for `.parquet`/`.pq`, else CSV."""
-    from bn.files import write_atomic
+def write_table(table: pa.Table, path: str | Path) -> None:
+    """Write cases to `path` atomically, as they are encoded (no copy of the whole file in
+    memory): parquet for `.parquet`/`.pq`, else CSV."""
+    import pyarrow.parquet
+
+    from bn.files import atomic_file
 
     path = Path(path)
-    write_atomic(path, encode(frame, parquet=path.suffix.lower() in {".parquet", ".pq"}))
+    with atomic_file(path) as handle:
+        if path.suffix.lower() in {".parquet", ".pq"}:
+            pyarrow.parquet.write_table(table, handle)
+        else:
+            write_csv(table, handle)

@@ -35,6 +35,7 @@ LAYERS = [
         "bn.outcomes",
         "bn.decisioncheck",
         "bn.validate",
+        "bn.learndata",
     },
     {"bn.plan", "bn.engine", "bn.cases"},
     {

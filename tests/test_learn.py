@@ -17,7 +17,8 @@ import pytest
 from conftest import CHAIN, DATA, FLAGSHIP, run
 
 import bn
-from bn.learn import cases, fit, log_likelihood
+from bn.learn import fit, log_likelihood
+from bn.learndata import cases
 from bn.model import Model
 from bn.sampling import sample
 

@@ -73,7 +73,8 @@ def learn(
     from bn.cli.diff import report_lines
     from bn.cli.edit import edited_model_path
     from bn.diff import compare
-    from bn.learn import default_prior, fit, read_data, write, write_copy
+    from bn.learn import default_prior, fit, write, write_copy
+    from bn.learndata import read_cases
 
     path = model_path(model_dir) if output or dry_run else edited_model_path(model_dir)
     model = load(path)
@@ -81,13 +82,12 @@ def learn(
     names = [n.strip() for n in nodes.split(",") if n.strip()] if nodes else None
     learnt = fit(
         model,
-        read_data(data),
+        read_cases(model, data),
         prior=chosen,
         ess=ess,
         em=em,
         nodes=names,
         max_iterations=max_iterations,
-        source=Path(data).name,
     )
     if dry_run:
         changes: dict[str, str | None] = {}
@@ -175,18 +175,19 @@ def sample(
     With hard evidence (-e), cases are drawn by likelihood weighting (each case has a `weight`)
     or by rejection (--method rejection); --do sets a node by graph surgery first.
     """
-    from bn.sampling import encode, write_table
-    from bn.sampling import sample as draw
+    from bn.sampling import draw, to_arrow, write_csv, write_table
 
     q = given.question(model_dir)
-    frame, used = draw(q.model, n, seed=seed, evidence=q.evidence, method=method)
+    draws = draw(q.model, n, seed=seed, evidence=q.evidence, method=method)
+    used = draws.method
+    table = to_arrow(q.model, draws)
     if output and output != "-":
-        write_table(frame, output)
+        write_table(table, output)
     elif not as_json:
-        sys.stdout.buffer.write(encode(frame))
+        write_csv(table, sys.stdout.buffer)
     if as_json:
         echo_json(
-            {"output": output, "n": n, "seed": seed, "method": used, "columns": list(frame.columns)}
+            {"output": output, "n": n, "seed": seed, "method": used, "columns": table.column_names}
         )
     elif output and output != "-":
         click.echo(f"wrote {n:,} case(s) to {output} ({used}, seed {seed})")
