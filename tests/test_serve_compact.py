@@ -124,7 +124,8 @@ def test_partial_link_keeps_the_rest_in_proportion(copy: Path) -> None:
         ({"node": "response", "function": "median"}, "'median' is not a ranked function"),
         ({"node": "power", "link": "leak", "probabilities": {"ok": 1}}, "power is a full table"),
         ({"node": "response", "link": "leak", "probabilities": {"slow": 1}}, "is a ranked node"),
-        ({"node": "outage", "when": {"power": "ok"}, "probabilities": {"yes": 0.5}}, "expand"),
+        ({"node": "outage", "when": {"power": "ok"}, "probabilities": {"yes": 0.5}},
+         "power=ok is power's absent state: it has no link"),
     ],
 )  # fmt: skip
 def test_bad_compact_edits_are_a_400(copy: Path, edit: dict[str, Any], words: str) -> None:
