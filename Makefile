@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint types unit bench report screenshot chromium clean
+.PHONY: demo test lint types unit fuzz bench report screenshot chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ types: $(VENV)/.dev-installed
 
 unit: $(VENV)/.dev-installed chromium
 	$(BIN)/python -m pytest
+
+# The property tests with fresh random examples, ROUNDS times over (tests/conftest.py).
+ROUNDS ?= 5
+fuzz: $(VENV)/.dev-installed
+	for i in $$(seq $(ROUNDS)); do \
+		HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q -x $$(grep -l "@given" tests/test_*.py) || exit 1; \
+	done
 
 # The browser tests drive Debian's chromium (Playwright's own browser download is not used):
 # installed here when it is missing and we can (root with apt-get); otherwise they are skipped.

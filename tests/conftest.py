@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings
 
 from bn.cli import cli
+
+# `make test` draws the same property-test examples on every run, so a run is reproducible and
+# CI's verdict depends on the code alone; `make fuzz` draws fresh random examples, in several
+# rounds (HYPOTHESIS_PROFILE=explore). A case it finds goes into its test as an @example.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent

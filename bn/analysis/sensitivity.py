@@ -368,7 +368,7 @@ def sensitivity(
     ranked = [s for s in specs if s.ranked]
     cells: list[Cell] = []
     if evidence.soft:
-        cells = _soft_cells(function, specs, width, threshold) if specs else []
+        cells = _soft_cells(function, specs, width, threshold)
     else:
         cells = _linear_cells(function, [s for s in specs if not s.ranked], width, threshold)
         if ranked:  # not linear in a weight or the variance: evaluated at points
@@ -445,6 +445,8 @@ def _linear_cells(
     function: Any, specs: list[_Spec], width: float, threshold: float | None
 ) -> list[Cell]:
     """Exact: two evaluations per cell (one batch for all cells) give the ratio of linear functions."""
+    if not specs:  # nothing can move the target (every cell is fixed or d-separated from it)
+        return []
     theta0 = np.array([s.value for s in specs])
     theta1 = np.where(theta0 <= 0.5, 1.0, 0.0)
     values = _batched(function, [*specs, *specs], np.concatenate([theta0, theta1]))
@@ -477,6 +479,8 @@ def _soft_cells(
     function: Any, specs: list[_Spec], width: float, threshold: float | None
 ) -> list[Cell]:
     """Soft evidence: exact evaluations at points give the derivative, range and threshold."""
+    if not specs:
+        return []
     ranges, grids, points, central = [], [], [], []
     for spec in specs:
         if spec.ranked:  # a positive number: steps relative to it, thresholds within x/÷ 100
