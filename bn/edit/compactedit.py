@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from bn.csvfiles import RESERVED, CSVSyntaxError, csv_records
 from bn.edit.sheet import Row, Sheet
@@ -28,10 +29,15 @@ def compact_sheet(ws: Workspace, node: str) -> Sheet:
     """A compact node's file as a `Sheet` (the model must be valid: the form says its layout)."""
     form = ws.valid_model()[node].form
     path = f"{node}.csv"
-    data = ws.text(path) or ""
-    if isinstance(form, NoisyMax):
-        return Sheet.parse(data.encode(), path)
-    return _ranked_sheet(data, path, node)
+    return form_sheet(ws.text(path) or "", path, "ranked" if isinstance(form, Ranked) else "noisy")
+
+
+def form_sheet(text: str, path: str, form: str) -> Sheet:
+    """The text of a compact node's file as a `Sheet`: a noisy node's with the "parent" columns
+    `parent` and `state`, a ranked node's (`form` "ranked") with `parent` and `weight`."""
+    if form == "ranked":
+        return _ranked_sheet(text, path, Path(path).stem)
+    return Sheet.parse(text.encode(), path)
 
 
 def _ranked_sheet(text: str, path: str, node: str) -> Sheet:

@@ -31,14 +31,16 @@ from typing import Any
 import numpy as np
 
 from bn.csvfiles import ID_PATTERN, RESERVED, SUM_TOLERANCE, parse_ess, scenario_tables
+from bn.edit import compactgraph
+from bn.edit.averaging import conditional, parse_weights
 from bn.edit.sheet import Row, Sheet, probability
 from bn.edit.toml import TomlDoc
 from bn.edit.workspace import Workspace
-from bn.errors import BNError, EvidenceError, ModelError, Problem, param
+from bn.errors import BNError, ModelError, Problem, param
 from bn.evidence import KIND_NAMES
 from bn.files import MODEL_TOML, SCENARIOS_TOML
 from bn.model import Model
-from bn.names import choose, suggest
+from bn.names import suggest
 from bn.numbers import computed_number
 
 KINDS = tuple(KIND_NAMES.values())  # the evidence keys of a scenario
@@ -186,6 +188,9 @@ def rename_node(ws: Workspace, name: str, new: str, keep_alias: bool = False) ->
         return lines
     lines = []
     for path in ws.copies(old):
+        if ws.compact(path):
+            lines.append(compactgraph.rename_own(ws, old, new))
+            continue
         sheet = ws.sheet(path)
         sheet.node = new
         target = str(Path(path).with_name(f"{new}.csv"))
@@ -194,6 +199,9 @@ def rename_node(ws: Workspace, name: str, new: str, keep_alias: bool = False) ->
         ws.moved(path, target, old, new)
         lines.append(f"renamed {path} -> {target}")
     for path in children_copies(ws, model, old):
+        if ws.compact(path):
+            lines.append(compactgraph.rename_parent(ws, Path(path).stem, old, new))
+            continue
         sheet = ws.sheet(path)
         sheet.parents[sheet.parents.index(old)] = new
         ws.save(path)
@@ -459,6 +467,9 @@ def add_parent(ws: Workspace, name: str, parent_name: str) -> list[str]:
         raise BNError(f"{node} is an ancestor of {parent}: adding the edge would create a cycle")
     lines = []
     for path in ws.copies(node):
+        if ws.compact(path):
+            lines.append(compactgraph.add_parent(ws, node, parent, model[parent].states))
+            continue
         sheet = ws.sheet(path)
         rows = []
         for row in sheet.rows:
@@ -470,48 +481,6 @@ def add_parent(ws: Workspace, name: str, parent_name: str) -> list[str]:
         ws.save(path)
         lines.append(f"{path}: added parent {parent} ({len(rows)} rows)")
     return lines
-
-
-def parse_weights(text: str, states: Sequence[str], parent: str = "PARENT") -> np.ndarray:
-    """`weights` as a normalised vector over `states` (the states of `parent`).
-
-    Written as evidence weights are (`bn.evidence.parse_weights`): one weight per state in order,
-    or `STATE:W` for some states, the others getting 0; `STATE=W` is read as `STATE:W`.
-
-    >>> parse_weights("1,3", ["no", "yes"]).tolist(), parse_weights("yes:3,no=1", ["no", "yes"])
-    ([0.25, 0.75], array([0.25, 0.75]))
-    """
-    from bn.evidence import parse_weights as parse_evidence_weights
-
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    items = [
-        ":".join(item.rsplit("=", 1)) if "=" in item and ":" not in item else item for item in items
-    ]
-    usage = (
-        f"{param('weights')} needs {len(states)} numbers ({', '.join(states)}) or STATE:W for some "
-        f"states of {parent}, e.g. {states[0]}:0.5"
-    )
-    try:
-        _, given = parse_evidence_weights(f"{parent}={','.join(items)}")
-    except EvidenceError:
-        raise BNError(f"{param('weights')} '{text}' cannot be read: {usage}") from None
-    weights = np.zeros(len(states))
-    if isinstance(given, dict):
-        for state, value in given.items():
-            weights[
-                list(states).index(choose(state, states, f"'{state}' is not a state of {parent}"))
-            ] = value
-    elif len(given) == len(states):
-        weights[:] = given
-    else:
-        raise BNError(usage)
-    bad = [w for w in weights if not np.isfinite(w) or w < 0]
-    if bad:
-        raise BNError(f"{param('weights')}: '{bad[0]:g}' is not a non-negative number")
-    if weights.sum() <= 0:
-        raise BNError(f"{param('weights')} are all zero")
-    normalised: np.ndarray = weights / weights.sum()
-    return normalised
 
 
 def remove_parent(
@@ -544,13 +513,16 @@ def remove_parent(
         )
     lines = []
     for path in ws.copies(node):
+        if ws.compact(path):
+            lines.append(compactgraph.remove_parent(ws, node, parent, given))
+            continue
         sheet = ws.sheet(path)
         folder = str(Path(path).parent)
         others = [p for p in sheet.parents if p != parent]
         cards = [model[p].card for p in others]
         if given is None:
             view = overlay(model, folder) if folder != "." else model
-            table = _conditional(view, parent, others)
+            table = conditional(view, parent, others)
         else:
             table = np.broadcast_to(given.reshape(-1, *[1] * len(others)), (len(given), *cards))
         by_combo = _by_combo(sheet)
@@ -575,17 +547,3 @@ def remove_parent(
         how = "given weights" if given is not None else f"P({parent} | {', '.join(others) or '-'})"
         lines.append(f"{path}: removed parent {parent}, rows averaged with {how}")
     return lines
-
-
-def _conditional(model: Model, parent: str, others: Sequence[str]) -> np.ndarray:
-    """P(parent | others) with shape (card(parent), *cards(others)); the prior where P(others)=0."""
-    from bn.engine import contract
-
-    joint = contract(model, [parent, *others])
-    prior = contract(model, [parent])
-    prior = prior / prior.sum()
-    mass = joint.sum(axis=0, keepdims=True)
-    shape = (-1,) + (1,) * len(others)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table: np.ndarray = np.where(mass > 0, joint / mass, prior.reshape(shape))
-    return table

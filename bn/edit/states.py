@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from bn.edit import compactgraph
 from bn.edit.graph import children_copies, row_values, save_docs, scenario_uses, toml_docs
 from bn.edit.influence import add_state_rows
 from bn.edit.sheet import Row
@@ -56,6 +58,9 @@ def add_state(
     new_states = [*states[:position], state, *states[position:]]
     lines = []
     for path in ws.copies(node):
+        if ws.compact(path):
+            lines.append(compactgraph.add_own_state(ws, node, position, state))
+            continue
         sheet = ws.sheet(path)
         sheet.states.insert(position, state)
         for row in sheet.rows:
@@ -64,6 +69,9 @@ def add_state(
         what = "an option" if ws.kind(node) == "decision" else "probability 0 in every row"
         lines.append(f"{path}: added state {state} ({what})")
     for path in children_copies(ws, model, node):
+        if ws.compact(path):
+            lines.append(compactgraph.add_parent_state(ws, Path(path).stem, node, state, source))
+            continue
         sheet = ws.sheet(path)
         column = sheet.parents.index(node)
         template = source or states[0]
@@ -112,12 +120,19 @@ def rename_state(ws: Workspace, name: str, old: str, new: str) -> list[str]:
         raise BNError(f"{node}'s state is already called {new}")
     lines = []
     for path in ws.copies(node):
+        if ws.compact(path):
+            lines.append(compactgraph.rename_own_state(ws, node, index, old, new))
+            continue
         sheet = ws.sheet(path)
         sheet.states[index] = new
         ws.save(path)
         ws.moved(path, path, f"{node}={old}", f"{node}={new}")
         lines.append(f"{path}: state {old} -> {new}")
     for path in children_copies(ws, model, node):
+        if ws.compact(path):
+            line = compactgraph.rename_parent_state(ws, Path(path).stem, node, old, new)
+            lines += [line] if line else []
+            continue
         sheet = ws.sheet(path)
         column = sheet.parents.index(node)
         for row in sheet.rows:
@@ -182,6 +197,9 @@ def remove_state(ws: Workspace, name: str, state: str, into: str | None = None) 
             )
     lines = []
     for path in ws.copies(node):
+        if ws.compact(path):
+            lines.append(compactgraph.remove_own_state(ws, node, index, target))
+            continue
         sheet = ws.sheet(path)
         for row in sheet.rows:
             row.probs = _without(row, index, target, path)
@@ -190,6 +208,9 @@ def remove_state(ws: Workspace, name: str, state: str, into: str | None = None) 
         how = f" (moved into {states[target]})" if target is not None else " (rows rescaled)"
         lines.append(f"{path}: removed state {state}" + (how if sheet.rows else ""))
     for path in children_copies(ws, model, node):
+        if ws.compact(path):
+            lines.append(compactgraph.remove_parent_state(ws, Path(path).stem, node, state))
+            continue
         sheet = ws.sheet(path)
         column = sheet.parents.index(node)
         dropped = [r for r in sheet.rows if r.parents[column] == state]
@@ -197,6 +218,7 @@ def remove_state(ws: Workspace, name: str, state: str, into: str | None = None) 
             sheet.drop(row)
         ws.save(path)
         lines.append(f"{path}: removed {len(dropped)} row(s) for {node}={state}")
+    meta, _ = toml_docs(ws)  # as the compact edits above left it
     if meta is not None and meta.has(("nodes", node, "states", state)):
         meta.delete(("nodes", node, "states", state))
     save_docs(ws, meta, scenarios)

@@ -36,6 +36,7 @@ from bn.csvfiles import (
     parse_ess,
     parse_probability,
 )
+from bn.edit import compactgraph
 from bn.edit.sheet import Row, Sheet
 from bn.edit.toml import TomlDoc
 from bn.edit.workspace import Workspace
@@ -549,9 +550,13 @@ def fmt(ws: Workspace) -> list[str]:
     be unchanged before anything is written.
     """
     paths = [*ws.node_paths(), *(p for o in ws.overlays() for p in _overlay_files(ws, o))]
-    paths = [p for p in paths if not ws.compact(p)]  # compact files are kept as written
     changed = []
     for path in paths:
+        if ws.compact(path):  # compact, canonical for its form (needs a valid model)
+            if ws.model is not None:
+                compactgraph.fmt_compact(ws, path)
+                changed += [path] if path in ws.pending() else []
+            continue
         sheet = ws.sheet(path)
         states = parent_states(ws, sheet)
         text = canonical(sheet, states)
