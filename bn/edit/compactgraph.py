@@ -291,8 +291,11 @@ def add_own_state(ws: Workspace, node: str, position: int, state: str) -> str:
     return f"{node}.csv: added state {state} (probability 0 in every link and the leak)"
 
 
-def add_parent_state(ws: Workspace, child: str, parent: str, state: str, like: str | None) -> str:
-    """A noisy child's link for a parent's new state: a copy of `like`'s link, else no effect."""
+def add_parent_state(
+    ws: Workspace, child: str, parent: str, state: str, like: str | None, order: Sequence[str]
+) -> str:
+    """A noisy child's link for a parent's new state (`order`: the parent's states with it): a
+    copy of `like`'s link, else no effect; placed in the parent's state order."""
     form = _form(ws, child)
     if isinstance(form, Ranked):
         raise _ranked_count(child, f"a new state of its parent {parent}")
@@ -311,7 +314,8 @@ def add_parent_state(ws: Workspace, child: str, parent: str, state: str, like: s
     if row.ess:
         sheet.ensure("ess")
     own = [k for k, r in enumerate(sheet.rows) if r.parents[0] == parent]
-    sheet.rows.insert(own[-1] + 1 if own else len(sheet.rows) - 1, row)
+    later = [k for k in own if order.index(sheet.rows[k].parents[1]) > order.index(state)]
+    sheet.rows.insert(later[0] if later else own[-1] + 1 if own else len(sheet.rows) - 1, row)
     ws.write(f"{child}.csv", sheet.text())
     if source:
         return f"{child}.csv: link {parent}={state} copied from {parent}={like}"

@@ -70,7 +70,8 @@ def add_state(
         lines.append(f"{path}: added state {state} ({what})")
     for path in children_copies(ws, model, node):
         if ws.compact(path):
-            lines.append(compactgraph.add_parent_state(ws, Path(path).stem, node, state, source))
+            child = Path(path).stem
+            lines.append(compactgraph.add_parent_state(ws, child, node, state, source, new_states))
             continue
         sheet = ws.sheet(path)
         column = sheet.parents.index(node)
