@@ -363,7 +363,8 @@ def test_target_analyses_and_downloads(page: Any, server: Server):
 
 def test_compact_nodes_show_and_edit_their_parameters(browser: Any, tmp_path: Path):
     """A noisy-MAX node's panel holds its nine rows (the 81 on request), a ranked node's its
-    weights and variance; editing them answers as the files with the same numbers would."""
+    weights and variance; editing them answers as the files with the same numbers would, and
+    saving writes those numbers into the files."""
     from tests.conftest import ROOT, run_json
 
     model = Path(shutil.copytree(ROOT / "examples" / "compact", tmp_path / "compact"))
@@ -412,9 +413,21 @@ def test_compact_nodes_show_and_edit_their_parameters(browser: Any, tmp_path: Pa
         texts = [" ".join(rows.nth(i).inner_text().split()) for i in range(rows.count())]
         assert "failed degraded ok ok 0.396 0.604" in texts  # 0.99 x 0.5 x 0.8, with the edit
         tab.click("[data-role=unsaved] #save")
-        tab.wait_for_selector("#error:not([hidden])")
-        assert "outage is a compact node" in tab.text_content("#error")
-        assert {p.name: p.read_bytes() for p in model.iterdir()} == files  # nothing written
+        tab.wait_for_selector("[data-role=saved]")
+        saved = tab.text_content("[data-role=saved]")
+        assert "outage.csv: link power=failed: no 0.05 -> 0.5, yes 0.95 -> 0.5" in saved
+        assert "model.toml: [nodes.response] variance 0.02 -> 0.05" in saved
+        for name in ("outage.csv", "model.toml"):  # the files say what the edits said
+            assert (model / name).read_bytes() == (twin / name).read_bytes()
+        assert {n: b for n, b in files.items() if n not in ("outage.csv", "model.toml")} == {
+            p.name: p.read_bytes()
+            for p in model.iterdir()
+            if p.name in files and p.name not in ("outage.csv", "model.toml")
+        }
+        assert tab.locator("[data-role=unsaved]").count() == 0
+        for node in ("outage", "response", "sla_breach"):  # the saved model answers the same
+            for state, value in by_hand[node].items():
+                assert p(tab, node, state) == pytest.approx(value, abs=1e-9)
         assert not errors
         context.close()
     finally:

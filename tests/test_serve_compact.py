@@ -1,5 +1,6 @@
 """`bn serve` on compact nodes: the parameters shown as `bn cpt show` shows them, what-if edits of
-the parameters (checked against the same parameters written into the files), saving refused."""
+the parameters (checked against the same parameters written into the files), and saving them
+through the edit path."""
 
 from __future__ import annotations
 
@@ -134,19 +135,81 @@ def test_bad_compact_edits_are_a_400(copy: Path, edit: dict[str, Any], words: st
     assert words in response.json()["error"]
 
 
-def test_saving_a_compact_node_is_refused_and_writes_nothing(copy: Path) -> None:
+HEADERS = {"X-BN-Token": TOKEN, "Origin": BASE}
+SAVES = [
+    (LINK, "outage.csv", "power,failed,0.05,0.95", "power,failed,0.5,0.5"),
+    ({"node": "outage", "link": "leak", "probabilities": {"no": 0.9, "yes": 0.1}},
+     "outage.csv", "leak,,0.99,0.01", "leak,,0.9,0.1"),
+    ({"node": "outage", "link": "cooling=failed", "probabilities": {"no": 0.6}},
+     "outage.csv", "cooling,failed,0.3,0.7", "cooling,failed,0.6,0.4"),
+    ({"node": "response", "weight": "staffing", "value": 3}, "response.csv",
+     "staffing,2,", "staffing,3,"),
+    ({"node": "response", "variance": 0.05}, "model.toml", "variance = 0.02", "variance = 0.05"),
+    ({"node": "response", "function": "wmax"}, "model.toml",
+     'function = "wmean"', 'function = "wmax"'),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("edit", "name", "old", "new"), SAVES)
+def test_saving_a_compact_edit_writes_its_parameter(
+    copy: Path, tmp_path: Path, edit: dict[str, Any], name: str, old: str, new: str
+) -> None:
+    """The page's edit, saved: the node's file (or model.toml) says what the edit said, as
+    written by hand, every other file is untouched, and the model answers as the page did."""
+    api = client(copy)
+    view = api.get("/api/view", params={"cpt": json.dumps(edit)}).json()["query"]["posteriors"]
     files = {p.name: p.read_bytes() for p in copy.iterdir()}
-    body = {"link": "power=failed", "probabilities": {"yes": 0.5}}
-    headers = {"X-BN-Token": TOKEN, "Origin": BASE}
-    response = client(copy).post("/api/cpt/outage", json=body, headers=headers)
-    assert response.status_code == 400
-    assert "outage is a compact node" in response.json()["error"]
-    assert "bn cpt expand outage" in response.json()["error"]
+    response = api.post(f"/api/cpt/{edit['node']}", json=edit, headers=HEADERS)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["written"] == [name] and body["deleted"] == [] and body["remaining_errors"] == 0
+    assert body["cpt"] == run_json("cpt", "show", edit["node"], "--model", str(copy))
+    by_hand = twin(EXAMPLE, tmp_path, name, old, new)
+    assert (copy / name).read_bytes() == (by_hand / name).read_bytes()
+    assert {n: b for n, b in files.items() if n != name} == {
+        p.name: p.read_bytes() for p in copy.iterdir() if p.name != name
+    }
+    assert run_json("check", "--model", str(copy))["problems"] == []
+    saved = run_json("query", "--all", "--model", str(copy))["posteriors"]
+    for node, dist in saved.items():
+        assert view[node] == pytest.approx(dist, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        ({"node": "outage", "link": "power=ok", "probabilities": {"yes": 0.5}},
+         "outage has no link 'power=ok'"),
+        ({"node": "outage", "link": "leak", "probabilities": {"no": 0.7, "yes": 0.7}},
+         "sum to 1.4"),
+        ({"node": "outage", "link": "leak", "probabilities": {"maybe": 0.5}},
+         "'maybe' is not a state of outage"),
+        ({"node": "response", "weight": "staffing", "value": -1}, "not positive"),
+        ({"node": "response", "variance": 0}, "variance: 0 is not positive"),
+        ({"node": "response", "function": "median"}, "'median' is not a ranked function"),
+        ({"node": "response", "link": "leak", "probabilities": {"slow": 1}}, "is a ranked node"),
+        ({"node": "outage", "weight": "power", "value": 2}, "outage is noisy-max"),
+        (["not", "an", "edit"], "the body must be a JSON object"),
+    ],
+)  # fmt: skip
+def test_a_bad_compact_save_is_a_400_and_writes_nothing(copy: Path, edit: Any, words: str) -> None:
+    files = {p.name: p.read_bytes() for p in copy.iterdir()}
+    node = edit["node"] if isinstance(edit, dict) else "outage"
+    response = client(copy).post(f"/api/cpt/{node}", json=edit, headers=HEADERS)
+    assert response.status_code == 400, response.text
+    assert words in response.json()["error"]
+    assert {p.name: p.read_bytes() for p in copy.iterdir()} == files
+
+
+def test_saving_needs_the_token_for_compact_nodes_too(copy: Path) -> None:
+    files = {p.name: p.read_bytes() for p in copy.iterdir()}
+    response = client(copy).post("/api/cpt/outage", json=LINK, headers={"Origin": BASE})
+    assert response.status_code == 403
     assert {p.name: p.read_bytes() for p in copy.iterdir()} == files
     ok = client(copy).post(
-        "/api/cpt/power", json={"when": {}, "probabilities": {"ok": 0.9}}, headers=headers
+        "/api/cpt/power", json={"when": {}, "probabilities": {"ok": 0.9}}, headers=HEADERS
     )
-    assert ok.status_code == 200, ok.text  # a full table beside it still saves
+    assert ok.status_code == 200, ok.text  # a full table beside it saves as before
 
 
 def test_view_runs_the_engine_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,7 +20,7 @@ from bn.edit.toml import TomlDoc
 from bn.edit.workspace import Workspace
 from bn.errors import BNError, param
 from bn.files import MODEL_TOML
-from bn.forms import LEAK, NoisyMax, Ranked
+from bn.forms import FUNCTIONS, LEAK, NoisyMax, Ranked
 from bn.names import choose
 from bn.numbers import DECIMAL, computed_number, format_number
 
@@ -204,3 +204,30 @@ def _positive(text: str, what: str) -> str:
     if not (math.isfinite(value) and value > 0):
         raise BNError(f"{what} '{text}' is not a positive number")
     return format_number(value)
+
+
+def set_ranked_function(
+    ws: Workspace, node: str, function: str, mix: Sequence[float] | None = None
+) -> list[str]:
+    """A ranked node's `function` (and, for mixminmax, `mix`) in model.toml."""
+    form = ws.valid_model()[node].form
+    if not isinstance(form, Ranked):
+        raise BNError(f"{node} is not a ranked node: it has no function")
+    if function not in FUNCTIONS:
+        raise BNError(f"'{function}' is not a ranked function: use one of {', '.join(FUNCTIONS)}")
+    doc = TomlDoc(ws.text(MODEL_TOML) or "", MODEL_TOML)
+    moves = []
+    if function != form.function:
+        doc.set_value(("nodes", node), "function", function)
+        moves.append(f"function {form.function} -> {function}")
+    if mix is not None:
+        low, high = (float(m) for m in mix)
+        if not (math.isfinite(low) and math.isfinite(high) and low > 0 and high > 0):
+            raise BNError(f"{node}: the weights of min and max must be positive numbers")
+        doc.set_value(("nodes", node), "mix", [low, high])
+        old = ", ".join(computed_number(m) for m in form.mix)
+        moves.append(f"mix [{old}] -> [{computed_number(low)}, {computed_number(high)}]")
+    if not moves:
+        return [f"{MODEL_TOML}: [nodes.{node}] function is {function} already"]
+    ws.write(MODEL_TOML, doc.result())
+    return [f"{MODEL_TOML}: [nodes.{node}] {', '.join(moves)}"]

@@ -457,22 +457,19 @@ def create_app(
         return await run_in_threadpool(respond, lambda: save(request, body))
 
     def save(request: Request, body: bytes) -> Any:
+        from bn.edit.forms import show_compact
         from bn.edit.tables import set_rows, show
         from bn.edit.workspace import Workspace
 
         node = request.path_params["node"]
-        compact_id = compact.compact_id(root, node)
-        if compact_id is not None:
-            raise BNError(
-                f"{compact_id} is a compact node: the page computes edits of its parameters in "
-                f"memory but cannot save them yet; write them into {compact_id}.csv (or "
-                f"model.toml for a ranked node's variance and function), or run "
-                f"`bn cpt expand {compact_id}` to save table cells"
-            )
         try:
             edit = json.loads(body)
         except ValueError:
             edit = None
+        if compact.compact_id(root, node) is not None:  # its parameters, through bn cpt set
+            with saving:
+                lines, changes, errors, saved = compact.save(root, node, edit)
+            return _saved(root, lines, changes, errors, show_compact(saved))
         if not isinstance(edit, dict) or not isinstance(edit.get("when", {}), dict):
             raise BNError(
                 'the body must be a JSON object {"when": {PARENT: STATE}, '
@@ -492,15 +489,7 @@ def create_app(
                 None if edit.get("note") is None else str(edit["note"]),
             )
             changes = ws.commit()
-        return {
-            "model": str(ws.root),
-            "dry_run": False,
-            "written": sorted(p for p, t in changes.items() if t is not None),
-            "deleted": sorted(p for p, t in changes.items() if t is None),
-            "messages": lines,
-            "remaining_errors": ws.remaining_errors,
-            "cpt": show(Workspace(root), node),
-        }
+        return _saved(root, lines, changes, ws.remaining_errors, show(Workspace(root), node))
 
     routes = [
         Route("/", page),
@@ -540,6 +529,21 @@ def _own_names() -> set[str]:
     except OSError:
         aliases, addresses = [], []
     return {n for n in (*names, *aliases, *addresses) if n}
+
+
+def _saved(
+    root: Path, lines: list[str], changes: dict[str, str | None], errors: int, cpt: Any
+) -> dict[str, Any]:
+    """The answer to a save: what `bn cpt set --json` prints, and the node's table as saved."""
+    return {
+        "model": str(root),
+        "dry_run": False,
+        "written": sorted(p for p, t in changes.items() if t is not None),
+        "deleted": sorted(p for p, t in changes.items() if t is None),
+        "messages": lines,
+        "remaining_errors": errors,
+        "cpt": cpt,
+    }
 
 
 def _number_text(value: Any) -> str:

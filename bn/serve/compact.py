@@ -180,3 +180,50 @@ def every_node(
     for node_id, value in {**evidence.hard, **evidence.do}.items():
         every.setdefault(node_id, {s: float(s == value) for s in model[node_id].states})
     return every
+
+
+def save(root: Path, name: str, edit: Any) -> tuple[list[str], dict[str, str | None], int, Node]:
+    """Write one compact edit (the page's `cpt=` form, `"node"` optional) into the model's files
+    through the edit path (`bn cpt set` on the node's parameters, checked, all-or-nothing):
+    the messages, the files changed, the errors left and the node as written."""
+    from bn.edit.compactedit import set_compact, set_ranked_function
+    from bn.edit.workspace import Workspace
+
+    if not isinstance(edit, dict):
+        raise BNError("the body must be a JSON object: one compact edit as the page makes it")
+    edit = {k: v for k, v in edit.items() if k != "node"}
+    with Workspace(root) as ws:  # the writers' lock, as every bn edit takes it
+        node = ws.resolve(name)
+        form = ws.valid_model()[node].form
+        page = {k: v for k, v in edit.items() if k not in ("ess", "note")}
+        apply(ws.valid_model(), {**page, "node": node})  # the page's checks and messages
+        ess = None if edit.get("ess") is None else _text(edit.get("ess"), "ess")
+        note = None if edit.get("note") is None else str(edit["note"])
+        if "link" in edit:
+            link = str(edit["link"])
+            parent, _, state = link.partition("=")
+            when = {LEAK: ""} if link == LEAK else {parent: state}
+            named = {str(s): _text(p, s) for s, p in edit["probabilities"].items()}
+            lines = set_compact(ws, node, when, None, named, ess, note)
+        elif "weight" in edit:
+            named = {"weight": _text(edit["value"], "weight")}
+            lines = set_compact(ws, node, {str(edit["weight"]): ""}, None, named, ess, note)
+        elif "variance" in edit:
+            named = {"variance": _text(edit["variance"], "variance")}
+            lines = set_compact(ws, node, {}, None, named, ess, None)
+        else:
+            assert isinstance(form, Ranked)  # `apply` took nothing else
+            function = str(edit.get("function", form.function))
+            lines = set_ranked_function(ws, node, function, edit.get("mix"))
+        changes = ws.commit()
+        errors = ws.remaining_errors
+    from bn.edit.forms import compact_node
+
+    saved = compact_node(Workspace(root, wait=None), node)
+    assert saved is not None
+    return lines, changes, errors, saved
+
+
+def _text(value: Any, what: str) -> str:
+    """A JSON number as the text `bn cpt set` reads (the shortest that reads back the same)."""
+    return repr(_number(value, what))

@@ -780,12 +780,12 @@ function showUnsaved(saved) {
 
 async function saveEdits() {
   const messages = [];
-  // compact nodes' edits first: the server refuses them before any table edit is written
+  // compact nodes' edits first (each saved through bn cpt set on the node's parameters)
   for (const edit of [...state.edits.filter((e) => !e.when), ...state.edits.filter((e) => e.when)]) {
     const response = await fetch(`/api/cpt/${encodeURIComponent(edit.node)}`, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-BN-Token": CONFIG.token },
-      // a compact node's edit is sent as it is: the server says it cannot save it yet
+      // a compact node's edit is sent as the page holds it: {node, link | weight | variance | ...}
       body: JSON.stringify(edit.when ? { when: edit.when, probabilities: edit.probabilities } : edit),
     });
     const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
