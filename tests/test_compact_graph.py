@@ -351,3 +351,19 @@ def test_fmt_keeps_compact_files_compact_and_canonical(tmp_path: Path) -> None:
 
 def test_fmt_leaves_the_example_as_it_is() -> None:
     assert run("fmt", "--check", "--model", str(EXAMPLE)).exit_code == 0
+
+
+def test_removing_a_compact_node_drops_its_file_and_form(tmp_path: Path) -> None:
+    model = Path(shutil.copytree(EXAMPLE, tmp_path / "m"))
+    edit(model, "node", "remove-parent", "sla_breach", "response", "--weights", "1,1,1")
+    edit(model, "node", "remove", "response")
+    assert not (model / "response.csv").exists()
+    assert "[nodes.response]" not in (model / "model.toml").read_text()
+    assert "levels" not in (model / "model.toml").read_text()
+    assert run("check", "--model", str(model)).exit_code == 0
+
+
+def test_summing_a_parent_out_of_a_compact_child_is_refused(tmp_path: Path) -> None:
+    model = Path(shutil.copytree(EXAMPLE, tmp_path / "m"))
+    message = refused(model, "node", "remove", "power", "--marginalize")
+    assert "run bn cpt expand outage first" in message

@@ -43,5 +43,7 @@ textually by `bn.edit.toml`, so their comments survive too.
 The modules, lowest first: `sheet` (a node file as an editable document), `toml` (textual edits of
 the TOML files), `workspace` (the transaction: reading, checking, writing), then the edits
 themselves: `tables` (cpt show/template/set/normalize, node add, fmt, check --fix-sums), `graph`
-(node rename/remove/add-parent/remove-parent) and `states` (state add/rename/remove).
+(node rename/remove/add-parent/remove-parent, with `averaging` for remove-parent's weights) and
+`states` (state add/rename/remove); `forms`, `compactedit` and `compactgraph` carry these edits to
+compact nodes (noisy-OR, noisy-MAX, ranked).
 """
