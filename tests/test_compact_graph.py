@@ -367,3 +367,22 @@ def test_summing_a_parent_out_of_a_compact_child_is_refused(tmp_path: Path) -> N
     model = Path(shutil.copytree(EXAMPLE, tmp_path / "m"))
     message = refused(model, "node", "remove", "power", "--marginalize")
     assert "run bn cpt expand outage first" in message
+
+
+def test_a_new_level_stays_on_the_present_side_of_a_last_absent_state(
+    tmp_path: Path, graded: Path
+) -> None:
+    """With the absent state last (GeNIe's layout), a new state goes before it."""
+    harm = (
+        "parent,state,harm=total,harm=partial,harm=none\n"
+        "a,on,0.2,0.3,0.5\nb,low,0.1,0.2,0.7\nb,high,0.5,0.3,0.2\nleak,,0.02,0.08,0.9\n"
+    )
+    (graded / "harm.csv").write_text(harm)
+    (graded / "cost.csv").write_text(
+        "harm,cost=low,cost=high\ntotal,0.1,0.9\npartial,0.5,0.5\nnone,0.9,0.1\n"
+    )
+    message = refused(graded, "state", "add", "harm", "severe")
+    assert "harm's absent state none must stay its last state" in message
+    compact, full = twins(graded, tmp_path, "state", "add", "harm", "severe", "--after", "total")
+    assert lines(compact / "harm.csv")[1] == "a,on,0.2,0,0.3,0.5"
+    same_model(compact, full, {"cost": "high"})

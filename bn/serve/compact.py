@@ -1,5 +1,6 @@
-"""What-if edits of a compact node's parameters in the page, made in memory (and two helpers of
-the page's answers: which node is compact, every node's posterior from one query).
+"""What-if edits of a compact node's parameters in the page, made in memory, and saved through
+the edit path (`save`); and two helpers of the page's answers: which node is compact, every
+node's posterior from one query.
 
 A compact node (noisy-OR, noisy-MAX, ranked) is edited by its parameters, not by the cells of
 its expanded table: the edit changes the form and the node's table is expanded again, so every
@@ -211,8 +212,8 @@ def save(root: Path, name: str, edit: Any) -> tuple[list[str], dict[str, str | N
         elif "variance" in edit:
             named = {"variance": _text(edit["variance"], "variance")}
             lines = set_compact(ws, node, {}, None, named, ess, None)
-        else:
-            assert isinstance(form, Ranked)  # `apply` took nothing else
+        else:  # `apply` takes nothing else, and only for a ranked node
+            assert isinstance(form, Ranked)
             function = str(edit.get("function", form.function))
             lines = set_ranked_function(ws, node, function, edit.get("mix"))
         changes = ws.commit()
