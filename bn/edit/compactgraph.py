@@ -55,10 +55,11 @@ def _form(ws: Workspace, node: str) -> NoisyMax | Ranked:
     return form
 
 
-def _expand_first(node: str, why: str) -> BNError:
+def _expand_first(node: str, why: str, instead: str = "") -> BNError:
+    """The refusal of an edit the form cannot say: `why`, then what to do (`instead`, or)."""
     return BNError(
-        f"{node} is a compact node: {why}; run bn cpt expand {node} first (bn cpt fit makes it "
-        "compact again)"
+        f"{node} is a compact node: {why}; {instead + ', or ' if instead else ''}run bn cpt "
+        f"expand {node} first (bn cpt fit makes it compact again)"
     )
 
 
@@ -198,7 +199,8 @@ def _independent_weights(model: Any, node: str, parent: str) -> np.ndarray:
         raise _expand_first(
             node,
             f"P({parent}) depends on its other parents ({', '.join(others)}), so the average "
-            f"over {parent} is no noisy form; give {param('weights')} (the same for every row), or",
+            f"over {parent} is no noisy form",
+            f"give {param('weights')} (the same for every row)",
         )
     return weights
 
@@ -273,8 +275,9 @@ def add_own_state(ws: Workspace, node: str, position: int, state: str) -> str:
     if form.form == "noisy-or":
         raise _expand_first(
             node,
-            'a noisy-or node has two states; for graded levels set form = "noisy-max" in '
-            f"[nodes.{node}] of {MODEL_TOML} and add the state again, or",
+            "a noisy-or node has two states",
+            f'for graded levels set form = "noisy-max" in [nodes.{node}] of {MODEL_TOML} and add '
+            "the state again",
         )
     first = form.states.index(form.absent) == 0
     if (first and position == 0) or (not first and position == len(form.states)):
