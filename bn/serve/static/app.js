@@ -15,6 +15,7 @@ const state = {
   node: "",
   target: "",
   edits: [], // unsaved edits: {node, when, probabilities}, or a compact node's (see compactTable)
+  saved: null, // the note of what the last save wrote, shown until the next edit
   model: null,
   layout: null,
   view: null,
@@ -755,7 +756,9 @@ function whatIf(node, when, name, value) {
 function showUnsaved(saved) {
   const slot = $("#unsaved-slot");
   slot.textContent = "";
-  if (!state.edits.length) return;
+  // what the last save wrote stays in view until the next edit (a reload by poll() redraws it)
+  if (!state.edits.length) { if (state.saved) slot.append(state.saved); return; }
+  state.saved = null;
   const box = el("div", { "data-role": "unsaved", role: "status" });
   box.append(el("strong", {}, `Unsaved: ${state.edits.length} edit(s), computed in memory. `));
   if (saved) {
@@ -790,12 +793,14 @@ async function saveEdits() {
     });
     const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
     if (response.status !== 200) { showError(body); return; }
+    state.edits = state.edits.filter((e) => e !== edit); // saved: not to be sent again
     messages.push(...body.messages);
   }
   state.edits = [];
   await ask();
   const done = el("div", { class: "saved", "data-role": "saved", role: "status" });
   done.append(el("strong", {}, "Saved: "), el("span", {}, messages.join("; ")));
+  state.saved = done;
   $("#unsaved-slot").append(done);
 }
 
