@@ -386,3 +386,29 @@ def test_a_new_level_stays_on_the_present_side_of_a_last_absent_state(
     compact, full = twins(graded, tmp_path, "state", "add", "harm", "severe", "--after", "total")
     assert lines(compact / "harm.csv")[1] == "a,on,0.2,0,0.3,0.5"
     same_model(compact, full, {"cost": "high"})
+
+
+@pytest.mark.parametrize(
+    ("parent", "weights"), [("b", None), ("b", "0.1,0.6,0.3"), ("a", None), ("a", "0,1")]
+)
+def test_removing_a_parent_of_a_graded_child(
+    tmp_path: Path, graded: Path, parent: str, weights: str | None
+) -> None:
+    """Three levels: the averaged cumulative link multiplies the leak's at every level."""
+    extra = ("--weights", weights) if weights else ()
+    compact, full = twins(graded, tmp_path, "node", "remove-parent", "harm", parent, *extra)
+    assert bn.load(compact)["harm"].parents == tuple(p for p in ("a", "b") if p != parent)
+    same_model(compact, full, {"cost": "high"})
+
+
+def test_graded_child_new_parent_and_parent_state(tmp_path: Path, graded: Path) -> None:
+    (graded / "c.csv").write_text("c=no,c=yes\n0.7,0.3\n")
+    compact, full = twins(graded, tmp_path, "node", "add-parent", "harm", "c")
+    assert "c,yes,1,0,0,no effect" in lines(compact / "harm.csv")
+    same_model(compact, full, {"cost": "high"}, {"c": "yes"})
+    again, full_again = compact.parent / "again", compact.parent / "full-again"
+    shutil.copytree(compact, again)
+    shutil.copytree(full, full_again)
+    edit(again, "state", "add", "b", "extreme", "--like", "high")
+    edit(full_again, "state", "add", "b", "extreme", "--like", "high")
+    same_model(again, full_again, {"cost": "high"})

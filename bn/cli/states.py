@@ -105,6 +105,9 @@ def state_remove(
 ) -> None:
     """Remove STATE from node NAME; children lose their rows for it.
 
+    A noisy-MAX node merges STATE into an adjacent level (--into); a noisy child loses the link
+    for STATE; a ranked node, or a parent of one, refuses (run bn cpt expand first).
+
     \b
     Examples:
       bn state remove starlink degraded --into cut
