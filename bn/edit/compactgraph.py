@@ -37,6 +37,7 @@ from bn.edit.workspace import Workspace
 from bn.errors import BNError, ModelError, Problem, param
 from bn.files import MODEL_TOML
 from bn.forms import LEAK, NoisyMax, Ranked
+from bn.model import Model
 from bn.numbers import computed_number, format_number, parse_decimal
 
 NO_EFFECT = "no effect"
@@ -165,18 +166,14 @@ def remove_parent(ws: Workspace, node: str, parent: str, weights: np.ndarray | N
     sheet = _sheet(ws, node)
     links = [r for r in sheet.rows if r.parents[0] == parent]
     leak = next(r for r in sheet.rows if r.parents[0] == LEAK)
-    if not np.allclose(mixed, 1.0, rtol=0, atol=0):  # else the links had weight 0: leak as it is
+    if not np.all(mixed == 1.0):  # else the links had weight 0: the leak stays as it is
         total = cum[form.row_of(LEAK, "")] * mixed
         total[-1] = 1.0
         probs = np.clip(np.diff(total, prepend=0.0), 0.0, 1.0)
         out = np.empty_like(probs)
         out[levels] = probs
         leak.probs = [computed_number(float(p)) for p in out]
-        used = [leak] + [
-            r
-            for r, s in zip(links, [r.parents[1] for r in links], strict=True)
-            if weights[states.index(s)] > 0
-        ]
+        used = [leak, *(r for r in links if weights[states.index(r.parents[1])] > 0)]
         leak.ess = _smallest_ess(used, f"{node}.csv")
         leak.note = " / ".join(dict.fromkeys(r.note for r in used if r.note))
     for row in links:
@@ -189,7 +186,7 @@ def remove_parent(ws: Workspace, node: str, parent: str, weights: np.ndarray | N
     return f"{node}.csv: removed parent {parent}, its links averaged with {how} into the leak"
 
 
-def _independent_weights(model: Any, node: str, parent: str) -> np.ndarray:
+def _independent_weights(model: Model, node: str, parent: str) -> np.ndarray:
     """P(parent), when it is also P(parent | node's other parents); else refuse."""
     others = [p for p in model[node].parents if p != parent]
     table = conditional(model, parent, others)
