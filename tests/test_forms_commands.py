@@ -375,3 +375,60 @@ def test_pairs_really_differ_in_form(pairs: dict[str, tuple[Path, Path]]) -> Non
             assert got is not None and (getattr(got, "form", "ranked") == form)
             assert expanded[node].form is None
             assert np.abs(compact[node].table - expanded[node].table).max() <= TOLERANCE
+
+
+def test_report_lists_each_forms_parameters(
+    pairs: dict[str, tuple[Path, Path]], tmp_path: Path
+) -> None:
+    """noisy-OR, noisy-MAX and ranked nodes are shown by their parameters in the brief: one row
+    per link and the leak, or per weight; the expanded model shows the full rows."""
+    shown = {}
+    for model in pairs["flagship"]:
+        out = tmp_path / model.name
+        ok("report", "-n", "200", "--date", "2026-01-01", "--format", "md", "-o", str(out),
+           "--model", str(model))  # fmt: skip
+        shown[model] = next(out.glob("*.md")).read_text().split("## Tables", 1)[1]
+    compact, expanded = pairs["flagship"]
+    loaded = bn.load(compact)
+    for node, form in COMPACT["flagship"].items():
+        parameters = loaded[node].form
+        assert parameters is not None
+        sizes = []
+        for model in (compact, expanded):
+            section = shown[model].split(f"(`{node}`)", 1)[1].split("\n### ", 1)[0]
+            sizes.append(section.count("\n| ") - 1)  # the rows below the header
+            if model == compact:
+                words = "Ranked node: a normal" if form == "ranked" else f"{form}: "
+                assert words in section, section
+        rows = len(parameters.weights) if form == "ranked" else len(parameters.rows)
+        assert sizes == [rows, int(np.prod(loaded[node].parent_shape))], node
+
+
+def test_diff_json_of_a_link_and_a_weight(tmp_path: Path) -> None:
+    """`bn diff --json` names a changed link by its one parent state (a full row names every
+    parent), its ess as a column, and a ranked weight by its parent; the posteriors move as
+    `bn query` says."""
+    old = Path(shutil.copytree(EXAMPLE, tmp_path / "old"))
+    new = Path(shutil.copytree(EXAMPLE, tmp_path / "new"))
+    outage = (new / "outage.csv").read_text()
+    assert "power,failed,0.05,0.95,20," in outage
+    (new / "outage.csv").write_text(
+        outage.replace("power,failed,0.05,0.95,20,", "power,failed,0.1,0.9,30,")
+    )
+    (new / "response.csv").write_text(
+        (new / "response.csv").read_text().replace("staffing,2,", "staffing,3,")
+    )
+    data = json.loads(ok("diff", str(old), str(new), "--json"))
+    cells = {t["node"]: [(c["when"], c["column"], c["old"], c["new"]) for c in t["cells"]]
+             for t in data["tables"]}  # fmt: skip
+    assert cells == {
+        "outage": [({"power": "failed"}, "no", 0.05, 0.1), ({"power": "failed"}, "yes", 0.95, 0.9),
+                   ({"power": "failed"}, "ess", 20.0, 30.0)],
+        "response": [({"parent": "staffing"}, "weight", 2.0, 3.0)],
+    }  # fmt: skip
+    assert all(t["form"] is None and t["structure"] is None for t in data["tables"])
+    for directory, key in ((old, "old"), (new, "new")):
+        query = json.loads(ok("query", "--json", "--model", str(directory)))["posteriors"]
+        for node, states in data["posteriors"].items():
+            for state, moved in states.items():
+                assert moved[key] == pytest.approx(query[node][state], abs=TOLERANCE)
