@@ -26,6 +26,7 @@ from starlette.testclient import TestClient
 
 import bn
 from bn.serve.app import create_app
+from bn.validate import load_diagram
 
 EXAMPLE = ROOT / "examples" / "compact"
 TOLERANCE = 1e-12
@@ -432,3 +433,37 @@ def test_diff_json_of_a_link_and_a_weight(tmp_path: Path) -> None:
         for node, states in data["posteriors"].items():
             for state, moved in states.items():
                 assert moved[key] == pytest.approx(query[node][state], abs=TOLERANCE)
+
+
+@pytest.fixture(scope="module")
+def decisions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """examples/nuclear-decisions with a noisy-OR and a ranked chance node, and its expansion."""
+    root = tmp_path_factory.mktemp("decisions")
+    compact = Path(shutil.copytree(ROOT / "examples" / "nuclear-decisions", root / "compact"))
+    forms = {"crimea_offensive": "noisy-or", "deaths": "ranked"}
+    for node, form in forms.items():
+        ok("cpt", "fit", node, "--form", form, "--model", str(compact))
+    expanded = Path(shutil.copytree(compact, root / "expanded"))
+    for node in forms:
+        ok("cpt", "expand", node, "--model", str(expanded))
+    return compact, expanded
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["decide"],
+        ["decide", "-e", "starlink=cut"],
+        ["voi", "--decision", "nato_response"],
+        ["query", "deaths", "--policy", "optimal"],
+        ["query", "deaths", "--do", "nato_response=limited", "--do", "press_talks=yes"],
+    ],
+)
+def test_decisions_with_compact_chance_nodes(decisions: tuple[Path, Path], args: list[str]) -> None:
+    """An influence diagram's compact chance nodes: the same policies, expected utilities and
+    answers as with their full tables."""
+    compact, expanded = decisions
+    assert load_diagram(compact).network["deaths"].form is not None
+    answers = [json.loads(ok(*args, "--json", "--model", str(m))) for m in (compact, expanded)]
+    same(*answers, ignore=frozenset({"model"}))
+    same_text(*(ok(*args, "--model", str(m)) for m in (compact, expanded)))
