@@ -11,6 +11,9 @@
       { node = "nato_response", when = { nuclear_use = "yes", western_resolve = "wavering" }, state = "conventional_strike" },
     ]
 
+A free cell of a noisy-OR or noisy-MAX node is a cell of one of its links, `when = { parent =
+"state" }`, or of its leak, `when = "leak"` (`Cell.link`); a ranked node has no free cells.
+
 This module reads and checks them (names, states, types, every problem with its line);
 `bn.analysis.calibrate` evaluates them on the engine and re-solves the free cells.
 """
