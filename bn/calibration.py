@@ -11,6 +11,9 @@
       { node = "nato_response", when = { nuclear_use = "yes", western_resolve = "wavering" }, state = "conventional_strike" },
     ]
 
+A free cell of a noisy-OR or noisy-MAX node is a cell of one of its links, `when = { parent =
+"state" }`, or of its leak, `when = "leak"` (`Cell.link`); a ranked node has no free cells.
+
 This module reads and checks them (names, states, types, every problem with its line);
 `bn.analysis.calibrate` evaluates them on the engine and re-solves the free cells.
 """
@@ -25,6 +28,7 @@ from typing import Any
 from bn.csvfiles import read_toml
 from bn.errors import BNError, Problem
 from bn.files import MODEL_TOML
+from bn.forms import LEAK, NoisyMax, Ranked
 from bn.metadata import TomlLines, check_keys, plain_text
 from bn.model import Model
 from bn.names import find, suggest
@@ -41,8 +45,14 @@ class Cell:
     node: str
     when: tuple[tuple[str, str], ...]  # (parent, state) for every parent, in the node's order
     state: str
+    link: bool = False  # a noisy node's link: `when` is one (parent, state), or (("leak", ""),)
 
     def label(self) -> str:
+        if self.link:
+            [(parent, state)] = self.when
+            return f"{self.node}={self.state} | " + (
+                LEAK if parent == LEAK else f"link {parent}={state}"
+            )
         given = ", ".join(f"{p}={s}" for p, s in self.when)
         return f"{self.node}={self.state}" + (f" | {given}" if given else "")
 
@@ -161,7 +171,7 @@ def _cell(
     if (
         not isinstance(node_name, str)
         or not isinstance(state, str)
-        or not isinstance(when, Mapping)
+        or not (isinstance(when, Mapping) or when == LEAK)
     ):
         add(at, f"{name} needs node and state strings (and a when table)", _CELL_HINT)
         return None
@@ -171,6 +181,17 @@ def _cell(
     except BNError as error:
         add(at, f"{name}: {error}", _CELL_HINT)
         return None
+    if isinstance(node.form, Ranked):
+        add(
+            at,
+            f"{name}: {node.id} is a ranked node, whose weights and variance are not "
+            "calibration cells",
+            "solve a cell of a full table or a link of a noisy node; or write the node as "
+            f"its full table (bn cpt expand {node.id})",
+        )
+        return None
+    if isinstance(node.form, NoisyMax):
+        return _link_cell(node.form, node.id, raw.get("when", {}), state, at, name, add)
     parents = {}
     for parent, value in when.items():
         found = find(str(parent), node.parents)
@@ -196,6 +217,38 @@ def _cell(
         )
         return None
     return Cell(node.id, tuple((p, parents[p]) for p in node.parents), state)
+
+
+def _link_cell(
+    form: NoisyMax,
+    node: str,
+    when: Any,
+    state: str,
+    at: list[str],
+    name: str,
+    add: Callable[..., None],
+) -> Cell | None:
+    """A free cell of a noisy node: of one link (`when = { parent = "state" }`) or of the leak
+    (`when = "leak"`); the link's other cells are rescaled as a full row's are."""
+    hint = (
+        f'{node} is {form.form}: a cell is of one link, when = {{ parent = "state" }} with '
+        'one parent in a present state, or of the leak, when = "leak"'
+    )
+    if when == LEAK:
+        return Cell(node, ((LEAK, ""),), state, link=True)
+    if not isinstance(when, Mapping) or len(when) != 1:
+        add(at, f"{name}: {node} is {form.form}: when names one link or the leak", hint)
+        return None
+    [(parent, value)] = when.items()
+    found = find(str(parent), form.parents)
+    if found is None or (found, str(value)) not in form.labels:
+        add(
+            at,
+            f"{name}: {node} has no link {parent}={value}",
+            hint + "; links: " + ", ".join(f"{p}={s}" for p, s in form.labels if p != LEAK),
+        )
+        return None
+    return Cell(node, ((found, str(value)),), state, link=True)
 
 
 def parse_query(model: Model, text: str) -> tuple[str, str, dict[str, str]]:

@@ -20,10 +20,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bn.csvfiles import RawTable, node_files, read_table, read_toml
+from bn.csvfiles import (
+    CSVSyntaxError,
+    RawTable,
+    csv_rows,
+    form_entry,
+    node_files,
+    parse_table,
+    read_text,
+    read_toml,
+)
 from bn.errors import EvidenceError, ModelError, Problem, param
 from bn.evidence import KIND_NAMES, Evidence
-from bn.files import SCENARIOS_TOML
+from bn.files import MODEL_TOML, SCENARIOS_TOML
+from bn.formcheck import form_of, levels_of, parse_compact
 from bn.metadata import TomlLines, check_keys, plain_text
 from bn.model import Model, Node
 from bn.names import suggest
@@ -222,7 +232,7 @@ def _read_overlay(model: Model, directory: str | Path) -> tuple[list[Node], list
     if not path.is_dir():
         return [], [_missing_folder(model, str(directory))]
     problems: list[Problem] = []
-    tables = [t for t in (read_table(p, problems) for p in node_files(path)) if t is not None]
+    tables, forms = _overlay_tables(model, path, problems)
     for table in tables:
         if table.node not in model.ids:
             hint = f"{suggest(table.node, model.ids)}nodes: {', '.join(model.ids)}"
@@ -234,7 +244,8 @@ def _read_overlay(model: Model, directory: str | Path) -> tuple[list[Node], list
     tables = [t for t in tables if t.node in model.ids]
     names = {t.node for t in tables}
     known = [RawTable(f"{n.id}.csv", n.id, n.parents, n.states) for n in model if n.id not in names]
-    nodes = check_tables(tables, problems, known=known)
+    toml_text = plain_text(model.path / MODEL_TOML) if model.path else ""
+    nodes = check_tables(tables, problems, {"nodes": forms}, known=known, toml_text=toml_text)
     for table in tables:
         old = model[table.node].states
         orphans = [c for c in model.children(table.node) if c not in names]
@@ -250,10 +261,71 @@ def _read_overlay(model: Model, directory: str | Path) -> tuple[list[Node], list
                 )
             )
     folder = Path(directory).as_posix()
-    problems = [replace(p, file=f"{folder}/{p.file}") for p in problems]
+    # a compact node's form keys are the model's own: their problems stay at model.toml's lines
+    problems = [
+        p if p.file == MODEL_TOML else replace(p, file=f"{folder}/{p.file}") for p in problems
+    ]
     if nodes is None or any(p.severity == "error" for p in problems):
         return [], problems
     return [_keep_metadata(model[n.id], n) for n in nodes], problems
+
+
+def _overlay_tables(
+    model: Model, path: Path, problems: list[Problem]
+) -> tuple[list[RawTable], dict[str, dict[str, Any]]]:
+    """The overlay's tables, and the form keys of those written as compact parameters.
+
+    The file of a node that the model holds in a compact form, written in that form's layout
+    (`parent,state,...` for noisy-OR and noisy-MAX, `parent,weight,...` for ranked), gives the
+    node's parameters in the scenario; the form's keys (absent, parent_absent, levels,
+    function, variance, mix) are the model's. Written as a full table, it replaces the form.
+    """
+    tables, forms = [], {}
+    for file in node_files(path):
+        text = read_text(file, problems)
+        if text is None:
+            continue
+        node = model[file.stem] if file.stem in model.ids else None
+        header = _compact_header(model, text)
+        if node is not None and node.form is None and header is not None:
+            problems.append(
+                Problem(
+                    file.name,
+                    header[0],
+                    f"{node.id} is a full table in the model, so its overlay is one too",
+                    f"write its full table (parents, then {node.id}=<state> columns); an overlay "
+                    "gives compact parameters only to a node whose form model.toml declares",
+                )
+            )
+            continue
+        if node is None or node.form is None or header is None:
+            raw = parse_table(text, file.name, problems)
+        else:
+            entry = form_entry(node.form)
+            raw = parse_compact(text, file.name, form_of(entry), problems, levels_of(entry))
+            if raw is not None and "parent_absent" in entry:  # the parents the overlay gives
+                absent = entry["parent_absent"]
+                entry["parent_absent"] = {p: absent[p] for p in raw.parents if p in absent}
+            forms[node.id] = entry
+        if raw is not None:
+            tables.append(raw)
+    return tables, forms
+
+
+def _compact_header(model: Model, text: str) -> tuple[int, str] | None:
+    """The line of a compact form's header (`parent,state` or `parent,weight`) and its second
+    column, or None for any other header."""
+    try:
+        records = csv_rows(text)
+    except CSVSyntaxError:
+        return None  # parse_table says where
+    if not records:
+        return None
+    line, cells = records[0]
+    head = [c.strip() for c in cells[:2]]
+    if head not in (["parent", "state"], ["parent", "weight"]) or set(head) <= set(model.ids):
+        return None  # (with nodes named so, a full table's header may read so too)
+    return line, head[1]
 
 
 def _missing_folder(model: Model, directory: str) -> Problem:

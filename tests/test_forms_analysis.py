@@ -207,3 +207,38 @@ def test_uncertainty_cli_counts_links() -> None:
     data = run_json("uncertainty", "outage=yes", "-n", "2000", "--model", str(EXAMPLE))
     assert data["uncertain_rows"] == 13  # nine links and leak, four roots
     assert data["interval_90"][0] < data["point"] < data["interval_90"][1]
+
+
+def with_form(model: bn.Model, node_id: str, **changes: object) -> bn.Model:
+    node = model[node_id]
+    assert node.form is not None
+    form = replace(node.form, **changes)  # type: ignore[arg-type]
+    return model.with_nodes([replace(node, form=form, table=form.expand())])
+
+
+def test_questions_with_one_table_but_other_compact_ess_draw_apart() -> None:
+    """Questions asked together (scenarios, overlays) share a sampler only when a node's draws
+    are the same: two compact nodes with one expanded table but other links' or weights' ess,
+    or another variance_ess, are drawn each from its own parameters."""
+    from bn.analysis.uncertainty import sample
+
+    model = bn.load(EXAMPLE)
+    outage, response = model["outage"].form, model["response"].form
+    assert isinstance(outage, NoisyMax) and isinstance(response, Ranked)
+    others = [
+        with_form(model, "outage", ess=outage.ess * 10),
+        with_form(model, "response", ess=np.full(2, 5.0)),
+        with_form(model, "response", variance_ess=30.0),
+        with_form(model, "outage", form="noisy-or"),  # same parameters: the same draws
+    ]
+    for other in others:
+        np.testing.assert_array_equal(other["outage"].table, model["outage"].table)
+        np.testing.assert_array_equal(other["response"].table, model["response"].table)
+    evidence = model.evidence()
+    together = sample([(m, evidence) for m in [model, *others]], "sla_breach", "yes", n=400, seed=0)
+    for k, m in enumerate([model, *others]):
+        alone = sample([(m, evidence)], "sla_breach", "yes", n=400, seed=0)[0]
+        np.testing.assert_array_equal(together[k], alone)
+    for k in range(1, 4):
+        assert np.abs(together[k] - together[0]).max() > 1e-3  # the ess matter
+    np.testing.assert_array_equal(together[4], together[0])

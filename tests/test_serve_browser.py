@@ -388,6 +388,8 @@ def test_compact_nodes_show_and_edit_their_parameters(browser: Any, tmp_path: Pa
         panel(tab, "outage")
         tab.wait_for_selector("#node-panel .compact")
         assert tab.locator("#node-panel tr[data-link]").count() == 9
+        leak = tab.locator('#node-panel tr[data-link="leak"] td')
+        assert leak.all_text_contents()[-2:] == ["50", "other causes: about 1% of days"]
         assert tab.locator("#node-panel table[data-role=expanded]").count() == 0
         cell = tab.locator('input[data-cell="outage|link:power=failed|yes"]')
         count = updates(tab)

@@ -28,7 +28,8 @@ from bn.engine import posterior
 from bn.errors import BNError, Problem
 from bn.evidence import Evidence
 from bn.files import MODEL_TOML
-from bn.model import Model
+from bn.forms import NoisyMax
+from bn.model import Model, Node
 
 MAX_STEPS = 50
 
@@ -66,25 +67,43 @@ def check_targets(model: Model) -> list[Problem]:
 
 
 def _index(model: Model, cell: Cell) -> tuple[tuple[int, ...], int]:
+    """The cell's row and column: in the table, or in a noisy node's links and leak."""
     node = model[cell.node]
+    if cell.link:
+        assert isinstance(node.form, NoisyMax)  # bn.calibration reads links of noisy nodes only
+        return (node.form.row_of(*cell.when[0]),), node.state_index(cell.state)
     combo = tuple(model[p].state_index(s) for p, s in cell.when)
     return combo, node.state_index(cell.state)
 
 
+def _parameters(node: Node, link: bool) -> np.ndarray:
+    return node.form.rows if link and isinstance(node.form, NoisyMax) else node.table
+
+
 def cell_value(model: Model, cell: Cell) -> float:
     combo, column = _index(model, cell)
-    return float(model[cell.node].table[combo][column])
+    return float(_parameters(model[cell.node], cell.link)[combo][column])
 
 
 def with_cells(model: Model, cells: Sequence[Cell], values: Sequence[float] | np.ndarray) -> Model:
-    """The model with each cell set to its value, the rest of its row rescaled in proportion."""
-    tables: dict[str, np.ndarray] = {}
+    """The model with each cell set to its value, the rest of its row rescaled in proportion
+    (a noisy node's link or leak row, then expanded afresh)."""
+    tables: dict[tuple[str, bool], np.ndarray] = {}
     for cell, value in zip(cells, values, strict=True):
         combo, column = _index(model, cell)
-        table = tables.get(cell.node, np.array(model[cell.node].table))
+        key = (cell.node, cell.link)
+        table = tables.get(key, np.array(_parameters(model[cell.node], cell.link)))
         table[combo] = covary(table[combo], column, float(value))
-        tables[cell.node] = table
-    return model.with_nodes(replace(model[n], table=t) for n, t in tables.items())
+        tables[key] = table
+    nodes = []
+    for (name, link), table in tables.items():
+        node = model[name]
+        if link and isinstance(node.form, NoisyMax):
+            form = replace(node.form, rows=table)
+            nodes.append(replace(node, form=form, table=form.expand()))
+        else:
+            nodes.append(replace(node, table=table))
+    return model.with_nodes(nodes)
 
 
 @dataclass(frozen=True)

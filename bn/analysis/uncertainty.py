@@ -263,11 +263,23 @@ def draw_tables(
     }
 
 
-Key = tuple[str, bytes, bytes]  # a node's id, table and ess: overlays make a different key
+Key = tuple[str, bytes, bytes, bytes]  # what a node's draws depend on: overlays change it
 
 
 def _key(node: Node) -> Key:
-    return node.id, node.table.tobytes(), node.ess.tobytes()
+    """A node's id, table, ess and compact parameters: two nodes with one key draw the same
+    tables. A compact node's draws come from its parameters and their ess, which two nodes with
+    the same expanded table need not share."""
+    form = node.form
+    if isinstance(form, NoisyMax):
+        given = repr((form.form, form.absent, form.parent_absent, form.labels)).encode()
+        params = given + form.rows.tobytes() + form.ess.tobytes()
+    elif isinstance(form, Ranked):
+        given = repr((form.function, form.mix, form.variance, form.variance_ess)).encode()
+        params = given + form.weights.tobytes() + form.ess.tobytes()
+    else:
+        params = b""
+    return node.id, node.table.tobytes(), node.ess.tobytes(), params
 
 
 @dataclass

@@ -590,9 +590,7 @@ function cptTable(cpt) {
       td.append(input);
       tr.append(td);
     }
-    tr.append(el("td", { class: "number" }, row.ess === null ? "" : String(row.ess)));
-    const note = row.note || "";
-    tr.append(el("td", { class: "note", title: note }, note.length > 70 ? note.slice(0, 68) + "…" : note));
+    tr.append(...essAndNote(row));
     rows.append(tr);
   }
   table.append(rows);
@@ -618,6 +616,15 @@ function whatIfCompact(edit) {
   state.edits = state.edits.filter((e) => !(e.node === edit.node && !e.when && slot(e) === slot(edit)));
   state.edits.push(edit);
   ask();
+}
+
+// The ess and note cells that end a row of a table or of a compact node's links.
+function essAndNote(row) {
+  const note = row.note || "";
+  return [
+    el("td", { class: "number" }, row.ess === null ? "" : String(row.ess)),
+    el("td", { class: "note", title: note }, note.length > 70 ? note.slice(0, 68) + "…" : note),
+  ];
 }
 
 function numberInput(attrs, value, edited, onChange) {
@@ -696,9 +703,7 @@ function compactTable(cpt) {
           (v) => whatIfCompact({ node: cpt.node, link, probabilities: { [s]: v } })));
         tr.append(td);
       }
-      tr.append(el("td", { class: "number" }, row.ess === null ? "" : String(row.ess)));
-      const note = row.note || "";
-      tr.append(el("td", { class: "note", title: note }, note.length > 70 ? note.slice(0, 68) + "…" : note));
+      tr.append(...essAndNote(row));
       rows.append(tr);
     }
     table.append(rows);
