@@ -272,3 +272,31 @@ def test_an_analyst_updates_the_flagship_and_every_number_agrees_with_pgmpy(tmp_
             assert len(rows) == int(changed.sum()), node.id  # bn diff lists every row that moved
             checked += int((~exact).sum())
     assert checked > 100
+
+
+def test_em_draws_a_progress_bar_on_a_terminal_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functools
+
+    import bn.cli.learn as learn_cli
+    from bn.cli.uncertainty import ProgressBar
+
+    data = tmp_path / "cases.csv"
+    data.write_text("kaboom,KABOOM\nyes,\n,no\nno,no\n")
+    model = tmp_path / "m"  # a copy, in case a run writes
+    shutil.copytree(CHAIN, model)
+    before = files(model)
+    args = ["learn", str(data), "--model", str(model), "--em", "--dry-run"]
+    assert "EM iterations" not in run(*args).stderr  # not a terminal: no bar
+    monkeypatch.setattr(learn_cli, "is_terminal", lambda: True)
+    monkeypatch.setattr(learn_cli, "ProgressBar", functools.partial(ProgressBar, delay=0.0))
+    shown = run(*args)
+    assert shown.exit_code == 0
+    assert "\rEM iterations ██████████ 100%" in shown.stderr  # converged: the bar is full
+    assert shown.stderr.endswith("\r")  # and erased at the end
+    monkeypatch.setattr(learn_cli, "ProgressBar", ProgressBar)  # the default delay, 1 s:
+    assert "EM iterations" not in run(*args).stderr  # a run this short draws nothing
+    monkeypatch.setattr(learn_cli, "ProgressBar", functools.partial(ProgressBar, delay=0.0))
+    assert "EM iterations" not in run(*[a for a in args if a != "--em"]).stderr  # no EM, no bar
+    assert files(model) == before
