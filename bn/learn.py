@@ -27,7 +27,7 @@ batched over cases: each E-step is one contraction per family over all incomplet
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,8 +92,10 @@ def fit(
     max_iterations: int = 100,
     tolerance: float = 1e-8,
     source: str = "data",
+    progress: Callable[[int, int], None] | None = None,
 ) -> Learnt:
-    """Learn the tables of `nodes` (default: every node with data) from `data` (see the module)."""
+    """Learn the tables of `nodes` (default: every node with data) from `data` (see the module);
+    `progress(iteration, max_iterations)` is called after each EM iteration."""
     if prior not in PRIORS:
         raise BNError(
             f"{param('prior')} '{prior}' is not a prior; {suggest(prior, PRIORS)}"
@@ -107,7 +109,7 @@ def fit(
     names = _chosen(model, observed, nodes, em)
     pseudo = {n: _pseudo_counts(model[n], prior, ess) for n in names}
     if em:
-        counts, history = _em(model, observed, names, pseudo, max_iterations, tolerance)
+        counts, history = _em(model, observed, names, pseudo, max_iterations, tolerance, progress)
         summary: dict[str, Any] | None = {
             "iterations": len(history) - 1,
             "log_likelihood": history[-1],
@@ -306,6 +308,7 @@ def _em(
     pseudo: Mapping[str, np.ndarray],
     max_iterations: int,
     tolerance: float,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, np.ndarray], list[float]]:
     current = model
     history = [log_likelihood(current, observed)]
@@ -315,13 +318,17 @@ def _em(
             "give the rows involved some probability, or leave the case out"
         )
     counts: dict[str, np.ndarray] = {}
-    for _ in range(max(1, max_iterations)):
+    total = max(1, max_iterations)
+    for iteration in range(1, total + 1):
         counts = _expected_counts(current, observed, names)
         current = current.with_nodes(
             replace(current[n], table=_mean(current[n], counts[n], pseudo[n])) for n in names
         )
         history.append(log_likelihood(current, observed))
-        if abs(history[-1] - history[-2]) <= tolerance * max(1.0, abs(history[-2])):
+        converged = abs(history[-1] - history[-2]) <= tolerance * max(1.0, abs(history[-2]))
+        if progress is not None:
+            progress(total if converged else iteration, total)
+        if converged:
             break
     # The tables of the last M-step are `_mean(node, counts, pseudo)`: the caller rebuilds them.
     return counts, history

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,19 +71,32 @@ def read_cases(model: Model, path: str | Path) -> Cases:
     Every cell is text as written (a state named `NA` stays `NA`); an empty cell is missing.
     """
     path = Path(path)
+    lines: Callable[[int], int] = _next_line
+    problems: list[Problem] = []
     try:
         if path.suffix.lower() in {".parquet", ".pq"}:
             columns = _read_parquet(path)
         else:
-            columns = _read_csv(path)
+            columns, lines, problems = _read_csv(path)
     except FileNotFoundError:
         raise BNError(f"{path}: no such file") from None
+    except UnicodeDecodeError as error:
+        raise BNError(
+            f"{path}: not a table of cases: not UTF-8 text "
+            f"(byte 0x{error.object[error.start]:02x} at position {error.start})"
+        ) from None
     except (ValueError, OSError) as error:  # pyarrow's ArrowInvalid is a ValueError
         raise BNError(f"{path}: not a table of cases: {error}") from None
-    return _checked(model, columns, path.name)
+    return _checked(model, columns, path.name, lines, problems)
 
 
-def _read_csv(path: Path) -> list[_Column]:
+def _next_line(row: int) -> int:
+    return row + 2  # line 1 is the header
+
+
+def _read_csv(path: Path) -> tuple[list[_Column], Callable[[int], int], list[Problem]]:
+    """The columns, the line of each data row, and the rows whose number of cells is wrong
+    (left out, each a problem with its line)."""
     import csv
 
     import pyarrow as pa
@@ -94,10 +107,10 @@ def _read_csv(path: Path) -> list[_Column]:
     if not header:
         raise ValueError("the file is empty (a header row of node names is needed)")
     keys = [f"c{i}" for i in range(len(header))]  # the header may repeat a name, or have a BOM
-    ragged: list[tuple[int, int, int]] = []
+    ragged: list[int] = []
 
     def skip(row: Any) -> str:
-        ragged.append((row.number, row.actual_columns, row.expected_columns))
+        ragged.append(row.actual_columns)
         return "skip"
 
     table = pyarrow.csv.read_csv(
@@ -110,13 +123,54 @@ def _read_csv(path: Path) -> list[_Column]:
             quoted_strings_can_be_null=False,
         ),
     ).unify_dictionaries()
-    if ragged:
-        problems = [
-            Problem(path.name, line, f"{got} cell(s), but the header names {expected} column(s)")
-            for line, got, expected in sorted(ragged)
-        ]
-        raise DataError(_capped(problems, path.name))
-    return [_column(name, column) for name, column in zip(header, table.columns, strict=True)]
+    columns = [_column(name, column) for name, column in zip(header, table.columns, strict=True)]
+    lines = _Lines(path, len(header))
+    problems = [
+        Problem(path.name, line, f"{got} cell(s), but the header names {len(header)} column(s)")
+        for line, got in (lines.ragged if ragged else [])
+    ]
+    if ragged and not problems:  # pyarrow and Python's csv module disagree on a quote
+        problems.append(
+            Problem(path.name, None, f"{len(ragged)} row(s) with too few or many cells")
+        )
+    return columns, lines, problems
+
+
+class _Lines:
+    """The line of each data row of a CSV file, found by reading it again with Python's csv
+    module, and only when a problem is reported: pyarrow skips blank lines and the rows with a
+    wrong number of cells, and a quoted cell may hold a line break."""
+
+    def __init__(self, path: Path, width: int) -> None:
+        self.path = path
+        self.width = width
+
+    @functools.cached_property
+    def _scan(self) -> tuple[list[int], list[tuple[int, int]]]:
+        import csv
+
+        starts: list[int] = []
+        ragged: list[tuple[int, int]] = []
+        with self.path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            next(reader, None)
+            line = reader.line_num + 1  # where the next record starts
+            for row in reader:
+                if row and len(row) != self.width:
+                    ragged.append((line, len(row)))
+                elif row:
+                    starts.append(line)
+                line = reader.line_num + 1
+        return starts, ragged
+
+    @property
+    def ragged(self) -> list[tuple[int, int]]:
+        """(line, cells) of each row whose number of cells is not the header's."""
+        return self._scan[1]
+
+    def __call__(self, row: int) -> int:
+        starts = self._scan[0]
+        return starts[row] if row < len(starts) else _next_line(row)
 
 
 def _read_parquet(path: Path) -> list[_Column]:
@@ -187,14 +241,21 @@ def cases(model: Model, data: pd.DataFrame, source: str = "data") -> Cases:
     return _checked(model, columns, source)
 
 
-def _checked(model: Model, columns: Sequence[_Column], source: str) -> Cases:
-    problems: list[Problem] = []
+def _checked(
+    model: Model,
+    columns: Sequence[_Column],
+    source: str,
+    lines: Callable[[int], int] = _next_line,
+    problems: Sequence[Problem] = (),
+) -> Cases:
+    """The cases, or every problem of the table (`problems` found before, then the columns')."""
+    problems = list(problems)
     codes: dict[str, np.ndarray] = {}
     rows = len(columns[0].labels) if columns else 0
     weights = np.ones(rows)
     for column in columns:
         if column.name == "weight":
-            weights = _weights(column, source, problems)
+            weights = _weights(column, source, problems, lines)
             continue
         if column.name not in model:
             choices = [*model.ids, *(a for n in model for a in n.aliases)]
@@ -212,7 +273,7 @@ def _checked(model: Model, columns: Sequence[_Column], source: str) -> Cases:
         if node.id in codes:
             problems.append(Problem(source, 1, f"two columns name node {node.id}"))
             continue
-        codes[node.id] = _codes(node, column, source, problems)
+        codes[node.id] = _codes(node, column, source, problems, lines)
     if problems:
         raise DataError(_capped(problems, source))
     return Cases(codes, weights, source)
@@ -226,7 +287,13 @@ def _capped(problems: list[Problem], source: str) -> list[Problem]:
     return shown
 
 
-def _codes(node: Node, column: _Column, source: str, problems: list[Problem]) -> np.ndarray:
+def _codes(
+    node: Node,
+    column: _Column,
+    source: str,
+    problems: list[Problem],
+    lines: Callable[[int], int],
+) -> np.ndarray:
     mapping = np.full(len(column.texts), -1, dtype=np.intp)
     for code, value in enumerate(column.texts):
         if value == "":
@@ -237,7 +304,7 @@ def _codes(node: Node, column: _Column, source: str, problems: list[Problem]) ->
                 problems.append(
                     Problem(
                         source,
-                        int(row) + 2,  # line 1 is the header
+                        lines(int(row)),
                         f"column {column.name}: '{value}' is not a state of {node.id}",
                         f"{suggest(value, node.states)}states of {node.id}: "
                         + ", ".join(node.states)
@@ -250,13 +317,15 @@ def _codes(node: Node, column: _Column, source: str, problems: list[Problem]) ->
     return result
 
 
-def _weights(column: _Column, source: str, problems: list[Problem]) -> np.ndarray:
+def _weights(
+    column: _Column, source: str, problems: list[Problem], lines: Callable[[int], int]
+) -> np.ndarray:
     numbers: np.ndarray = np.array([_number(t) for t in column.texts])[column.labels]
     for row in np.flatnonzero(np.isnan(numbers))[:MAX_PROBLEMS]:
         problems.append(
             Problem(
                 source,
-                int(row) + 2,
+                lines(int(row)),
                 f"column weight: '{column.texts[column.labels[row]]}' is not a non-negative number",
             )
         )

@@ -12,9 +12,11 @@ from bn.cli.common import (
     Given,
     echo_json,
     evidence_flags_without_scenario,
+    is_terminal,
     json_option,
     model_option,
 )
+from bn.cli.uncertainty import ProgressBar
 
 
 @cli.command(
@@ -80,15 +82,23 @@ def learn(
     model = load(path)
     chosen = prior or default_prior(model)
     names = [n.strip() for n in nodes.split(",") if n.strip()] if nodes else None
-    learnt = fit(
-        model,
-        read_cases(model, data),
-        prior=chosen,
-        ess=ess,
-        em=em,
-        nodes=names,
-        max_iterations=max_iterations,
-    )
+    observed = read_cases(model, data)
+    # EM's bar: on a terminal, drawn once the run has lasted a second, erased at the end
+    bar = ProgressBar(sys.stderr, label="EM iterations") if em and is_terminal() else None
+    try:
+        learnt = fit(
+            model,
+            observed,
+            prior=chosen,
+            ess=ess,
+            em=em,
+            nodes=names,
+            max_iterations=max_iterations,
+            progress=bar,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     if dry_run:
         changes: dict[str, str | None] = {}
     elif output:

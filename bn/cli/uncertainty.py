@@ -47,8 +47,10 @@ class ProgressBar:
         delay: float = 1.0,
         width: int = 10,
         clock: Callable[[], float] = time.monotonic,
+        label: str = "draws",
     ) -> None:
         self.stream = stream
+        self.label = label
         self.delay = delay
         self.width = width
         self.clock = clock
@@ -62,7 +64,7 @@ class ProgressBar:
         self.shown = True
         filled = round(self.width * done / total)
         line = (
-            f"draws {'█' * filled}{'░' * (self.width - filled)} {done / total:4.0%} "
+            f"{self.label} {'█' * filled}{'░' * (self.width - filled)} {done / total:4.0%} "
             f"{done:>{len(str(total))}}/{total}"
         )
         self.length = len(line)
