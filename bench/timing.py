@@ -1,7 +1,14 @@
-"""Timing helpers shared by the benchmark scripts: medians of cold runs in fresh processes."""
+"""Timing helpers shared by the benchmark scripts: medians of cold runs in fresh processes.
+
+Importing this module byte-compiles bn's modules first (`compileall`), as pip does when it installs
+the package: the development install is editable and, with PYTHONDONTWRITEBYTECODE set, would
+otherwise compile every module of bn again in every cold run (the libraries it is compared with
+are installed with their bytecode).
+"""
 
 from __future__ import annotations
 
+import compileall
 import os
 import statistics
 import subprocess
@@ -12,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BN = str(Path(sys.executable).parent / "bn")
+
+compileall.compile_dir(ROOT / "bn", quiet=1)
 
 
 def cold(command: Sequence[str], runs: int = 7) -> float:

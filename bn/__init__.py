@@ -9,13 +9,30 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from bn.errors import BNError, EvidenceError, FileFormatError, ModelError, Problem
-from bn.evidence import Evidence
-from bn.model import Model, Node
-from bn.validate import check, load
+if TYPE_CHECKING:
+    from bn.errors import BNError, EvidenceError, FileFormatError, ModelError, Problem
+    from bn.evidence import Evidence
+    from bn.model import Model, Node
+    from bn.validate import check, load
+
+# Imported on first use, so that `bn --help` and `bn.__version__` do not load numpy and the model.
+_LAZY = {
+    "BNError": "bn.errors",
+    "EvidenceError": "bn.errors",
+    "FileFormatError": "bn.errors",
+    "ModelError": "bn.errors",
+    "Problem": "bn.errors",
+    "Evidence": "bn.evidence",
+    "Model": "bn.model",
+    "Node": "bn.model",
+    "check": "bn.validate",
+    "load": "bn.validate",
+}
 
 __version__ = "0.1.0"
 __all__ = [
@@ -55,3 +72,15 @@ def model_path(given: str | Path | None = None) -> Path:
     if local.is_dir() and any(local.glob("*.csv")):
         return local
     return packaged_model_path()
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'bn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -106,7 +106,10 @@ def test_every_command_has_help_with_an_example() -> None:
 
     def walk(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
         found = []
-        for name, command in group.commands.items():
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):  # imports every lazily loaded command
+            command = group.get_command(ctx, name)
+            assert command is not None, name
             found.append((f"{prefix} {name}", command))
             if isinstance(command, click.Group):
                 found += walk(command, f"{prefix} {name}")

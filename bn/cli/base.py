@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Mapping
+from gettext import gettext
+from types import MappingProxyType
 from typing import Any
 
 import click
@@ -62,8 +66,35 @@ class Group(click.Group):
     command_class = Command
     group_class = type  # subgroups are of this class too
 
+    # Commands that are imported on first use: name -> (modules of `bn.cli` that define it, the
+    # first paragraph of its help, for the list in `bn --help`). Filled in by `bn.cli`.
+    lazy: Mapping[str, tuple[tuple[str, ...], str]] = MappingProxyType({})
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(self.commands)
+        return sorted(set(self.commands) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            for module in self.lazy[cmd_name][0]:
+                importlib.import_module(f"bn.cli.{module}")
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The list of commands with their short help, without importing the ones not yet used."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            command = self.commands.get(name)
+            if command is None:  # not imported: a stand-in with the same first paragraph
+                command = click.Command(name, help=self.lazy[name][1])
+            if command.hidden:
+                continue
+            rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section(gettext("Commands")):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -86,7 +86,6 @@ def query(
     optional `case` column names the rows) and the answer is one row per case: the targets'
     probabilities, P(evidence) and an error for impossible cases.
     """
-    from bn.analysis.decide import decided
     from bn.cli.common import Question, diagram_question
     from bn.engine import joint_rows
 
@@ -96,6 +95,8 @@ def query(
         return
     diagram, evidence = diagram_question(given, model_dir)
     if diagram.decisions or diagram.utilities:
+        from bn.analysis.decide import decided
+
         q = Question(decided(diagram, evidence, policy), evidence, given.scenario)
     else:
         q = Question(diagram.network, evidence, given.scenario)
