@@ -234,16 +234,20 @@ class Plan:
     def contract(self, arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The contraction as (table, log scale), without keeping intermediates.
 
-        Up to `UNSCALED` factors, opt_einsum's compiled expression runs the same path unscaled (its
-        pairwise kernels are faster on large batches, and a product of so few tables cannot
-        underflow unless the tables hold entries near 1e-20); more factors go through `forward`.
+        With a batch axis and up to `UNSCALED` factors, opt_einsum's compiled expression runs the
+        same path unscaled (its pairwise kernels are faster on large batches, and a product of so
+        few tables cannot underflow unless the tables hold entries near 1e-20); otherwise the
+        plan's own steps run (faster without a batch: half the time on water's parts).
         """
-        if self.expression is None:
-            values = self.forward(arrays)
-            return values.table, values.log_scale
         with _threads(1):
-            table = np.asarray(self.expression(*arrays))
-        if self.batched and table.ndim == len(self.keep):
+            return self._contract(arrays)
+
+    def _contract(self, arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        if self.expression is None or not self.batched:
+            values = self._forward(arrays)
+            return values.table, values.log_scale
+        table = np.asarray(self.expression(*arrays))
+        if table.ndim == len(self.keep):
             table = np.broadcast_to(table, (self.size, *table.shape))
         return table, _ZERO
 
@@ -313,6 +317,119 @@ class Plan:
         return result, log_total
 
 
+@dataclass(frozen=True)
+class Part:
+    """One connected part of a query's factors (no variable shared with another part but the
+    batch axis): it contracts alone, and to the rest of the query it is only a constant factor."""
+
+    positions: tuple[int, ...]  # the part's factors, by position among the query's
+    targets: tuple[tuple[int, str], ...]  # (position within the part, variable) of its targets
+    plan: Plan | None  # keeps the target where the part has one; None for constants
+
+
+@functools.lru_cache(maxsize=512)
+def compile_query(
+    factors: tuple[Factor, ...], targets: tuple[tuple[int, str], ...]
+) -> tuple[Part, ...]:
+    """Plans for the marginals of `targets` ((factor position, variable) pairs) and the total.
+
+    The factors split into connected parts; a part holding no target contributes its total only
+    (hard evidence d-separates it from the targets: the nodes pyAgrum's LazyPropagation prunes as
+    not requisite), and each part's plan is searched on its own, smaller, problem. Cached per
+    factor shapes and targets, that is per model structure, evidence pattern and target set.
+    """
+    parts = []
+    for positions in components(factors):
+        if all(set(factors[p][0]) <= {BATCH} for p in positions):
+            parts.append(Part(positions, (), None))  # sliced away entirely: constants
+            continue
+        local = {p: i for i, p in enumerate(positions)}
+        mine = tuple((local[p], v) for p, v in targets if p in local)
+        keep = (mine[0][1],) if len(mine) == 1 else ()
+        plan = compile_plan(tuple(factors[p] for p in positions), keep)
+        parts.append(Part(positions, mine, plan))
+    return tuple(parts)
+
+
+def components(factors: Sequence[Factor]) -> list[tuple[int, ...]]:
+    """Positions of the factors in each connected part (factors linked by a shared variable, the
+    batch axis aside), parts in the order of their first factor; the factors with no variable
+    (hard evidence sliced every axis away) form one part, last.
+
+    >>> components(((("a",), (2,)), ((), ()), (("b",), (2,)), (("a", "c"), (2, 2)), ((), ())))
+    [(0, 3), (2,), (1, 4)]
+    """
+    parent = list(range(len(factors)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    for i, (names, _) in enumerate(factors):
+        for v in names:
+            if v == BATCH:
+                continue
+            j = owner.setdefault(v, i)
+            if j != i:
+                parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    constants = []
+    for i, (names, _) in enumerate(factors):
+        if set(names) <= {BATCH}:
+            constants.append(i)
+        else:
+            groups.setdefault(root(i), []).append(i)
+    return [tuple(g) for g in groups.values()] + ([tuple(constants)] if constants else [])
+
+
+def solve(
+    parts: Sequence[Part], arrays: Sequence[np.ndarray]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Normalised marginals of every part's targets (by variable) and the log of the total.
+
+    A marginal is NaN where its own part's total is zero; the log total is then -inf whichever
+    part is impossible.
+    """
+    found: dict[str, np.ndarray] = {}
+    log_total: np.ndarray = _ZERO
+    with np.errstate(invalid="ignore", divide="ignore"), _threads(1):
+        for part in parts:
+            mine = [arrays[p] for p in part.positions]
+            plan = part.plan
+            if plan is None:
+                for constant in mine:
+                    log_total = log_total + np.log(constant)
+                continue
+            if len(part.targets) > 1:
+                marginals, logs = plan._marginals(mine, part.targets)
+                found.update(zip((v for _, v in part.targets), marginals, strict=True))
+                log_total = log_total + logs
+                continue
+            if not plan.steps:  # one factor: no contraction to run
+                table, log_scale = _lone(plan, mine[0])
+            else:
+                table, log_scale = plan._contract(mine)
+            if part.targets:
+                total = table.sum(axis=-1)
+                found[part.targets[0][1]] = table / total[..., np.newaxis]
+                table = total
+            log_total = log_total + log_scale + np.log(table)
+    return found, log_total
+
+
+def _lone(plan: Plan, array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A part of one factor summed down to its kept variable (if any), batch axis first."""
+    names = plan.factors[0]
+    wanted = ((BATCH,) if plan.batched else ()) + plan.keep
+    table = array
+    if names != wanted:
+        table = np.einsum(array, list(range(len(names))), [names.index(v) for v in wanted])
+    return table, _ZERO
+
+
 @functools.lru_cache(maxsize=512)
 def compile_plan(factors: tuple[Factor, ...], keep: tuple[str, ...]) -> Plan:
     """The contraction plan for these factor shapes (cached: the path search runs once per shape)."""
@@ -350,7 +467,7 @@ def compile_plan(factors: tuple[Factor, ...], keep: tuple[str, ...]) -> Plan:
     final = live[-1] if steps else live[0]
     size = variables.get(BATCH, 1)
     expression = None
-    if 1 < len(factors) <= UNSCALED:
+    if batched and 1 < len(factors) <= UNSCALED:
         expression = opt_einsum.contract_expression(
             subscripts, *(sizes for _, sizes in factors), optimize=path
         )
