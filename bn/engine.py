@@ -35,7 +35,8 @@ import numpy as np
 from bn.errors import EvidenceError
 from bn.evidence import Evidence
 from bn.model import Model, Node
-from bn.plan import BATCH, Factor, compile_plan, compile_query, solve
+from bn.paths import BATCH
+from bn.plan import Factor, compile_plan, compile_query, solve
 
 if TYPE_CHECKING:
     import pandas as pd
