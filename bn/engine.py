@@ -288,8 +288,9 @@ def _condition(
     free = [t for t in targets if t not in hard]
     soft_names = list(evidence.soft)
     found, log_mass = sweep(surgery, soft_names or free, hard, weights, kept)
-    batch = np.broadcast_shapes(_batch_shape(model, tables), np.shape(log_mass))
-    log_mass = np.broadcast_to(log_mass, batch)
+    batch = _batch_shape(model, tables) if tables else ()
+    if batch != np.shape(log_mass):
+        log_mass = np.broadcast_to(log_mass, np.broadcast_shapes(batch, np.shape(log_mass)))
     if log_mass.ndim == 0 and not np.isfinite(log_mass):
         raise EvidenceError(
             "the evidence is impossible under the model (probability 0): "

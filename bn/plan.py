@@ -23,10 +23,11 @@ query, model and evidence set with the same structure.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,8 @@ UNSCALED = 16  # factors up to which a forward-only contraction runs unscaled th
 BATCHED_EINSUM = 1000  # batch size from which tiny pairwise products go through einsum
 FLOOR = 1e-100  # intermediate results whose largest entry falls below this are rescaled
 THREADED = 10**7  # multiply-adds from which a product may use more than one BLAS thread
+DIRECT = 1000  # cells x factors per step below which one plain einsum call beats the steps
+SAFE = 1e-200  # a direct result whose largest entry is below this is redone with scaling
 Factor = tuple[tuple[str, ...], tuple[int, ...]]  # variables and their sizes
 
 
@@ -119,22 +122,35 @@ class _Pair:
 
 
 @functools.cache
-def _blas() -> Any:
+def _blas() -> list[Any]:
+    """threadpoolctl's controllers of the BLAS libraries loaded (numpy's OpenBLAS here)."""
     from threadpoolctl import ThreadpoolController
 
-    return ThreadpoolController()
+    return [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
 
 
 @functools.cache
 def _blas_threads() -> int:
     """The BLAS threads numpy started with (several only pay off on large products)."""
-    return max((int(lib["num_threads"]) for lib in _blas().info()), default=1)
+    return max((int(lib.num_threads) for lib in _blas()), default=1)
 
 
-def _threads(count: int) -> Any:
+@contextlib.contextmanager
+def _threads(count: int) -> Iterator[None]:
     """A context that runs BLAS on `count` threads: small products run faster on one, as
-    OpenBLAS's threads cost more than they give on them (measured sixfold on a busy machine)."""
-    return _blas().limit(limits=count, user_api="blas")
+    OpenBLAS's threads cost more than they give on them (measured sixfold on a busy machine).
+    The library's own get/set calls: threadpoolctl's `limit` takes 20 us, a tiny query's tenth."""
+    libraries = _blas()
+    saved = [lib.get_num_threads() for lib in libraries]
+    for lib, before in zip(libraries, saved, strict=True):
+        if before != count:
+            lib.set_num_threads(count)
+    try:
+        yield
+    finally:
+        for lib, before in zip(libraries, saved, strict=True):
+            if before != count:
+                lib.set_num_threads(before)
 
 
 def _permutation(order: list[int]) -> tuple[int, ...] | None:
@@ -226,6 +242,7 @@ class Plan:
     batched: bool
     size: int  # the batch size (1 without a batch)
     expression: Any = None  # opt_einsum's compiled contraction along the same path (few factors)
+    direct: tuple[Any, ...] | None = None  # np.einsum's interleaved operands (tiny, unbatched)
 
     def contract(self, arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The contraction as (table, log scale), without keeping intermediates.
@@ -239,6 +256,14 @@ class Plan:
             return self._contract(arrays)
 
     def _contract(self, arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        if self.direct is not None:
+            # One C loop over every cell of the part: no Python per step. Unscaled, so a result
+            # whose peak is near underflow is computed again with scaling (terms lost to
+            # underflow next to a peak above SAFE are below 1e-100 of it).
+            operands = [x for pair in zip(arrays, self.direct[:-1], strict=True) for x in pair]
+            table = np.einsum(*operands, self.direct[-1])
+            if table.max(initial=0.0) > SAFE:
+                return table, _ZERO
         if self.expression is None or not self.batched:
             values = self._forward(arrays)
             return values.table, values.log_scale
@@ -467,7 +492,13 @@ def compile_plan(factors: tuple[Factor, ...], keep: tuple[str, ...]) -> Plan:
         expression = opt_einsum.contract_expression(
             subscripts, *(sizes for _, sizes in factors), optimize=path
         )
-    return Plan(tuple(n for n, _ in factors), keep, tuple(steps), final, batched, size, expression)
+    names = tuple(n for n, _ in factors)
+    cells = math.prod(variables.values())
+    direct = None
+    if not batched and 1 < len(factors) <= 32 and cells * len(factors) <= DIRECT * len(steps):
+        number = {v: i for i, v in enumerate(variables)}
+        direct = (*([number[v] for v in n] for n in names), [number[v] for v in keep])
+    return Plan(names, keep, tuple(steps), final, batched, size, expression, direct)
 
 
 def _make_step(

@@ -8,6 +8,7 @@ reference networks.
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -303,6 +304,25 @@ def test_nodes_d_separated_by_hard_evidence_are_pruned() -> None:
     result = posterior(model, ["c"], Evidence(hard={"b": "1"}))
     np.testing.assert_allclose(result.marginals["c"], [0.1, 0.9])
     assert float(result.probability_of_evidence) == pytest.approx(0.3 * 0.1 + 0.7 * 0.8)
+
+
+def test_tiny_parts_near_underflow_are_redone_with_scaling() -> None:
+    """Small parts run as one unscaled einsum; where that would underflow (here every term is
+    about 1e-360) the scaled steps answer, exactly as with likelihoods scaled up by 1e120."""
+    a = Node("a", ("0", "1"), (), np.array([0.3, 0.7]))
+    b = Node("b", ("0", "1"), ("a",), np.array([[0.9, 0.1], [0.2, 0.8]]))
+    c = Node("c", ("0", "1"), ("b",), np.array([[0.6, 0.4], [0.1, 0.9]]))
+    model = Model((a, b, c))
+    weights = {"a": [1.0, 2.0], "b": [3.0, 1.0], "c": [1.0, 5.0]}
+    scaled = posterior(model, ["c"], Evidence(likelihood=weights))
+    tiny = {k: [w * 1e-120 for w in v] for k, v in weights.items()}
+    result = posterior(model, ["c"], Evidence(likelihood=tiny))
+    expected = enumerate_posterior(model, Evidence(likelihood=weights).resolved(model), ["c"])
+    np.testing.assert_allclose(result.marginals["c"], expected["marginals"]["c"], atol=1e-12)
+    np.testing.assert_allclose(scaled.marginals["c"], expected["marginals"]["c"], atol=1e-12)
+    assert float(result.log_probability_of_evidence) == pytest.approx(
+        math.log(expected["mass"]) + 3 * math.log(1e-120), rel=1e-12
+    )
 
 
 def to_pgmpy(model: Model):  # type: ignore[no-untyped-def]
