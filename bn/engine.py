@@ -5,7 +5,9 @@ A query is a sum over the joint distribution, P(x, e) = sum prod_i P(x_i | pa_i)
 2. only the ancestors of the targets and of the evidence take part (other nodes sum to one);
 3. hard evidence slices every table that mentions the node (the axis disappears);
 4. likelihood vectors multiply into their node's own table;
-5. the factors' shapes pick a cached plan; one forward and one backward sweep over it give every
+5. the factors split into parts that share no variable: a part without a target (d-separated
+   from the targets by hard evidence) only scales P(evidence);
+6. the parts' shapes pick cached plans; one forward and one backward sweep over each give every
    target's marginal and log P(evidence) (scaled, so nothing underflows).
 
 Tables and likelihood vectors may carry a leading batch axis (shape (B, *parents, states) and
@@ -33,7 +35,8 @@ import numpy as np
 from bn.errors import EvidenceError
 from bn.evidence import Evidence
 from bn.model import Model, Node
-from bn.plan import BATCH, Factor, compile_plan
+from bn.paths import BATCH
+from bn.plan import Factor, compile_plan, compile_query, solve
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,9 +79,9 @@ def _factors(
     for node in model.nodes:
         if node.id not in relevant:
             continue
-        table = tables.get(node.id, node.table)
+        table = np.asarray(tables[node.id], dtype=float) if node.id in tables else node.table
         batched = table.ndim == len(node.parents) + 2
-        vector = weights.get(node.id)
+        vector = weights.get(node.id) if weights else None
         if vector is not None:
             vector = np.asarray(vector, dtype=float)
             if vector.ndim == 2:
@@ -87,16 +90,20 @@ def _factors(
                 batched = True
             else:
                 table = table * vector
-        axes = [*node.parents, node.id]
-        index: list[Any] = [slice(None)] * table.ndim
-        for i, name in enumerate(axes):
-            if name in hard:
-                index[i + batched] = hard[name]
-        array = np.asarray(table[tuple(index)], dtype=float)
-        variables = ((BATCH,) if batched else ()) + tuple(a for a in axes if a not in hard)
+        axes = (*node.parents, node.id)
+        variables = axes
+        if hard and not hard.keys().isdisjoint(axes):
+            index: list[Any] = [slice(None)] * table.ndim
+            for i, name in enumerate(axes):
+                if name in hard:
+                    index[i + batched] = hard[name]
+            table = table[tuple(index)]
+            variables = tuple(a for a in axes if a not in hard)
+        if batched:
+            variables = (BATCH, *variables)
         position[node.id] = len(arrays)
-        shapes.append((variables, array.shape))
-        arrays.append(array)
+        shapes.append((variables, table.shape))
+        arrays.append(table)
     return tuple(shapes), arrays, position
 
 
@@ -141,24 +148,17 @@ def sweep(
     weights: Mapping[str, np.ndarray],
     tables: Tables,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Normalised marginals of the unobserved `names` and log P(evidence), from one plan.
+    """Normalised marginals of the unobserved `names` and log P(evidence), from cached plans.
 
-    For one target a forward sweep that keeps it is cheaper than both sweeps (a third of the
-    work); from two targets on, one forward and one backward sweep answer them all.
+    The factors split into parts that share no variable (`compile_query`): a part without a target
+    only scales P(evidence). A part with one target runs a forward sweep that keeps it (a third of
+    the work of both sweeps); a part with several runs one forward and one backward sweep.
     """
     factors, arrays, position = _factors(model, names, hard, weights, tables)
     if not factors:
         return {}, np.zeros(_batch_shape(model, tables))
-    if len(names) == 1:
-        table, log_scale = compile_plan(factors, tuple(names)).contract(arrays)
-        total = table.sum(axis=-1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            marginal = table / total[..., np.newaxis]
-            log_mass = log_scale + np.log(total)
-        return {names[0]: marginal}, log_mass
-    plan = compile_plan(factors, ())
-    found, log_mass = plan.marginals(arrays, [(position[n], n) for n in names])
-    return dict(zip(names, found, strict=True)), log_mass
+    parts = compile_query(factors, tuple((position[n], n) for n in names))
+    return solve(parts, arrays)
 
 
 def _joint(
@@ -288,8 +288,9 @@ def _condition(
     free = [t for t in targets if t not in hard]
     soft_names = list(evidence.soft)
     found, log_mass = sweep(surgery, soft_names or free, hard, weights, kept)
-    batch = np.broadcast_shapes(_batch_shape(model, tables), np.shape(log_mass))
-    log_mass = np.broadcast_to(log_mass, batch)
+    batch = _batch_shape(model, tables) if tables else ()
+    if batch != np.shape(log_mass):
+        log_mass = np.broadcast_to(log_mass, np.broadcast_shapes(batch, np.shape(log_mass)))
     if log_mass.ndim == 0 and not np.isfinite(log_mass):
         raise EvidenceError(
             "the evidence is impossible under the model (probability 0): "

@@ -23,26 +23,25 @@ query, model and evidence set with the same structure.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import opt_einsum
 
-BATCH = "\0batch"  # the batch variable; no node id can be spelt like this
+from bn.paths import BATCH, search
+
 UNSCALED = 16  # factors up to which a forward-only contraction runs unscaled through opt_einsum
 BATCHED_EINSUM = 1000  # batch size from which tiny pairwise products go through einsum
 FLOOR = 1e-100  # intermediate results whose largest entry falls below this are rescaled
-CHEAP = 1e7  # operations below which opt_einsum's greedy path is good enough
-SEARCH_SECONDS = 0.6  # how long one cotengra search may look for a better path
-SEARCHES = 3  # searches at most, while the best path found needs over COSTLY operations
-COSTLY = 3e9
 THREADED = 10**7  # multiply-adds from which a product may use more than one BLAS thread
-LARGEST = 2**24  # entries in one intermediate (128 MB) beyond which a path is a last resort
+DIRECT = 1000  # cells x factors per step below which one plain einsum call beats the steps
+SAFE = 1e-200  # a direct result whose largest entry is below this is redone with scaling
 Factor = tuple[tuple[str, ...], tuple[int, ...]]  # variables and their sizes
 
 
@@ -123,22 +122,35 @@ class _Pair:
 
 
 @functools.cache
-def _blas() -> Any:
+def _blas() -> list[Any]:
+    """threadpoolctl's controllers of the BLAS libraries loaded (numpy's OpenBLAS here)."""
     from threadpoolctl import ThreadpoolController
 
-    return ThreadpoolController()
+    return [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
 
 
 @functools.cache
 def _blas_threads() -> int:
     """The BLAS threads numpy started with (several only pay off on large products)."""
-    return max((int(lib["num_threads"]) for lib in _blas().info()), default=1)
+    return max((int(lib.num_threads) for lib in _blas()), default=1)
 
 
-def _threads(count: int) -> Any:
+@contextlib.contextmanager
+def _threads(count: int) -> Iterator[None]:
     """A context that runs BLAS on `count` threads: small products run faster on one, as
-    OpenBLAS's threads cost more than they give on them (measured sixfold on a busy machine)."""
-    return _blas().limit(limits=count, user_api="blas")
+    OpenBLAS's threads cost more than they give on them (measured sixfold on a busy machine).
+    The library's own get/set calls: threadpoolctl's `limit` takes 20 us, a tiny query's tenth."""
+    libraries = _blas()
+    saved = [lib.get_num_threads() for lib in libraries]
+    for lib, before in zip(libraries, saved, strict=True):
+        if before != count:
+            lib.set_num_threads(count)
+    try:
+        yield
+    finally:
+        for lib, before in zip(libraries, saved, strict=True):
+            if before != count:
+                lib.set_num_threads(before)
 
 
 def _permutation(order: list[int]) -> tuple[int, ...] | None:
@@ -230,20 +242,33 @@ class Plan:
     batched: bool
     size: int  # the batch size (1 without a batch)
     expression: Any = None  # opt_einsum's compiled contraction along the same path (few factors)
+    direct: tuple[Any, ...] | None = None  # np.einsum's interleaved operands (tiny, unbatched)
 
     def contract(self, arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The contraction as (table, log scale), without keeping intermediates.
 
-        Up to `UNSCALED` factors, opt_einsum's compiled expression runs the same path unscaled (its
-        pairwise kernels are faster on large batches, and a product of so few tables cannot
-        underflow unless the tables hold entries near 1e-20); more factors go through `forward`.
+        With a batch axis and up to `UNSCALED` factors, opt_einsum's compiled expression runs the
+        same path unscaled (its pairwise kernels are faster on large batches, and a product of so
+        few tables cannot underflow unless the tables hold entries near 1e-20); otherwise the
+        plan's own steps run (faster without a batch: half the time on water's parts).
         """
-        if self.expression is None:
-            values = self.forward(arrays)
-            return values.table, values.log_scale
         with _threads(1):
-            table = np.asarray(self.expression(*arrays))
-        if self.batched and table.ndim == len(self.keep):
+            return self._contract(arrays)
+
+    def _contract(self, arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        if self.direct is not None:
+            # One C loop over every cell of the part: no Python per step. Unscaled, so a result
+            # whose peak is near underflow is computed again with scaling (terms lost to
+            # underflow next to a peak above SAFE are below 1e-100 of it).
+            operands = [x for pair in zip(arrays, self.direct[:-1], strict=True) for x in pair]
+            table = np.einsum(*operands, self.direct[-1])
+            if table.max(initial=0.0) > SAFE:
+                return table, _ZERO
+        if self.expression is None or not self.batched:
+            values = self._forward(arrays)
+            return values.table, values.log_scale
+        table = np.asarray(self.expression(*arrays))
+        if table.ndim == len(self.keep):
             table = np.broadcast_to(table, (self.size, *table.shape))
         return table, _ZERO
 
@@ -313,6 +338,119 @@ class Plan:
         return result, log_total
 
 
+@dataclass(frozen=True)
+class Part:
+    """One connected part of a query's factors (no variable shared with another part but the
+    batch axis): it contracts alone, and to the rest of the query it is only a constant factor."""
+
+    positions: tuple[int, ...]  # the part's factors, by position among the query's
+    targets: tuple[tuple[int, str], ...]  # (position within the part, variable) of its targets
+    plan: Plan | None  # keeps the target where the part has one; None for constants
+
+
+@functools.lru_cache(maxsize=512)
+def compile_query(
+    factors: tuple[Factor, ...], targets: tuple[tuple[int, str], ...]
+) -> tuple[Part, ...]:
+    """Plans for the marginals of `targets` ((factor position, variable) pairs) and the total.
+
+    The factors split into connected parts; a part holding no target contributes its total only
+    (hard evidence d-separates it from the targets: the nodes pyAgrum's LazyPropagation prunes as
+    not requisite), and each part's plan is searched on its own, smaller, problem. Cached per
+    factor shapes and targets, that is per model structure, evidence pattern and target set.
+    """
+    parts = []
+    for positions in components(factors):
+        if all(set(factors[p][0]) <= {BATCH} for p in positions):
+            parts.append(Part(positions, (), None))  # sliced away entirely: constants
+            continue
+        local = {p: i for i, p in enumerate(positions)}
+        mine = tuple((local[p], v) for p, v in targets if p in local)
+        keep = (mine[0][1],) if len(mine) == 1 else ()
+        plan = compile_plan(tuple(factors[p] for p in positions), keep)
+        parts.append(Part(positions, mine, plan))
+    return tuple(parts)
+
+
+def components(factors: Sequence[Factor]) -> list[tuple[int, ...]]:
+    """Positions of the factors in each connected part (factors linked by a shared variable, the
+    batch axis aside), parts in the order of their first factor; the factors with no variable
+    (hard evidence sliced every axis away) form one part, last.
+
+    >>> components(((("a",), (2,)), ((), ()), (("b",), (2,)), (("a", "c"), (2, 2)), ((), ())))
+    [(0, 3), (2,), (1, 4)]
+    """
+    parent = list(range(len(factors)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    for i, (names, _) in enumerate(factors):
+        for v in names:
+            if v == BATCH:
+                continue
+            j = owner.setdefault(v, i)
+            if j != i:
+                parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    constants = []
+    for i, (names, _) in enumerate(factors):
+        if set(names) <= {BATCH}:
+            constants.append(i)
+        else:
+            groups.setdefault(root(i), []).append(i)
+    return [tuple(g) for g in groups.values()] + ([tuple(constants)] if constants else [])
+
+
+def solve(
+    parts: Sequence[Part], arrays: Sequence[np.ndarray]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Normalised marginals of every part's targets (by variable) and the log of the total.
+
+    A marginal is NaN where its own part's total is zero; the log total is then -inf whichever
+    part is impossible.
+    """
+    found: dict[str, np.ndarray] = {}
+    log_total: np.ndarray = _ZERO
+    with np.errstate(invalid="ignore", divide="ignore"), _threads(1):
+        for part in parts:
+            mine = [arrays[p] for p in part.positions]
+            plan = part.plan
+            if plan is None:
+                for constant in mine:
+                    log_total = log_total + np.log(constant)
+                continue
+            if len(part.targets) > 1:
+                marginals, logs = plan._marginals(mine, part.targets)
+                found.update(zip((v for _, v in part.targets), marginals, strict=True))
+                log_total = log_total + logs
+                continue
+            if not plan.steps:  # one factor: no contraction to run
+                table, log_scale = _lone(plan, mine[0])
+            else:
+                table, log_scale = plan._contract(mine)
+            if part.targets:
+                total = table.sum(axis=-1)
+                found[part.targets[0][1]] = table / total[..., np.newaxis]
+                table = total
+            log_total = log_total + log_scale + np.log(table)
+    return found, log_total
+
+
+def _lone(plan: Plan, array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A part of one factor summed down to its kept variable (if any), batch axis first."""
+    names = plan.factors[0]
+    wanted = ((BATCH,) if plan.batched else ()) + plan.keep
+    table = array
+    if names != wanted:
+        table = np.einsum(array, list(range(len(names))), [names.index(v) for v in wanted])
+    return table, _ZERO
+
+
 @functools.lru_cache(maxsize=512)
 def compile_plan(factors: tuple[Factor, ...], keep: tuple[str, ...]) -> Plan:
     """The contraction plan for these factor shapes (cached: the path search runs once per shape)."""
@@ -326,7 +464,7 @@ def compile_plan(factors: tuple[Factor, ...], keep: tuple[str, ...]) -> Plan:
         subscripts = ",".join("".join(symbol[v] for v in names) for names in live)
         subscripts += "->" + "".join(symbol[v] for v in output)
         shapes = [sizes for _, sizes in factors]
-        path = _search(subscripts, shapes, live)
+        path = search(subscripts, shapes, live)
         ids = list(range(len(factors)))
         count = Counter(v for names in live for v in names)  # over the live tensors
         for contraction in path:
@@ -350,11 +488,17 @@ def compile_plan(factors: tuple[Factor, ...], keep: tuple[str, ...]) -> Plan:
     final = live[-1] if steps else live[0]
     size = variables.get(BATCH, 1)
     expression = None
-    if 1 < len(factors) <= UNSCALED:
+    if batched and 1 < len(factors) <= UNSCALED:
         expression = opt_einsum.contract_expression(
             subscripts, *(sizes for _, sizes in factors), optimize=path
         )
-    return Plan(tuple(n for n, _ in factors), keep, tuple(steps), final, batched, size, expression)
+    names = tuple(n for n, _ in factors)
+    cells = math.prod(variables.values())
+    direct = None
+    if not batched and 1 < len(factors) <= 32 and cells * len(factors) <= DIRECT * len(steps):
+        number = {v: i for i, v in enumerate(variables)}
+        direct = (*([number[v] for v in n] for n in names), [number[v] for v in keep])
+    return Plan(names, keep, tuple(steps), final, batched, size, expression, direct)
 
 
 def _make_step(
@@ -377,88 +521,3 @@ def _make_step(
         return _Grad(_Pair.make(gout, other, kept, sizes), shape)
 
     return _Step(x, y, _Pair.make(xi, yi, out, sizes), BATCH in out, grad(xi, yi), grad(yi, xi))
-
-
-def _search(
-    subscripts: str, shapes: Sequence[tuple[int, ...]], factors: Sequence[tuple[str, ...]]
-) -> list[tuple[int, ...]]:
-    """A contraction path, the cheapest of: opt_einsum's exhaustive search (a few factors) or its
-    greedy one; where that is costly, a junction tree from networkx's min-fill heuristic; and
-    while still costly, cotengra's hyper-optimised greedy (random restarts with tuned costs,
-    `SEARCH_SECONDS` a search, at most `SEARCHES` times)."""
-    if len(shapes) <= 12:
-        path, _ = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize="auto-hq")
-        return list(path)
-    path, info = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize="greedy")
-    best, cost = list(path), _cost(info)
-    if cost < CHEAP:
-        return best
-    tree = _junction_tree_path(factors)
-    _, found = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=tree)
-    if _cost(found) < cost:
-        best, cost = tree, _cost(found)
-    if cost < COSTLY:
-        return best
-    import cotengra
-
-    for _ in range(SEARCHES):
-        hyper = cotengra.HyperOptimizer(
-            methods=["greedy"],
-            max_time=SEARCH_SECONDS,
-            max_repeats=256,
-            minimize="flops",
-            parallel=False,
-            progbar=False,
-            reconf_opts=None,  # subtree reconfiguration costs seconds on 1,000 factors
-        )
-        other, found = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=hyper)
-        if _cost(found) < cost:
-            best, cost = list(other), _cost(found)
-        if cost < COSTLY:
-            break
-    return best
-
-
-def _cost(info: Any) -> float:
-    """Operations, and a path whose largest intermediate passes `LARGEST` costs as if infinite."""
-    if float(info.largest_intermediate) > LARGEST:
-        return math.inf if float(info.largest_intermediate) > 8 * LARGEST else 1e30
-    return float(info.opt_cost)
-
-
-def _junction_tree_path(factors: Sequence[tuple[str, ...]]) -> list[tuple[int, ...]]:
-    """A path that contracts a junction tree leaves to root: every intermediate lies inside one
-    cluster of networkx's min-fill tree decomposition of the factors' interaction graph."""
-    import itertools
-
-    import networkx as nx
-    from networkx.algorithms.approximation import treewidth_min_fill_in
-
-    graph = nx.Graph()
-    for names in factors:
-        free = [v for v in names if v != BATCH]
-        graph.add_nodes_from(free)
-        graph.add_edges_from(itertools.combinations(free, 2))
-    _, tree = treewidth_min_fill_in(graph)
-    bags = list(tree.nodes)
-    home: dict[Any, list[int]] = {bag: [] for bag in bags}
-    for number, names in enumerate(factors):
-        scope = {v for v in names if v != BATCH}
-        home[next((b for b in bags if scope <= b), bags[0])].append(number)
-    ssa: list[tuple[int, ...]] = []
-    count = len(factors)
-    messages: list[int] = []
-    for root in (min(c, key=len) for c in nx.connected_components(tree)):
-        order = list(nx.dfs_postorder_nodes(tree, root))
-        parent = dict(nx.bfs_predecessors(tree, root))
-        inbox: dict[Any, list[int]] = {bag: [] for bag in order}
-        for bag in order:
-            operands = [*inbox[bag], *home[bag]]
-            if len(operands) > 1:
-                ssa.append(tuple(operands))
-                operands, count = [count], count + 1
-            if operands:
-                (inbox[parent[bag]] if bag in parent else messages).append(operands[0])
-    if len(messages) > 1:
-        ssa.append(tuple(messages))
-    return list(opt_einsum.paths.ssa_to_linear(ssa))

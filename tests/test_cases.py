@@ -18,7 +18,7 @@ from bn.csvfiles import write_model
 from bn.engine import posterior, query
 from bn.evidence import Evidence
 from bn.model import Model, Node
-from bn.plan import compile_plan
+from bn.plan import compile_plan, compile_query
 
 
 def random_cases(model: Model, count: int, seed: int) -> pd.DataFrame:
@@ -183,10 +183,11 @@ def test_plans_are_cached_across_queries_and_models() -> None:
     model = load_bnlearn("alarm")
     evidence = Evidence(hard={"HR": "LOW", "BP": "HIGH"})
     posterior(model, list(model.ids), evidence)
-    before = compile_plan.cache_info()
+    before, searched = compile_query.cache_info(), compile_plan.cache_info().misses
     # Another copy of the model with other tables and the same observation pattern: no search.
     copy = model.with_nodes([Node("HR", model["HR"].states, model["HR"].parents,
                                   np.flip(model["HR"].table, axis=-1))])  # fmt: skip
     posterior(copy, list(model.ids), Evidence(hard={"HR": "HIGH", "BP": "LOW"}))
-    after = compile_plan.cache_info()
+    after = compile_query.cache_info()
     assert after.misses == before.misses and after.hits > before.hits
+    assert compile_plan.cache_info().misses == searched
