@@ -333,6 +333,9 @@ def test_cpt_show_expanded_is_the_expanded_table(
         assert a["form"] == COMPACT[name][node] and "form" not in b
         rows = [list(r["probabilities"].values()) for r in b["rows"]]
         same(np.reshape(a["table"], (-1, len(b["states"]))).tolist(), rows)
+        # the rows read as a full table's: the same parent states and probabilities, in order
+        assert [r["when"] for r in a["rows"]] == [r["when"] for r in b["rows"]]
+        same([r["probabilities"] for r in a["rows"]], [r["probabilities"] for r in b["rows"]])
 
 
 @pytest.mark.parametrize("name", COMPACT)

@@ -27,7 +27,13 @@ def cpt_show(node: str, expanded: bool, as_json: bool, model_dir: str | None) ->
       bn cpt show nato_response --json
       bn cpt show outage --expanded --model examples/compact
     """
-    from bn.edit.forms import compact_lines, compact_node, expanded_lines, show_compact
+    from bn.edit.forms import (
+        compact_lines,
+        compact_node,
+        expanded_lines,
+        show_compact,
+        show_expanded,
+    )
     from bn.edit.tables import show, show_lines
 
     with edit_workspace(model_dir, wait=None) as ws:  # reading only: no writer's lock
@@ -35,7 +41,7 @@ def cpt_show(node: str, expanded: bool, as_json: bool, model_dir: str | None) ->
         if compact is not None and not expanded:
             data, lines = show_compact(compact), compact_lines(compact)
         elif compact is not None:
-            data = {**show_compact(compact), "table": compact.table.tolist()}
+            data = show_expanded(compact)
             lines = expanded_lines(compact)
         elif expanded:
             data, lines = show(ws, node), expanded_lines(ws.valid_model()[node])

@@ -141,6 +141,20 @@ def compact_lines(node: Node) -> list[str]:
     return [_title(node), head, *_aligned(table, numeric)]
 
 
+def show_expanded(node: Node) -> dict[str, Any]:
+    """A compact node with its full table (`bn cpt show --expanded --json`): `rows` as a full
+    table's `bn cpt show --json` gives them (without ess, note and line, which a computed row has
+    not), and `table`, the same numbers as one nested list indexed by parent states."""
+    rows = [
+        {
+            "when": dict(zip(node.parents, node.row_label(combo), strict=True)),
+            "probabilities": dict(zip(node.states, map(float, row), strict=True)),
+        }
+        for combo, row in node.rows()
+    ]
+    return {**show_compact(node), "rows": rows, "table": node.table.tolist()}
+
+
 def expanded_lines(node: Node) -> list[str]:
     """A node's full table aligned (a compact node's expansion)."""
     table = [[*node.parents, "|", *node.states]]

@@ -411,7 +411,7 @@ def create_app(
     def cpt(request: Request, params: Any) -> Any:
         """`bn cpt show NODE --json` (`expanded=1`: with `--expanded`); a compact node's
         parameters and expansion with the unsaved edits of `cpt=` made."""
-        from bn.edit.forms import compact_node, show_compact
+        from bn.edit.forms import compact_node, show_compact, show_expanded
         from bn.edit.tables import show
         from bn.edit.workspace import Workspace
 
@@ -422,10 +422,8 @@ def create_app(
         edits = web.edits(params)
         if edits:
             node = with_edits(loaded()[1], edits)[node.id]
-        data = show_compact(node)
-        if dict(params).get("expanded", "0") not in ("0", ""):
-            data["table"] = node.table.tolist()
-        return data
+        expanded = dict(params).get("expanded", "0") not in ("0", "")
+        return show_expanded(node) if expanded else show_compact(node)
 
     # --- the one write -------------------------------------------------------------------------
 
