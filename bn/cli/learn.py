@@ -129,7 +129,7 @@ def learn(
             f"  {report.node}: {report.rows_learnt} row(s) learnt from {report.cases_used:,.6g} "
             f"case(s){extra}{held}"
         )
-    for node in compact_nodes(model, observed):
+    for node in compact_nodes(model, observed) if names is None else []:
         click.echo(
             f"  {node}: a compact node, not learnt (bn cpt expand {node} to learn its full table)"
         )
