@@ -142,11 +142,25 @@ def default_prior(model: Model) -> str:
 
 
 def _chosen(model: Model, observed: Cases, nodes: Sequence[str] | None, em: bool) -> list[str]:
+    """The nodes to learn. Compact nodes (noisy-OR, noisy-MAX, ranked) are not learnt: their
+    parameters are not rows of counts (see `compact_nodes`); naming one is an error."""
     if nodes:
-        return list(dict.fromkeys(model.resolve(n) for n in nodes))
+        chosen = list(dict.fromkeys(model.resolve(n) for n in nodes))
+        for name in chosen:
+            if model[name].form is not None:
+                raise BNError(
+                    f"{name} is a compact node: bn learn does not fit compact forms; "
+                    f"run bn cpt expand {name} first (bn cpt fit makes it compact again)"
+                )
+        return chosen
     if em:  # every node a case tells something about: with a column, or latent beside one
-        return [n.id for n in model]
-    return [n.id for n in model if n.id in observed.codes]
+        return [n.id for n in model if n.form is None]
+    return [n.id for n in model if n.id in observed.codes and n.form is None]
+
+
+def compact_nodes(model: Model, data: Cases) -> list[str]:
+    """The compact nodes with a column in `data`: left as they are by `fit` (and said so)."""
+    return [n.id for n in model if n.form is not None and n.id in data.codes]
 
 
 def _pseudo_counts(node: Node, prior: str, ess: float | None) -> np.ndarray:

@@ -300,3 +300,23 @@ def test_em_draws_a_progress_bar_on_a_terminal_only(
     monkeypatch.setattr(learn_cli, "ProgressBar", functools.partial(ProgressBar, delay=0.0))
     assert "EM iterations" not in run(*[a for a in args if a != "--em"]).stderr  # no EM, no bar
     assert files(model) == before
+
+
+def test_compact_nodes_are_not_learnt_and_say_so(tmp_path: Path) -> None:
+    model = tmp_path / "compact"
+    shutil.copytree(FLAGSHIP.parent / "examples" / "compact", model)
+    data = tmp_path / "cases.csv"
+    assert run("sample", "-n", "500", "--model", str(model), "-o", str(data)).exit_code == 0
+    before = files(model)
+    named = run("learn", str(data), "--model", str(model), "--nodes", "power,outage")
+    assert named.exit_code == 2 and "outage is a compact node" in named.stderr
+    assert files(model) == before
+    for prior in ("model", "k2"):
+        result = run("learn", str(data), "--model", str(model), "--prior", prior, "--json")
+        assert result.exit_code == 0, result.output
+        learnt = {n["node"] for n in json.loads(result.stdout)["nodes"]}
+        assert "power" in learnt and not learnt & {"outage", "response"}
+    assert files(model)["outage.csv"] == before["outage.csv"]
+    assert files(model)["response.csv"] == before["response.csv"]
+    text = run("learn", str(data), "--model", str(model), "--dry-run").stdout
+    assert "outage: a compact node, not learnt" in text

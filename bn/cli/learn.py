@@ -75,7 +75,7 @@ def learn(
     from bn.cli.diff import report_lines
     from bn.cli.edit import edited_model_path
     from bn.diff import compare
-    from bn.learn import default_prior, fit, write, write_copy
+    from bn.learn import compact_nodes, default_prior, fit, write, write_copy
     from bn.learndata import read_cases
 
     path = model_path(model_dir) if output or dry_run else edited_model_path(model_dir)
@@ -128,6 +128,10 @@ def learn(
         click.echo(
             f"  {report.node}: {report.rows_learnt} row(s) learnt from {report.cases_used:,.6g} "
             f"case(s){extra}{held}"
+        )
+    for node in compact_nodes(model, observed) if names is None else []:
+        click.echo(
+            f"  {node}: a compact node, not learnt (bn cpt expand {node} to learn its full table)"
         )
     for node, count in learnt.incomplete.items():
         click.echo(
