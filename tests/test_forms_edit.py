@@ -174,3 +174,24 @@ def test_row_edits_refuse_compact_nodes_and_keep_the_others(compact: Path) -> No
     )
     assert result.exit_code == 0, result.stderr
     assert (compact / "outage.csv").read_bytes() == before
+
+
+def test_fit_keeps_comments_carries_ess_and_writes_plain_numbers(tmp_path: Path) -> None:
+    """The flagship's crimea_offensive (18 rows, ess 5 each) fitted as noisy-OR: its comments stay,
+    each link and the leak get the rows' ess (so uncertainty still varies them), the fit is
+    said in a comment, and a fitted 3e-20 is written 0, not as 35 digits."""
+    flagship = Path(shutil.copytree(Path(__file__).parent.parent / "cpts", tmp_path / "f"))
+    before = (flagship / "crimea_offensive.csv").read_text()
+    result = run("cpt", "fit", "crimea_offensive", "--form", "noisy-or", "--model", str(flagship))
+    assert result.exit_code == 0, result.stderr
+    assert "the 18 rows' notes are not carried over" in result.stdout
+    after = (flagship / "crimea_offensive.csv").read_text()
+    comments = [line for line in before.splitlines() if line.startswith("#")]
+    assert after.splitlines()[: len(comments)] == comments
+    assert "# Fitted by bn cpt fit to the 18-row table (least squares" in after
+    node = bn.load(flagship)["crimea_offensive"]
+    assert isinstance(node.form, NoisyMax)
+    assert node.form.ess.tolist() == [5.0] * len(node.form.labels)
+    numbers = [cell for line in after.splitlines()[len(comments) + 2 :] for cell in line.split(",")]
+    assert all(len(cell) <= 17 for cell in numbers), numbers
+    assert np.abs(node.form.rows.sum(axis=1) - 1).max() <= 1e-12

@@ -104,9 +104,11 @@ def fit_noisy(
 
 
 def _round(values: np.ndarray) -> np.ndarray:
-    """Numbers to 15 significant digits, as bn writes every computed number (0.3, not
-    0.30000000000000004)."""
-    return np.array([float(f"{v:.15g}") for v in np.ravel(values)]).reshape(np.shape(values))
+    """Probabilities to 15 decimal places, as bn writes every computed number (0.3, not
+    0.30000000000000004), and a fitted 3e-20 as 0 rather than as 20 zeros and 15 digits."""
+    return np.array([float(f"{round(v, 15):.15g}") for v in np.ravel(values)]).reshape(
+        np.shape(values)
+    )
 
 
 def _distribution(cumulative: np.ndarray) -> list[float]:

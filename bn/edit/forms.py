@@ -219,8 +219,14 @@ def fit(ws: Workspace, name: str, form: str, function: str | None = None) -> tup
             node.parent_states,
             tuple(s[0] for s in node.parent_states),
         )
+    rows = int(np.prod(node.parent_shape))
+    fitted = f"{result.criterion}: max abs error {result.max_abs_error:.3g}"
+    result = replace(result, form=_with_ess(result.form, node.ess))
     path = f"{node.id}.csv"
-    ws.write(path, compact_text(node.id, result.form))
+    old = ws.text(path) or ""
+    comments = "".join(line + "\n" for line in old.split("\n") if line.startswith("#"))
+    comments += f"# Fitted by bn cpt fit to the {rows}-row table ({fitted}).\n"
+    ws.write(path, comments + compact_text(node.id, result.form))
     doc = TomlDoc(ws.text(MODEL_TOML) or "", MODEL_TOML)
     for key in FORM_KEYS:
         if doc.has(("nodes", node.id, key)):
@@ -228,13 +234,27 @@ def fit(ws: Workspace, name: str, form: str, function: str | None = None) -> tup
     for key, value in form_entry(result.form).items():
         doc.set_value(("nodes", node.id), key, value)
     ws.write(MODEL_TOML, doc.result())
-    rows = int(np.prod(node.parent_shape))
     count = len(result.form.labels) if isinstance(result.form, NoisyMax) else len(node.parents)
     lines = [
         f"{path}: {rows} row(s) -> {form} with {count} row(s) "
-        f"(least squares: max abs error {result.max_abs_error:.3g}, mean KL {result.kl:.3g} nats)"
+        f"({fitted}, mean KL {result.kl:.3g} nats)"
     ]
+    if any(node.notes):
+        lines.append(f"  the {rows} rows' notes are not carried over (git history keeps them)")
     return result, lines
+
+
+def _with_ess(form: NoisyMax | Ranked, row_ess: np.ndarray) -> NoisyMax | Ranked:
+    """A fitted form whose parameters carry the mean ess of the rows they were fitted from, so
+    `bn sensitivity` and `bn uncertainty` still treat them as judgements (rows without an ess
+    are exact, and so are the parameters). `bn cpt set --ess` changes them."""
+    known = row_ess[~np.isnan(row_ess)]
+    if known.size == 0:
+        return form
+    ess = float(f"{float(np.mean(known)):.3g}")
+    if isinstance(form, Ranked):
+        return replace(form, ess=np.full(len(form.parents), ess), variance_ess=ess)
+    return replace(form, ess=np.full(len(form.labels), ess))
 
 
 def fit_json(node: str, result: Fit) -> dict[str, Any]:
