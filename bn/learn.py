@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bn.errors import BNError, param
+from bn.forms import LEAK, NoisyMax, Ranked
 from bn.learndata import Cases, cases
 from bn.model import Model, Node
 from bn.names import find, suggest
@@ -55,9 +56,14 @@ class NodeReport:
     cases_used: float
     rows_without_data: int
     rows_held: int  # exact rows of the model prior, not learnt
+    form: str | None = None  # a compact node: its form, refitted to the learnt table ...
+    max_abs_error: float | None = None  # ... this far from it
 
     def to_dict(self) -> dict[str, Any]:
-        return {"node": self.node, "rows_learnt": self.rows_learnt, "cases_used": self.cases_used}
+        data = {"node": self.node, "rows_learnt": self.rows_learnt, "cases_used": self.cases_used}
+        if self.form is not None:
+            data |= {"form": self.form, "max_abs_error": self.max_abs_error}
+        return data
 
 
 @dataclass(frozen=True)
@@ -142,24 +148,25 @@ def default_prior(model: Model) -> str:
 
 
 def _chosen(model: Model, observed: Cases, nodes: Sequence[str] | None, em: bool) -> list[str]:
-    """The nodes to learn. Compact nodes (noisy-OR, noisy-MAX, ranked) are not learnt: their
-    parameters are not rows of counts (see `compact_nodes`); naming one is an error."""
+    """The nodes to learn. A compact node (noisy-OR, noisy-MAX, ranked) learns its full table,
+    and its form is refitted to it (`_learnt_compact`); EM leaves compact nodes as they are
+    (see `compact_nodes`), and naming one with EM is an error."""
     if nodes:
         chosen = list(dict.fromkeys(model.resolve(n) for n in nodes))
         for name in chosen:
-            if model[name].form is not None:
+            if em and model[name].form is not None:
                 raise BNError(
-                    f"{name} is a compact node: bn learn does not fit compact forms; "
-                    f"run bn cpt expand {name} first (bn cpt fit makes it compact again)"
+                    f"{name} is a compact node: bn learn --em does not fit compact forms; "
+                    f"learn it without --em, or run bn cpt expand {name} first"
                 )
         return chosen
     if em:  # every node a case tells something about: with a column, or latent beside one
         return [n.id for n in model if n.form is None]
-    return [n.id for n in model if n.id in observed.codes and n.form is None]
+    return [n.id for n in model if n.id in observed.codes]
 
 
 def compact_nodes(model: Model, data: Cases) -> list[str]:
-    """The compact nodes with a column in `data`: left as they are by `fit` (and said so)."""
+    """The compact nodes with a column in `data` that EM leaves as they are (and says so)."""
     return [n.id for n in model if n.form is not None and n.id in data.codes]
 
 
@@ -173,7 +180,11 @@ def _pseudo_counts(node: Node, prior: str, ess: float | None) -> np.ndarray:
     if prior == "bdeu":
         assert ess is not None
         return np.full(shape, ess / math.prod(shape))
-    weight = node.ess if ess is None else np.where(np.isnan(node.ess), ess, node.ess)
+    row_ess = node.ess
+    if node.form is not None:  # each expanded row weighs as much as the form's parameters
+        known = node.form.ess[~np.isnan(node.form.ess)]
+        row_ess = np.full(node.parent_shape, np.mean(known) if known.size else math.nan)
+    weight = row_ess if ess is None else np.where(np.isnan(row_ess), ess, row_ess)
     result: np.ndarray = node.table * weight[..., None]
     return result
 
@@ -223,6 +234,8 @@ def _mean(node: Node, counts: np.ndarray, pseudo: np.ndarray) -> np.ndarray:
 def _learnt_node(
     node: Node, counts: np.ndarray, pseudo: np.ndarray, prior: str, source: str
 ) -> tuple[Node, NodeReport]:
+    if node.form is not None:
+        return _learnt_compact(node, counts, pseudo, prior, source)
     table = _mean(node, counts, pseudo)
     row_counts = counts.sum(axis=-1)
     exact = np.isnan(pseudo[..., 0])
@@ -253,6 +266,68 @@ def _learnt_node(
         float(row_counts.sum()),
         int(((row_counts == 0) & ~exact).sum()),
         int(exact.sum()),
+    )
+    return learnt, report
+
+
+def _learnt_compact(
+    node: Node, counts: np.ndarray, pseudo: np.ndarray, prior: str, source: str
+) -> tuple[Node, NodeReport]:
+    """A compact node learns its full table as any node does; then its form (the same absent
+    states, or the same ranked function) is refitted to that table by least squares, each row
+    weighted by its prior weight plus its cases. A parameter's ess grows by the cases that bear
+    on it: a link's by the cases with its parent state, the leak's, a weight's and the
+    variance's by every case. A form without an ess (and no `--ess`) is exact: held."""
+    from bn.analysis.fitforms import refit
+
+    assert node.form is not None
+    row_counts = counts.sum(axis=-1)
+    exact = np.isnan(pseudo[..., 0])
+    if exact.all():
+        return node, NodeReport(node.id, 0, float(row_counts.sum()), 0, int(exact.size))
+    table = _mean(node, counts, pseudo)
+    if prior != "model":  # rows with no data are the prior's uniform rows
+        table = np.where((row_counts == 0)[..., None], 1 / node.card, table)
+    prior_weight = np.nan_to_num(pseudo).sum(axis=-1)
+    fit = refit(node.form, table, prior_weight + row_counts)
+    form, base, total = fit.form, float(prior_weight.mean()), float(row_counts.sum())
+    if isinstance(form, NoisyMax):
+        bearing = [
+            total
+            if parent == LEAK
+            else float(
+                row_counts.take(
+                    form.parent_states[form.parents.index(parent)].index(state),
+                    axis=form.parents.index(parent),
+                ).sum()
+            )
+            for parent, state in form.labels
+        ]
+    else:
+        bearing = [total] * len(form.parents)
+    said = [
+        f"learnt from {source}: {count:.6g} case(s), prior {prior}"
+        if count
+        else f"no case in {source}: prior {prior} kept"
+        for count in bearing
+    ]
+    notes = tuple(
+        f"{old} [{new}]" if old else new for old, new in zip(form.notes, said, strict=True)
+    )
+    ess = base + np.array(bearing)
+    if isinstance(form, Ranked):
+        form = replace(form, ess=ess, notes=notes, variance_ess=base + total)
+    else:
+        form = replace(form, ess=ess, notes=notes)
+    learnt = replace(node, table=form.expand(), form=form)
+    report = NodeReport(
+        node.id,
+        int((row_counts > 0).sum()),
+        total,
+        int((row_counts == 0).sum()),
+        0,
+        "ranked" if isinstance(form, Ranked) else form.form,
+        fit.max_abs_error,
     )
     return learnt, report
 
@@ -354,6 +429,7 @@ def _em(
 def write(learnt: Learnt, directory: Path, dry_run: bool = False) -> dict[str, str | None]:
     """Write the learnt rows into the model directory through the edit path (all-or-nothing,
     comments and untouched rows kept); the files changed (as `Workspace.commit` returns them)."""
+    from bn.edit.forms import write_form
     from bn.edit.workspace import Workspace
     from bn.numbers import computed_number
 
@@ -361,6 +437,10 @@ def write(learnt: Learnt, directory: Path, dry_run: bool = False) -> dict[str, s
         for report in learnt.nodes:
             node = learnt.model[report.node]
             path = f"{node.id}.csv"
+            if node.form is not None:
+                if report.form is not None:  # refitted (not held exact)
+                    write_form(ws, node.id, node.form)
+                continue
             sheet = ws.sheet(path)
             for row in sheet.rows:
                 combo = tuple(

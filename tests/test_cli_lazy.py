@@ -114,3 +114,18 @@ def test_subgroups_and_unknown_commands() -> None:
         # `cpt` is defined in bn.cli.edit, some of its commands in bn.cli.forms: both are loaded.
         assert {"set", "template", "normalize", "show", "expand", "fit"} <= set(cpt.commands)
         assert cli.get_command(ctx, "no-such-command") is None
+
+
+def test_a_group_gets_all_its_modules_when_another_command_loaded_one_first() -> None:
+    """`bn check` imports bn.cli.edit, which defines `cpt`; `cpt expand` (bn.cli.forms) must still
+    be found in the same process, as in the test suite and any program that runs several."""
+    loaded = loaded_after(
+        "import click, sys\n"
+        "    from bn.cli import cli\n"
+        "    with click.Context(cli) as ctx:\n"
+        "        cli.get_command(ctx, 'check')\n"
+        "        assert 'bn.cli.forms' not in sys.modules and 'cpt' in cli.commands\n"
+        "        cpt = cli.get_command(ctx, 'cpt')\n"
+        "        assert {'expand', 'fit', 'show'} <= set(cpt.commands), sorted(cpt.commands)",
+    )
+    assert "bn.cli.forms" in loaded["cli"]

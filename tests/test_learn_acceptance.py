@@ -302,21 +302,27 @@ def test_em_draws_a_progress_bar_on_a_terminal_only(
     assert files(model) == before
 
 
-def test_compact_nodes_are_not_learnt_and_say_so(tmp_path: Path) -> None:
+def test_compact_nodes_are_refitted_and_em_leaves_them_and_says_so(tmp_path: Path) -> None:
+    """Without --em a compact node learns like any other and stays compact (the numbers are
+    checked in tests/test_learn_compact.py); EM leaves compact nodes as they are and says so,
+    and naming one with --em is an error before any work."""
     model = tmp_path / "compact"
     shutil.copytree(FLAGSHIP.parent / "examples" / "compact", model)
     data = tmp_path / "cases.csv"
     assert run("sample", "-n", "500", "--model", str(model), "-o", str(data)).exit_code == 0
     before = files(model)
-    named = run("learn", str(data), "--model", str(model), "--nodes", "power,outage")
+    named = run("learn", str(data), "--model", str(model), "--nodes", "power,outage", "--em")
     assert named.exit_code == 2 and "outage is a compact node" in named.stderr
     assert files(model) == before
-    for prior in ("model", "k2"):
+    for prior, compact in (("model", {"outage"}), ("k2", {"outage", "response"})):
         result = run("learn", str(data), "--model", str(model), "--prior", prior, "--json")
         assert result.exit_code == 0, result.output
-        learnt = {n["node"] for n in json.loads(result.stdout)["nodes"]}
-        assert "power" in learnt and not learnt & {"outage", "response"}
-    assert files(model)["outage.csv"] == before["outage.csv"]
-    assert files(model)["response.csv"] == before["response.csv"]
+        nodes = json.loads(result.stdout)["nodes"]
+        refitted = {n["node"] for n in nodes if "form" in n}
+        assert "power" in {n["node"] for n in nodes} and refitted == compact, prior
+        shutil.rmtree(model)
+        shutil.copytree(FLAGSHIP.parent / "examples" / "compact", model)
     text = run("learn", str(data), "--model", str(model), "--dry-run").stdout
-    assert "outage: a compact node, not learnt" in text
+    assert "noisy-max refitted, max abs error" in text
+    em = run("learn", str(data), "--model", str(model), "--em", "--dry-run").stdout
+    assert "outage: a compact node, not learnt by EM" in em

@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -62,8 +62,10 @@ def fit_noisy(
     parents: tuple[str, ...],
     parent_states: tuple[tuple[str, ...], ...],
     parent_absent: tuple[str, ...],
+    weights: np.ndarray | None = None,
 ) -> Fit:
-    """The noisy-OR / noisy-MAX parameters closest to `table` (least squares)."""
+    """The noisy-OR / noisy-MAX parameters closest to `table` (least squares; with `weights`, one
+    per row of the table, each row's squared errors weighted, as `bn learn` weighs by cases)."""
     labels = [
         (p, s)
         for p, ss, off in zip(parents, parent_states, parent_absent, strict=True)
@@ -98,9 +100,45 @@ def fit_noisy(
     closed = _with_rows(shell, start)
     worst, _ = errors(table, closed.expand())
     if worst > EXACT:
-        closed = _refine_noisy(table, shell, start)
+        closed = _refine_noisy(table, shell, start, _root_weights(table, weights))
     rounded = _with_rows(shell, _round(closed.rows[:, levels]))
-    return Fit(rounded, *errors(table, rounded.expand()))
+    return Fit(rounded, *errors(table, rounded.expand()), _criterion(weights))
+
+
+def refit(form: NoisyMax | Ranked, table: np.ndarray, weights: np.ndarray | None = None) -> Fit:
+    """The parameters of `form`'s kind (the same absent states, or the same ranked function)
+    closest to `table`, with the form's ess and notes kept."""
+    if isinstance(form, Ranked):
+        fit = fit_ranked(
+            table, form.states, form.parents, form.parent_states, [form.function], weights
+        )
+        assert isinstance(fit.form, Ranked)
+        kept = replace(fit.form, ess=form.ess, variance_ess=form.variance_ess, notes=form.notes)
+        return replace(fit, form=kept)
+    fit = fit_noisy(
+        table,
+        form.form,
+        form.states,
+        form.absent,
+        form.parents,
+        form.parent_states,
+        form.parent_absent,
+        weights,
+    )
+    assert isinstance(fit.form, NoisyMax)
+    where = {label: r for r, label in enumerate(fit.form.labels)}  # the file's order of links
+    return replace(fit, form=replace(form, rows=fit.form.rows[[where[x] for x in form.labels]]))
+
+
+def _root_weights(table: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Square roots of the row weights, broadcast over the states (residuals are multiplied)."""
+    if weights is None:
+        return np.ones(table.shape)
+    return np.broadcast_to(np.sqrt(np.asarray(weights, dtype=float))[..., None], table.shape)
+
+
+def _criterion(weights: np.ndarray | None) -> str:
+    return "least squares" if weights is None else "least squares weighted by each row's cases"
 
 
 def _round(values: np.ndarray) -> np.ndarray:
@@ -136,7 +174,9 @@ def _with_rows(shell: NoisyMax, level_rows: np.ndarray) -> NoisyMax:
     )
 
 
-def _refine_noisy(table: np.ndarray, shell: NoisyMax, start: np.ndarray) -> NoisyMax:
+def _refine_noisy(
+    table: np.ndarray, shell: NoisyMax, start: np.ndarray, root: np.ndarray
+) -> NoisyMax:
     from scipy.optimize import least_squares
 
     n, card = start.shape
@@ -149,12 +189,16 @@ def _refine_noisy(table: np.ndarray, shell: NoisyMax, start: np.ndarray) -> Nois
         return np.asarray(e / e.sum(axis=1, keepdims=True))
 
     def residual(theta: np.ndarray) -> np.ndarray:
-        return np.asarray((_with_rows(shell, rows_of(theta)).expand() - table).ravel())
+        return np.asarray((root * (_with_rows(shell, rows_of(theta)).expand() - table)).ravel())
 
     result = least_squares(residual, logits0, method="trf", xtol=1e-15, ftol=1e-15, gtol=1e-15)
     best = _with_rows(shell, rows_of(result.x))
     first = _with_rows(shell, start)
-    return best if errors(table, best.expand())[0] <= errors(table, first.expand())[0] else first
+
+    def cost(form: NoisyMax) -> float:
+        return float(np.sum((root * (form.expand() - table)) ** 2))
+
+    return best if cost(best) <= cost(first) else first
 
 
 def fit_ranked(
@@ -163,15 +207,24 @@ def fit_ranked(
     parents: tuple[str, ...],
     parent_states: tuple[tuple[str, ...], ...],
     functions: Sequence[str] = FUNCTIONS,
+    weights: np.ndarray | None = None,
 ) -> Fit:
-    """The ranked-node parameters (function, weights, variance) closest to `table`."""
-    best: Fit | None = None
+    """The ranked-node parameters (function, weights, variance) closest to `table` (least
+    squares, each row's errors weighted by `weights` where given)."""
+    root = _root_weights(table, weights)
+    best: tuple[float, Fit] | None = None
     for function in functions:
-        fit = _fit_ranked_function(table, function, states, parents, parent_states)
-        if best is None or fit.max_abs_error < best.max_abs_error:
-            best = fit
+        fit = _fit_ranked_function(table, function, states, parents, parent_states, root)
+        assert isinstance(fit.form, Ranked)
+        cost = (
+            fit.max_abs_error
+            if weights is None
+            else float(np.sum((root * (fit.form.expand() - table)) ** 2))
+        )
+        if best is None or cost < best[0]:
+            best = (cost, replace(fit, criterion=_criterion(weights)))
     assert best is not None  # functions is never empty
-    return best
+    return best[1]
 
 
 def _fit_ranked_function(
@@ -180,6 +233,7 @@ def _fit_ranked_function(
     states: tuple[str, ...],
     parents: tuple[str, ...],
     parent_states: tuple[tuple[str, ...], ...],
+    root: np.ndarray,
 ) -> Fit:
     from scipy.optimize import least_squares
 
@@ -204,7 +258,7 @@ def _fit_ranked_function(
     def residual(theta: np.ndarray) -> np.ndarray:
         weights, variance, mix = unpack(theta)
         with np.errstate(all="ignore"):
-            out = (shell.expand(weights, variance, mix) - table).ravel()
+            out = (root * (shell.expand(weights, variance, mix) - table)).ravel()
         return np.asarray(np.nan_to_num(out, nan=1.0))
 
     best = None

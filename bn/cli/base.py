@@ -74,9 +74,10 @@ class Group(click.Group):
         return sorted(set(self.commands) | set(self.lazy))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in self.lazy:
-            for module in self.lazy[cmd_name][0]:
-                importlib.import_module(f"bn.cli.{module}")
+        # every module of the command, even when one is in already: `cpt` is defined in `edit`,
+        # which other commands import, and gets its `show`, `expand` and `fit` from `forms`
+        for module in self.lazy.get(cmd_name, ((), ""))[0]:
+            importlib.import_module(f"bn.cli.{module}")  # a dictionary lookup once imported
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

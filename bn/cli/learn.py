@@ -125,14 +125,14 @@ def learn(
     for report in learnt.nodes:
         extra = f", {report.rows_without_data} without data" if report.rows_without_data else ""
         held = f", {report.rows_held} exact row(s) kept" if report.rows_held else ""
+        if report.form is not None:
+            held += f"; {report.form} refitted, max abs error {report.max_abs_error:.3g}"
         click.echo(
             f"  {report.node}: {report.rows_learnt} row(s) learnt from {report.cases_used:,.6g} "
             f"case(s){extra}{held}"
         )
-    for node in compact_nodes(model, observed) if names is None else []:
-        click.echo(
-            f"  {node}: a compact node, not learnt (bn cpt expand {node} to learn its full table)"
-        )
+    for node in compact_nodes(model, observed) if em and names is None else []:
+        click.echo(f"  {node}: a compact node, not learnt by EM (learn it without --em)")
     for node, count in learnt.incomplete.items():
         click.echo(
             f"  {node}: {count:,} case(s) left out (a missing value in its family; --em uses them)"

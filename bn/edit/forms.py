@@ -223,17 +223,9 @@ def fit(ws: Workspace, name: str, form: str, function: str | None = None) -> tup
     fitted = f"{result.criterion}: max abs error {result.max_abs_error:.3g}"
     result = replace(result, form=_with_ess(result.form, node.ess))
     path = f"{node.id}.csv"
-    old = ws.text(path) or ""
-    comments = "".join(line + "\n" for line in old.split("\n") if line.startswith("#"))
-    comments += f"# Fitted by bn cpt fit to the {rows}-row table ({fitted}).\n"
-    ws.write(path, comments + compact_text(node.id, result.form))
-    doc = TomlDoc(ws.text(MODEL_TOML) or "", MODEL_TOML)
-    for key in FORM_KEYS:
-        if doc.has(("nodes", node.id, key)):
-            doc.delete(("nodes", node.id, key))
-    for key, value in form_entry(result.form).items():
-        doc.set_value(("nodes", node.id), key, value)
-    ws.write(MODEL_TOML, doc.result())
+    write_form(
+        ws, node.id, result.form, f"Fitted by bn cpt fit to the {rows}-row table ({fitted})."
+    )
     count = len(result.form.labels) if isinstance(result.form, NoisyMax) else len(node.parents)
     lines = [
         f"{path}: {rows} row(s) -> {form} with {count} row(s) "
@@ -242,6 +234,26 @@ def fit(ws: Workspace, name: str, form: str, function: str | None = None) -> tup
     if any(node.notes):
         lines.append(f"  the {rows} rows' notes are not carried over (git history keeps them)")
     return result, lines
+
+
+def write_form(
+    ws: Workspace, node_id: str, form: NoisyMax | Ranked, comment: str | None = None
+) -> None:
+    """Write a node as `form`: its CSV (the file's comments kept, `comment` added) and the form's
+    keys in its `[nodes.<id>]` table of model.toml."""
+    path = f"{node_id}.csv"
+    old = ws.text(path) or ""
+    comments = "".join(line + "\n" for line in old.split("\n") if line.startswith("#"))
+    if comment:
+        comments += f"# {comment}\n"
+    ws.write(path, comments + compact_text(node_id, form))
+    doc = TomlDoc(ws.text(MODEL_TOML) or "", MODEL_TOML)
+    for key in FORM_KEYS:
+        if doc.has(("nodes", node_id, key)):
+            doc.delete(("nodes", node_id, key))
+    for key, value in form_entry(form).items():
+        doc.set_value(("nodes", node_id), key, value)
+    ws.write(MODEL_TOML, doc.result())
 
 
 def _with_ess(form: NoisyMax | Ranked, row_ess: np.ndarray) -> NoisyMax | Ranked:
