@@ -280,7 +280,7 @@ def test_em_draws_a_progress_bar_on_a_terminal_only(
     import functools
 
     import bn.cli.learn as learn_cli
-    from bn.cli.uncertainty import ProgressBar
+    from bn.cli.common import ProgressBar
 
     data = tmp_path / "cases.csv"
     data.write_text("kaboom,KABOOM\nyes,\n,no\nno,no\n")

@@ -21,7 +21,7 @@ from scipy import stats
 
 import bn
 from bn.analysis.uncertainty import draw_tables, sample, uncertainty
-from bn.cli.uncertainty import ProgressBar
+from bn.cli.common import ProgressBar
 from bn.engine import posterior
 from bn.evidence import parse_target
 from bn.model import Model, Node

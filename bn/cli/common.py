@@ -6,9 +6,10 @@ import functools
 import json
 import math
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -254,3 +255,55 @@ def diagram_question(given: Given, model_dir: str | None) -> tuple[Diagram, Evid
     diagram = load_diagram(model_path(model_dir))
     network, evidence = pose(diagram.network, given.scenario, given.evidence())
     return diagram.with_network(network), evidence
+
+
+class ProgressBar:
+    """A one-line bar on stderr, drawn only once a run has lasted `delay` seconds.
+
+    >>> import io
+    >>> clock = iter([0.0, 0.5, 2.0, 2.5]).__next__
+    >>> out = io.StringIO()
+    >>> bar = ProgressBar(out, width=10, clock=clock)
+    >>> bar(10, 100)                 # 0.5 s: too early, nothing drawn
+    >>> bar(40, 100); bar(100, 100)  # 2.0 s and 2.5 s: drawn
+    >>> out.getvalue().split("\\r")[1]
+    'draws ████░░░░░░  40%  40/100'
+    >>> bar.close()
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        delay: float = 1.0,
+        width: int = 10,
+        clock: Callable[[], float] = time.monotonic,
+        label: str = "draws",
+    ) -> None:
+        self.stream = stream
+        self.label = label
+        self.delay = delay
+        self.width = width
+        self.clock = clock
+        self.start = clock()
+        self.shown = False
+        self.length = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.shown and self.clock() - self.start < self.delay:
+            return
+        self.shown = True
+        filled = round(self.width * done / total)
+        line = (
+            f"{self.label} {'█' * filled}{'░' * (self.width - filled)} {done / total:4.0%} "
+            f"{done:>{len(str(total))}}/{total}"
+        )
+        self.length = len(line)
+        self.stream.write("\r" + line)
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Erase the bar, if one was drawn."""
+        if self.shown:
+            self.stream.write("\r" + " " * self.length + "\r")
+            self.stream.flush()

@@ -10,13 +10,13 @@ import click
 from bn.cli.base import cli
 from bn.cli.common import (
     Given,
+    ProgressBar,
     echo_json,
     evidence_flags_without_scenario,
     is_terminal,
     json_option,
     model_option,
 )
-from bn.cli.uncertainty import ProgressBar
 
 
 @cli.command(

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
 
 import click
 
@@ -15,6 +12,7 @@ from bn.cli.common import (
     DRAWS,
     EVIDENCE_HELP,
     Given,
+    ProgressBar,
     echo_json,
     evidence_options,
     is_terminal,
@@ -24,58 +22,6 @@ from bn.cli.common import (
 )
 from bn.errors import BNError
 from bn.evidence import parse_target
-
-
-class ProgressBar:
-    """A one-line bar on stderr, drawn only once a run has lasted `delay` seconds.
-
-    >>> import io
-    >>> clock = iter([0.0, 0.5, 2.0, 2.5]).__next__
-    >>> out = io.StringIO()
-    >>> bar = ProgressBar(out, width=10, clock=clock)
-    >>> bar(10, 100)                 # 0.5 s: too early, nothing drawn
-    >>> bar(40, 100); bar(100, 100)  # 2.0 s and 2.5 s: drawn
-    >>> out.getvalue().split("\\r")[1]
-    'draws ████░░░░░░  40%  40/100'
-    >>> bar.close()
-    """
-
-    def __init__(
-        self,
-        stream: TextIO,
-        *,
-        delay: float = 1.0,
-        width: int = 10,
-        clock: Callable[[], float] = time.monotonic,
-        label: str = "draws",
-    ) -> None:
-        self.stream = stream
-        self.label = label
-        self.delay = delay
-        self.width = width
-        self.clock = clock
-        self.start = clock()
-        self.shown = False
-        self.length = 0
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.shown and self.clock() - self.start < self.delay:
-            return
-        self.shown = True
-        filled = round(self.width * done / total)
-        line = (
-            f"{self.label} {'█' * filled}{'░' * (self.width - filled)} {done / total:4.0%} "
-            f"{done:>{len(str(total))}}/{total}"
-        )
-        self.length = len(line)
-        self.stream.write("\r" + line)
-        self.stream.flush()
-
-    def close(self) -> None:
-        """Erase the bar, if one was drawn."""
-        if self.shown:
-            self.stream.write("\r" + " " * self.length + "\r")
-            self.stream.flush()
 
 
 @cli.command(
