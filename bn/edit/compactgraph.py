@@ -81,6 +81,11 @@ def _save(ws: Workspace, doc: TomlDoc) -> None:
         ws.write(MODEL_TOML, doc.result())
 
 
+def _leak_row(sheet: Sheet) -> int:
+    """Where the leak row is in a noisy node's file (last after `bn fmt`, anywhere by hand)."""
+    return next(i for i, r in enumerate(sheet.rows) if r.parents[0] == LEAK)
+
+
 def _absent_row(form: NoisyMax) -> list[str]:
     return ["1" if s == form.absent else "0" for s in form.states]
 
@@ -126,7 +131,7 @@ def add_parent(ws: Workspace, node: str, parent: str, states: Sequence[str]) -> 
     sheet = _sheet(ws, node)
     absent = states[0]
     rows = [Row([parent, s], _absent_row(form), note=NO_EFFECT) for s in states[1:]]
-    leak = next(i for i, r in enumerate(sheet.rows) if r.parents[0] == LEAK)
+    leak = _leak_row(sheet)
     sheet.rows[leak:leak] = rows
     sheet.ensure("note")
     ws.write(f"{node}.csv", sheet.text())
@@ -315,7 +320,7 @@ def add_parent_state(
         sheet.ensure("ess")
     own = [k for k, r in enumerate(sheet.rows) if r.parents[0] == parent]
     later = [k for k in own if order.index(sheet.rows[k].parents[1]) > order.index(state)]
-    sheet.rows.insert(later[0] if later else own[-1] + 1 if own else len(sheet.rows) - 1, row)
+    sheet.rows.insert(later[0] if later else own[-1] + 1 if own else _leak_row(sheet), row)
     ws.write(f"{child}.csv", sheet.text())
     if source:
         return f"{child}.csv: link {parent}={state} copied from {parent}={like}"

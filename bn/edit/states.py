@@ -178,7 +178,7 @@ def remove_state(ws: Workspace, name: str, state: str, into: str | None = None) 
         raise BNError(f"{param('into')} must name another state")
     if len(states) < 2:
         raise BNError(f"{node} has only one state")
-    meta, scenarios = toml_docs(ws)
+    _, scenarios = toml_docs(ws)  # model.toml is read below, after the compact edits
     for scenario, kind, key, owner, value in list(scenario_uses(ws, model)):
         if owner != node:
             continue
