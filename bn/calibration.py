@@ -191,7 +191,10 @@ def _cell(
         )
         return None
     if isinstance(node.form, NoisyMax):
-        return _link_cell(node.form, node.id, raw.get("when", {}), state, at, name, add)
+        return _link_cell(node.form, node.id, when, state, at, name, add)
+    if not isinstance(when, Mapping):  # "leak" names a link of a noisy node only
+        add(at, f"{name}: {node.id} is a full table: when is a table of its parents", _CELL_HINT)
+        return None
     parents = {}
     for parent, value in when.items():
         found = find(str(parent), node.parents)

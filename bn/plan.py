@@ -438,6 +438,10 @@ def solve(
                 found[part.targets[0][1]] = table / total[..., np.newaxis]
                 table = total
             log_total = log_total + log_scale + np.log(table)
+    lead = np.shape(log_total)  # a part without a batched factor answers for every element
+    for name, marginal in found.items():
+        if marginal.ndim == 1 and lead:
+            found[name] = np.broadcast_to(marginal, (*lead, marginal.shape[-1])).copy()
     return found, log_total
 
 

@@ -93,6 +93,8 @@ def test_calibrate_solves_the_leak_and_a_link(tmp_path: Path) -> None:
          ["outage has no link power=ok", "links: power=degraded"]),
         ('{ node = "response", when = { staffing = "high" }, state = "fast" }',
          ["response is a ranked node", "bn cpt expand response"]),
+        ('{ node = "sla_breach", when = "leak", state = "yes" }',
+         ["sla_breach is a full table: when is a table of its parents"]),
     ],
 )  # fmt: skip
 def test_bad_link_cells_are_errors_at_their_line(
