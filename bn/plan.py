@@ -473,6 +473,7 @@ def compile_plan(factors: tuple[Factor, ...], keep: tuple[str, ...]) -> Plan:
         count = Counter(v for names in live for v in names)  # over the live tensors
         for contraction in path:
             if len(contraction) < 2:  # a lone tensor summed down: the next pair does that
+                ids.append(ids.pop(contraction[0]))  # and, as in the path, it moves last
                 continue
             chosen = [ids[i] for i in contraction]
             for i in sorted(contraction, reverse=True):
