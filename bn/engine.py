@@ -76,12 +76,17 @@ def _factors(
     shapes: list[Factor] = []
     arrays: list[np.ndarray] = []
     position: dict[str, int] = {}
+    everything = slice(None)
     for node in model.nodes:
-        if node.id not in relevant:
+        name = node.id
+        if name not in relevant:
             continue
-        table = np.asarray(tables[node.id], dtype=float) if node.id in tables else node.table
-        batched = table.ndim == len(node.parents) + 2
-        vector = weights.get(node.id) if weights else None
+        table = node.table
+        batched = False
+        if tables and name in tables:
+            table = np.asarray(tables[name], dtype=float)
+            batched = table.ndim == len(node.parents) + 2
+        vector = weights.get(name) if weights else None
         if vector is not None:
             vector = np.asarray(vector, dtype=float)
             if vector.ndim == 2:
@@ -90,18 +95,14 @@ def _factors(
                 batched = True
             else:
                 table = table * vector
-        axes = (*node.parents, node.id)
-        variables = axes
-        if hard and not hard.keys().isdisjoint(axes):
-            index: list[Any] = [slice(None)] * table.ndim
-            for i, name in enumerate(axes):
-                if name in hard:
-                    index[i + batched] = hard[name]
-            table = table[tuple(index)]
-            variables = tuple(a for a in axes if a not in hard)
+        variables = (*node.parents, name)
+        if hard and not hard.keys().isdisjoint(variables):
+            index = [hard.get(v, everything) for v in variables]
+            table = table[(everything, *index) if batched else tuple(index)]
+            variables = tuple(v for v in variables if v not in hard)
         if batched:
             variables = (BATCH, *variables)
-        position[node.id] = len(arrays)
+        position[name] = len(arrays)
         shapes.append((variables, table.shape))
         arrays.append(table)
     return tuple(shapes), arrays, position
@@ -115,10 +116,28 @@ def _forward(
     tables: Tables,
 ) -> tuple[np.ndarray, np.ndarray]:
     """P(keep, evidence) as (table, log scale): the answer is exp(log scale) * table."""
+    weights, log_peak = _peaked(weights)
     factors, arrays, _ = _factors(model, keep, hard, weights, tables)
     if not factors:  # nothing observed or kept: the total probability, 1 per parameter set
         return np.ones(_batch_shape(model, tables)), np.zeros(())
-    return compile_plan(factors, tuple(keep)).contract(arrays)
+    table, log_scale = compile_plan(factors, tuple(keep)).contract(arrays)
+    return table, log_scale + log_peak
+
+
+def _peaked(weights: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Likelihood vectors with a peak above 1 divided by it (the plans count on factors of
+    probabilities, see `bn.plan`), and the sum of the logs of those peaks (per batch element)."""
+    scaled: dict[str, np.ndarray] = {}
+    log_peak: np.ndarray = np.zeros(())
+    for name, vector in weights.items():
+        vector = np.asarray(vector, dtype=float)
+        peak = vector.max(axis=-1)
+        if np.any(peak > 1):
+            peak = np.maximum(peak, 1.0)
+            vector = vector / peak[..., np.newaxis]
+            log_peak = log_peak + np.log(peak)
+        scaled[name] = vector
+    return scaled, log_peak
 
 
 def contract(
@@ -154,11 +173,13 @@ def sweep(
     only scales P(evidence). A part with one target runs a forward sweep that keeps it (a third of
     the work of both sweeps); a part with several runs one forward and one backward sweep.
     """
+    weights, log_peak = _peaked(weights)
     factors, arrays, position = _factors(model, names, hard, weights, tables)
     if not factors:
         return {}, np.zeros(_batch_shape(model, tables))
     parts = compile_query(factors, tuple((position[n], n) for n in names))
-    return solve(parts, arrays)
+    found, log_total = solve(parts, arrays)
+    return found, log_total + log_peak
 
 
 def _joint(

@@ -192,7 +192,8 @@ class Model:
         return isinstance(name, str) and self._lookup(name) is not None
 
     def __getitem__(self, name: str) -> Node:
-        return self._index[self.resolve(name)]
+        node = self._index.get(name)  # an id: the engine's lookups, on every query
+        return node if node is not None else self._index[self.resolve(name)]
 
     def _lookup(self, name: str) -> str | None:
         exact = self._names.get(name)
@@ -207,6 +208,8 @@ class Model:
 
     def resolve(self, name: str) -> str:
         """The canonical id of a node id or alias (exact first, then a unique case-insensitive match)."""
+        if name in self._index:
+            return name
         found = self._lookup(name)
         if found is None:
             raise EvidenceError(

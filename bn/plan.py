@@ -10,6 +10,11 @@ tree; the cost is about three contractions, whatever the number of marginals).
 
 Every intermediate result is divided by its largest entry (per batch element) and the logarithms of
 those scales are summed, so neither sweep underflows and log P(evidence) is exact below 1e-300.
+Factors hold probabilities (no entry above 1: the engine scales likelihood vectors down to a peak of
+1), so an unbatched sweep first runs without scaling: every intermediate entry is then at most N,
+the number of joint states of the part, and what gradual underflow can lose is below
+N^3 * steps * 2.5e-324 of the total. A total above `Plan.floor` (N^3 * steps * 1e-300) is kept,
+exact to 1e-23; a smaller one is computed again with scaling.
 
 A factor may carry the batch variable `BATCH` as its first axis; the answer then has one row per batch
 element. Plans depend only on the shapes, so they are cached (`compile_plan`) and shared by every
@@ -42,6 +47,9 @@ FLOOR = 1e-100  # intermediate results whose largest entry falls below this are 
 THREADED = 10**7  # multiply-adds from which a product may use more than one BLAS thread
 DIRECT = 1000  # cells x factors per step below which one plain einsum call beats the steps
 SAFE = 1e-200  # a direct result whose largest entry is below this is redone with scaling
+LOST = 1e-300  # above what one multiply-add may lose to gradual underflow (2.5e-324), with margin
+HIGHEST_FLOOR = 1e-30  # a part whose floor would exceed this always runs scaled
+SINGLE = 8192  # multiply-adds up to which OpenBLAS runs a product on one thread by itself
 Factor = tuple[tuple[str, ...], tuple[int, ...]]  # variables and their sizes
 
 
@@ -153,6 +161,11 @@ def _threads(count: int) -> Iterator[None]:
                 lib.set_num_threads(before)
 
 
+def _one_thread(small: bool) -> contextlib.AbstractContextManager[None]:
+    """BLAS on one thread for a sweep, unless every product is `small` (setting it costs 10 us)."""
+    return contextlib.nullcontext() if small else _threads(1)
+
+
 def _permutation(order: list[int]) -> tuple[int, ...] | None:
     """`order` as a transpose, or None where it is the identity (the transpose is skipped)."""
     return None if order == list(range(len(order))) else tuple(order)
@@ -243,6 +256,8 @@ class Plan:
     size: int  # the batch size (1 without a batch)
     expression: Any = None  # opt_einsum's compiled contraction along the same path (few factors)
     direct: tuple[Any, ...] | None = None  # np.einsum's interleaved operands (tiny, unbatched)
+    floor: float = 0.0  # an unscaled total above this is exact (unbatched); 0: always scale
+    small: bool = False  # every product is below `SINGLE` multiply-adds
 
     def contract(self, arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The contraction as (table, log scale), without keeping intermediates.
@@ -252,7 +267,7 @@ class Plan:
         few tables cannot underflow unless the tables hold entries near 1e-20); otherwise the
         plan's own steps run (faster without a batch: half the time on water's parts).
         """
-        with _threads(1):
+        with _one_thread(self.small):
             return self._contract(arrays)
 
     def _contract(self, arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -274,17 +289,26 @@ class Plan:
 
     def forward(self, arrays: Sequence[np.ndarray]) -> Values:
         """Contract the factors; the result's axes are (batch,) + keep."""
-        with _threads(1):
+        with _one_thread(self.small):
             return self._forward(arrays)
 
     def _forward(self, arrays: Sequence[np.ndarray]) -> Values:
+        if self.floor:
+            values = self._sweep(arrays, scaled=False)
+            if self.floor < float(values.table.sum()) < math.inf:
+                return values
+        return self._sweep(arrays, scaled=True)
+
+    def _sweep(self, arrays: Sequence[np.ndarray], scaled: bool) -> Values:
         tensors = list(arrays)
         log_scale = _ZERO
         for step in self.steps:
-            scaled, logs = _rescale(step.forward(tensors[step.x], tensors[step.y]), step.batched)
-            tensors.append(scaled)
-            if logs is not None:
-                log_scale = log_scale + logs
+            product = step.forward(tensors[step.x], tensors[step.y])
+            if scaled:
+                product, logs = _rescale(product, step.batched)
+                if logs is not None:
+                    log_scale = log_scale + logs
+            tensors.append(product)
         last = tensors[-1]
         wanted = ((BATCH,) if self.batched else ()) + self.keep
         if self.final != wanted:
@@ -302,7 +326,7 @@ class Plan:
 
         Only for plans that keep nothing. A marginal is NaN where the total is zero.
         """
-        with _threads(1):
+        with _one_thread(self.small):
             return self._marginals(arrays, variables)
 
     def _marginals(
@@ -416,7 +440,8 @@ def solve(
     """
     found: dict[str, np.ndarray] = {}
     log_total: np.ndarray = _ZERO
-    with np.errstate(invalid="ignore", divide="ignore"), _threads(1):
+    small = all(part.plan is None or part.plan.small for part in parts)
+    with np.errstate(invalid="ignore", divide="ignore"), _one_thread(small):
         for part in parts:
             mine = [arrays[p] for p in part.positions]
             plan = part.plan
@@ -503,7 +528,16 @@ def compile_plan(factors: tuple[Factor, ...], keep: tuple[str, ...]) -> Plan:
     if not batched and 1 < len(factors) <= 32 and cells * len(factors) <= DIRECT * len(steps):
         number = {v: i for i, v in enumerate(variables)}
         direct = (*([number[v] for v in n] for n in names), [number[v] for v in keep])
-    return Plan(names, keep, tuple(steps), final, batched, size, expression, direct)
+    log_cells = sum(math.log(n) for v, n in variables.items() if v != BATCH)
+    floor = math.exp(min(3 * log_cells + math.log(len(steps) + 1), 1e3) + math.log(LOST))
+    if batched or not steps or floor > HIGHEST_FLOOR:
+        floor = 0.0
+    small = all(
+        pair.flops <= SINGLE
+        for step in steps
+        for pair in (step.forward, step.grad_x.pair, step.grad_y.pair)
+    )
+    return Plan(names, keep, tuple(steps), final, batched, size, expression, direct, floor, small)
 
 
 def _make_step(

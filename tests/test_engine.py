@@ -325,6 +325,51 @@ def test_tiny_parts_near_underflow_are_redone_with_scaling() -> None:
     )
 
 
+def _observed_chain(length: int, rare: float) -> tuple[Model, Evidence, np.ndarray]:
+    """A binary chain x0 -> x1 -> ..., each x_i with a child y_i seen in a state of probability
+    `rare` whatever x_i; with the last link's marginal (the findings tell nothing about x)."""
+    step = np.array([[0.3, 0.7], [0.8, 0.2]])
+    nodes = [Node("x0", ("0", "1"), (), np.array([0.4, 0.6]))]
+    marginal = np.array([0.4, 0.6])
+    for i in range(length):
+        if i:
+            nodes.append(Node(f"x{i}", ("0", "1"), (f"x{i - 1}",), step))
+            marginal = marginal @ step
+        seen = np.array([[1 - rare, rare], [1 - rare, rare]])
+        nodes.append(Node(f"y{i}", ("0", "1"), (f"x{i}",), seen))
+    return Model(tuple(nodes)), Evidence(hard={f"y{i}": "1" for i in range(length)}), marginal
+
+
+def test_unbatched_sweeps_run_unscaled_when_the_total_is_safe() -> None:
+    """Without a batch axis a plan first runs without rescaling, and keeps that answer when its
+    total is far above what underflow could lose (`Plan.floor`); it equals the scaled sweep."""
+    # P(evidence) is 1e-120: below FLOOR, so the scaled steps do rescale
+    model, evidence, marginal = _observed_chain(10, 1e-12)
+    hard = {k: 1 for k in evidence.hard}
+    factors, arrays, _ = engine._factors(model, ["x9"], hard, {}, {})
+    plan = compile_plan(factors, ("x9",))
+    assert len(plan.steps) > 5 and 0 < plan.floor < 1e-200
+    fast, scaled = plan._forward(arrays), plan._sweep(arrays, scaled=True)
+    assert float(fast.log_scale) == 0.0 and float(scaled.log_scale) != 0.0
+    np.testing.assert_allclose(
+        fast.table, scaled.table * np.exp(scaled.log_scale), rtol=1e-12, atol=0
+    )
+    result = posterior(model, ["x9"], evidence)
+    assert float(result.probability_of_evidence) == pytest.approx(1e-120, rel=1e-12)
+    np.testing.assert_allclose(result.marginals["x9"], marginal, rtol=1e-12)
+
+
+def test_unbatched_sweeps_below_the_floor_are_redone_with_scaling() -> None:
+    """Forty findings of probability 1e-10: P(evidence) is 1e-400, which an unscaled sweep
+    rounds to 0; the plan sees its total under the floor and answers from the scaled steps."""
+    model, evidence, marginal = _observed_chain(40, 1e-10)
+    result = posterior(model, ["x39"], evidence)
+    assert float(result.log_probability_of_evidence) == pytest.approx(
+        40 * math.log(1e-10), rel=1e-12
+    )
+    np.testing.assert_allclose(result.marginals["x39"], marginal, rtol=1e-12)
+
+
 def to_pgmpy(model: Model):  # type: ignore[no-untyped-def]
     from pgmpy.factors.discrete import TabularCPD
     from pgmpy.models import DiscreteBayesianNetwork
