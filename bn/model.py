@@ -121,6 +121,8 @@ class Node:
 
     def state_index(self, state: str) -> int:
         """Index of `state`, accepting a unique case-insensitive match; a helpful error otherwise."""
+        if state in self.states:
+            return self.states.index(state)
         return self.states.index(state_of(self.id, self.states, state))
 
     def rows(self) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:

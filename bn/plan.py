@@ -65,9 +65,9 @@ class _Pair:
     y_sum: tuple[int, ...]
     x_perm: tuple[int, ...] | None  # after the sums: shared kept, x-only kept, contracted
     y_perm: tuple[int, ...] | None  # after the sums: shared kept, contracted, y-only kept
-    x_shape: tuple[int, ...]  # (shared, x-only, contracted) flattened; no shared axis if none
-    y_shape: tuple[int, ...]
-    product_shape: tuple[int, ...]  # the product unflattened: shared, x-only, y-only
+    x_shape: tuple[int, ...] | None  # (shared, x-only, contracted) flattened; no shared axis if
+    y_shape: tuple[int, ...] | None  # none; None where the array has that shape already
+    product_shape: tuple[int, ...] | None  # the product unflattened: shared, x-only, y-only
     out_perm: tuple[int, ...] | None  # from (shared, x-only, y-only) to `out`
     codes: tuple[tuple[int, ...], ...] | None  # einsum subscripts for many tiny products
     flops: int  # multiply-adds of the product
@@ -88,6 +88,8 @@ class _Pair:
             math.prod(sizes[v] for v in vs) for vs in (shared, left, contracted, right)
         )
         lead = (n,) if shared else ()
+        x_shape, y_shape = (*lead, nl, nc), (*lead, nc, nr)
+        product_shape = tuple(sizes[v] for v in [*shared, *left, *right])
         codes = None
         if n > BATCHED_EINSUM and nl * nr <= 4:
             # Many tiny products (a batch of parameter sets): einsum beats matmul's per-matrix cost.
@@ -97,9 +99,9 @@ class _Pair:
             tuple(ys),
             _permutation([xr.index(v) for v in [*shared, *left, *contracted]]),
             _permutation([yr.index(v) for v in [*shared, *contracted, *right]]),
-            (*lead, nl, nc),
-            (*lead, nc, nr),
-            tuple(sizes[v] for v in [*shared, *left, *right]),
+            _reshape(x_shape, [sizes[v] for v in [*shared, *left, *contracted]]),
+            _reshape(y_shape, [sizes[v] for v in [*shared, *contracted, *right]]),
+            _reshape(product_shape, [*lead, nl, nr]),
             _permutation([[*shared, *left, *right].index(v) for v in out]),
             codes,
             n * nl * nc * nr,
@@ -124,8 +126,13 @@ class _Pair:
             xc, yc, oc = self.codes
             product: np.ndarray = np.einsum(x, list(xc), y, list(yc), list(oc))
         else:
-            product = np.matmul(x.reshape(self.x_shape), y.reshape(self.y_shape))
-            product = product.reshape(self.product_shape)
+            if self.x_shape is not None:
+                x = x.reshape(self.x_shape)
+            if self.y_shape is not None:
+                y = y.reshape(self.y_shape)
+            product = np.matmul(x, y)
+            if self.product_shape is not None:
+                product = product.reshape(self.product_shape)
         return product if self.out_perm is None else product.transpose(self.out_perm)
 
 
@@ -164,6 +171,11 @@ def _threads(count: int) -> Iterator[None]:
 def _one_thread(small: bool) -> contextlib.AbstractContextManager[None]:
     """BLAS on one thread for a sweep, unless every product is `small` (setting it costs 10 us)."""
     return contextlib.nullcontext() if small else _threads(1)
+
+
+def _reshape(shape: tuple[int, ...], current: list[int]) -> tuple[int, ...] | None:
+    """`shape`, or None where an array of shape `current` has it already (the reshape is skipped)."""
+    return None if list(shape) == current else shape
 
 
 def _permutation(order: list[int]) -> tuple[int, ...] | None:
