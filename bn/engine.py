@@ -26,6 +26,7 @@ evidence once for any number of questions; each public function resolves the evi
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,12 @@ def intervene(model: Model, do: Mapping[str, str]) -> Model:
     return model.with_nodes(cut)
 
 
+Layout = tuple[tuple[Factor, ...], tuple[tuple[np.ndarray, tuple[str | None, ...] | None], ...]]
+_LAYOUTS: weakref.WeakKeyDictionary[Model, dict[Any, tuple[Layout, dict[str, int]]]]
+_LAYOUTS = weakref.WeakKeyDictionary()
+LAYOUTS = 512  # layouts kept per model before they are forgotten
+
+
 def _factors(
     model: Model,
     names: Sequence[str],
@@ -70,8 +77,52 @@ def _factors(
     """The factors of a contraction: each relevant node's table times its likelihood vector, hard
     evidence sliced away; with the shapes (the plan's cache key) and each node's factor position.
 
-    Only the ancestors of `names` and of the evidence take part: the rest sums to one.
+    Only the ancestors of `names` and of the evidence take part: the rest sums to one. Under hard
+    evidence alone (most queries) which tables take part and which of their axes are sliced
+    depends on the names and the observed nodes, not on their states: that layout is kept per
+    model, and a query only slices the tables.
     """
+    if weights or tables:
+        return _build(model, names, hard, weights, tables)
+    layouts = _LAYOUTS.setdefault(model, {})
+    key = (tuple(names), frozenset(hard))
+    found = layouts.get(key)
+    if found is None:
+        if len(layouts) >= LAYOUTS:
+            layouts.clear()
+        found = layouts[key] = _layout(model, names, hard)
+    (shapes, sources), position = found
+    everything = slice(None)
+    arrays = [
+        table if axes is None else table[tuple(everything if a is None else hard[a] for a in axes)]
+        for table, axes in sources
+    ]
+    return shapes, arrays, position
+
+
+def _layout(
+    model: Model, names: Sequence[str], hard: Mapping[str, int]
+) -> tuple[Layout, dict[str, int]]:
+    """The factors' shapes under this hard-evidence pattern and, for each factor, its node's table
+    with the axes to slice (an observed node's name, None for an axis kept)."""
+    shapes, _, position = _build(model, names, hard, {}, {})
+    sources = []
+    for name in position:  # in factor order
+        node = model[name]
+        axes = (*node.parents, name)
+        sliced = tuple(a if a in hard else None for a in axes)
+        sources.append((node.table, sliced if any(sliced) else None))
+    return (shapes, tuple(sources)), position
+
+
+def _build(
+    model: Model,
+    names: Sequence[str],
+    hard: Mapping[str, int],
+    weights: Mapping[str, np.ndarray],
+    tables: Tables,
+) -> tuple[tuple[Factor, ...], list[np.ndarray], dict[str, int]]:
+    """`_factors` from scratch."""
     relevant = model.ancestors([*names, *hard, *weights])
     shapes: list[Factor] = []
     arrays: list[np.ndarray] = []

@@ -289,6 +289,34 @@ def test_pruned_plans_answer_as_the_whole_network(case: tuple, size: int, seed: 
             np.testing.assert_allclose(pruned.marginals[t], unpruned.marginals[t], atol=1e-12)
 
 
+def test_a_kept_layout_answers_every_state_of_its_observed_nodes() -> None:
+    """The layout of a hard-evidence pattern is built once per model and reused for other
+    observed states; each answer equals enumeration, and the layouts go with their model."""
+    import gc
+
+    from oracle import random_model
+
+    model = random_model(np.random.default_rng(7), 9, zeros=True)
+    observed, target = ["n2", "n5", "n7"], "n4"
+    for states in itertools.product(*(model[n].states for n in observed)):
+        evidence = Evidence(hard=dict(zip(observed, states, strict=True)))
+        expected = enumerate_posterior(model, evidence, [target])
+        if not expected["feasible"]:
+            with pytest.raises(EvidenceError):
+                posterior(model, [target], evidence)
+            continue
+        result = posterior(model, [target], evidence)
+        np.testing.assert_allclose(
+            result.marginals[target], expected["marginals"][target], atol=1e-12
+        )
+        assert float(result.probability_of_evidence) == pytest.approx(expected["mass"], rel=1e-12)
+    assert len(engine._LAYOUTS[model]) == 1
+    kept = len(engine._LAYOUTS)
+    del model
+    gc.collect()
+    assert len(engine._LAYOUTS) == kept - 1
+
+
 def test_nodes_d_separated_by_hard_evidence_are_pruned() -> None:
     """a -> b -> c -> d with b seen: c's marginal needs only c's table and b's state; a and b's
     tables go into P(evidence) alone; d is barren (not an ancestor of target or evidence)."""
