@@ -3,10 +3,12 @@
 opt_einsum's exhaustive search for a few factors and its greedy search for more. Where the greedy
 path is costly, more candidates, in this order: cotengra's random greedy search (seeded, so a
 plan found is the same from run to run; fast with cotengrust's compiled trials), a junction tree
-from networkx's min-fill heuristic, more random greedy rounds from other seeds, and cotengra's
-hyper-optimised greedy search. The cheapest path found wins, and the search stops as soon as the
-best path would run in less time than the search has taken so far (its cost over `RATE`): a
-large network gets a longer search only while that search can still pay for itself.
+from networkx's min-fill heuristic, more random greedy rounds from other seeds, and two longer
+rounds of `LONG_REPEATS` trials (cotengra's hyper-optimised search did no better on munin1 on
+average, and its trials cannot be seeded: its paths' costs varied fourfold from run to run). The
+cheapest path found wins, and the search stops as soon as the best path would run in less time
+than the search has taken so far (its cost over `RATE`): a large network gets a longer search
+only while that search can still pay for itself.
 
 A path costs its multiply-adds plus `WRITE` per entry of every intermediate it writes (cotengra's
 "combo" measure): the reverse sweep keeps every intermediate, and the copies made to line up
@@ -33,8 +35,8 @@ CHEAP = 1e7  # cost below which opt_einsum's greedy path is good enough
 RATE = 3e9  # cost a second, roughly, of a plan's sweeps here (link: 1.2e9 in 0.4 s)
 REPEATS = 32  # trials in one round of cotengra's random greedy search
 ROUNDS = 4  # such rounds at most, from seeds 0, 1, ...
-SEARCH_SECONDS = 0.5  # how long one hyper-optimised search may look for a better path
-SEARCHES = 2  # such searches at most
+LONG_REPEATS = 256  # trials in one of the last, longer rounds
+SEARCHES = 2  # such rounds at most
 WRITE = 64  # the cost of writing one entry of an intermediate, in multiply-adds
 LARGEST = 2**24  # entries in one intermediate (128 MB) beyond which a path is a last resort
 
@@ -57,12 +59,18 @@ def search(
     best_cost, best = cost("greedy")
     if best_cost < CHEAP:
         return best
-    rounds = [functools.partial(_random_greedy, subscripts, shapes, s) for s in range(ROUNDS)]
+    rounds = [
+        functools.partial(_random_greedy, subscripts, shapes, s, REPEATS) for s in range(ROUNDS)
+    ]
+    long_rounds = [
+        functools.partial(_random_greedy, subscripts, shapes, s, LONG_REPEATS)
+        for s in range(SEARCHES)
+    ]
     candidates: list[Callable[[], Any]] = [
         rounds[0],
         lambda: _junction_tree_path(factors),
         *rounds[1:],
-        *[_hyper_optimizer] * SEARCHES,
+        *long_rounds,
     ]
     for candidate in candidates:
         found_cost, found = cost(candidate())
@@ -81,9 +89,9 @@ def _cost(info: Any) -> float:
 
 
 def _random_greedy(
-    subscripts: str, shapes: Sequence[tuple[int, ...]], seed: int
+    subscripts: str, shapes: Sequence[tuple[int, ...]], seed: int, repeats: int
 ) -> list[tuple[int, ...]]:
-    """cotengra's random greedy path, the best of `REPEATS` trials from `seed`, on one thread.
+    """cotengra's random greedy path, the best of `repeats` trials from `seed`, on one thread.
     Its costs have a long tail (on munin1 four seeds gave 5e8 to 1e10 multiply-adds), so rounds
     from several seeds find good paths sooner than more trials from one.
 
@@ -102,7 +110,7 @@ def _random_greedy(
     ssa, live = _simplified(terms, output)
     ids, count = list(live), len(terms) + len(ssa)
     optimizer = cotengra.RandomGreedyOptimizer(
-        max_repeats=REPEATS, seed=seed, parallel=False, simplify=False
+        max_repeats=repeats, seed=seed, parallel=False, simplify=False
     )
     for pair in optimizer.ssa_path([tuple(live[i]) for i in ids], tuple(output), sizes):
         ssa.append(tuple(ids[i] for i in pair))
@@ -138,21 +146,6 @@ def _simplified(terms: list[str], output: str) -> tuple[list[tuple[int, ...]], d
                 del live[other]
                 group[0], count, changed = count, count + 1, True
     return ssa, live
-
-
-def _hyper_optimizer() -> Any:
-    """cotengra's hyper-optimised greedy search, minimising the same cost as `_cost`."""
-    import cotengra
-
-    return cotengra.HyperOptimizer(
-        methods=["greedy"],
-        max_time=SEARCH_SECONDS,
-        max_repeats=256,
-        minimize=f"combo-{WRITE}",
-        parallel=False,
-        progbar=False,
-        reconf_opts=None,  # subtree reconfiguration costs seconds on 1,000 factors
-    )
 
 
 def _junction_tree_path(factors: Sequence[tuple[str, ...]]) -> list[tuple[int, ...]]:
