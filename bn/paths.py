@@ -1,14 +1,17 @@
 """Contraction paths: the pairwise order in which a plan (`bn.plan`) multiplies its factors.
 
-opt_einsum's exhaustive search for a few factors and its greedy search for more. Where the greedy
-path is costly, more candidates, in this order: cotengra's random greedy search (seeded, so a
-plan found is the same from run to run; fast with cotengrust's compiled trials), a junction tree
-from networkx's min-fill heuristic, more random greedy rounds from other seeds, and two longer
-rounds of `LONG_REPEATS` trials (cotengra's hyper-optimised search did no better on munin1 on
-average, and its trials cannot be seeded: its paths' costs varied fourfold from run to run). The
-cheapest path found wins, and the search stops as soon as the best path would run in less time
-than the search has taken so far (its cost over `RATE`): a large network gets a longer search
-only while that search can still pay for itself.
+For a few factors, opt_einsum's "auto" search (exhaustive or branch-and-bound), and its dynamic
+programming ("auto-hq") only where that path is costly: on the flagship's nine factors with a batch
+axis it took 10 ms (150 ms under the memory tracing of `bn uncertainty`'s first chunk) and its
+paths ran no faster. For more factors, opt_einsum's greedy search; where that path is costly, more
+candidates, in this order: cotengra's random greedy search (seeded, so a plan found is the same
+from run to run; fast with cotengrust's compiled trials), a junction tree from networkx's min-fill
+heuristic, more random greedy rounds from other seeds, and two longer rounds of `LONG_REPEATS`
+trials (cotengra's hyper-optimised search did no better on munin1 on average, and its trials
+cannot be seeded: its paths' costs varied fourfold from run to run). The cheapest path found wins,
+and the search stops as soon as the best path would run in less time than the search has taken so
+far (its cost over `RATE`): a large network gets a longer search only while that search can still
+pay for itself.
 
 A path costs its multiply-adds plus `WRITE` per entry of every intermediate it writes (cotengra's
 "combo" measure): the reverse sweep keeps every intermediate, and the copies made to line up
@@ -32,6 +35,7 @@ import opt_einsum
 
 BATCH = "\0batch"  # the batch variable; no node id can be spelt like this
 CHEAP = 1e7  # cost below which opt_einsum's greedy path is good enough
+DEEP = 1e9  # cost above which a few factors' path is searched again by dynamic programming
 RATE = 3e9  # cost a second, roughly, of a plan's sweeps here (link: 1.2e9 in 0.4 s)
 REPEATS = 32  # trials in one round of cotengra's random greedy search
 ROUNDS = 4  # such rounds at most, from seeds 0, 1, ...
@@ -44,18 +48,19 @@ LARGEST = 2**24  # entries in one intermediate (128 MB) beyond which a path is a
 def search(
     subscripts: str, shapes: Sequence[tuple[int, ...]], factors: Sequence[tuple[str, ...]]
 ) -> list[tuple[int, ...]]:
-    """A contraction path: opt_einsum's exhaustive search for a few factors, its greedy one for
-    more, and where that is costly the cheapest of the candidates in the module's docstring,
-    tried while the best path found would take longer to run than the search so far."""
-    if len(shapes) <= 12:
-        path, _ = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize="auto-hq")
-        return list(path)
+    """A contraction path: for a few factors opt_einsum's own search (dynamic programming where
+    its first path is costly), for more its greedy one and, where that is costly, the cheapest of
+    the candidates in the module's docstring, tried while the best path found would take longer to
+    run than the search so far."""
     start = time.perf_counter()
 
     def cost(path: Any) -> tuple[float, list[tuple[int, ...]]]:
         found, info = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=path)
         return _cost(info), [tuple(c) for c in found]
 
+    if len(shapes) <= 12:
+        best_cost, best = cost("auto")
+        return cost("auto-hq")[1] if best_cost > DEEP else best
     best_cost, best = cost("greedy")
     if best_cost < CHEAP:
         return best

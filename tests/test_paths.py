@@ -82,6 +82,30 @@ def test_every_candidate_path_gives_the_same_marginals(
         np.testing.assert_allclose(found, expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize(("deep", "searches"), [(1e9, ["auto"]), (0.0, ["auto", "auto-hq"])])
+def test_a_few_factors_get_dynamic_programming_only_when_their_path_is_costly(
+    deep: float, searches: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dynamic programming took 150 ms on the flagship's batched plan in `bn uncertainty` and
+    found no faster path: it runs only where opt_einsum's first path costs more than `DEEP`."""
+    factors, arrays = (part[:8] for part in _problem(3, 0))
+    text, shapes = _subscripts(factors)
+    asked: list[str] = []
+    contract_path = opt_einsum.contract_path
+
+    def spy(*args: Any, optimize: Any, **kwargs: Any) -> Any:
+        asked.append(optimize)
+        return contract_path(*args, optimize=optimize, **kwargs)
+
+    monkeypatch.setattr(paths, "DEEP", deep)
+    monkeypatch.setattr(opt_einsum, "contract_path", spy)
+    path = paths.search(text, shapes, [names for names, _ in factors])
+    assert asked == searches
+    np.testing.assert_allclose(
+        opt_einsum.contract(text, *arrays, optimize=path), np.einsum(text, *arrays), rtol=1e-12
+    )
+
+
 def test_a_lone_contraction_in_a_path_moves_that_tensor_last(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
