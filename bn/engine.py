@@ -6,7 +6,8 @@ A query is a sum over the joint distribution, P(x, e) = sum prod_i P(x_i | pa_i)
 3. hard evidence slices every table that mentions the node (the axis disappears);
 4. likelihood vectors multiply into their node's own table;
 5. the factors split into parts that share no variable: a part without a target (d-separated
-   from the targets by hard evidence) only scales P(evidence);
+   from the targets by hard evidence) only scales P(evidence); under hard evidence alone its log
+   total is kept per model and evidence (`bn.factors`), as is the layout of the factors;
 6. the parts' shapes pick cached plans; one forward and one backward sweep over each give every
    target's marginal and log P(evidence) (scaled, so nothing underflows).
 
@@ -26,7 +27,6 @@ evidence once for any number of questions; each public function resolves the evi
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -35,14 +35,13 @@ import numpy as np
 
 from bn.errors import EvidenceError
 from bn.evidence import Evidence
+from bn.factors import Tables, constant, query_factors
 from bn.model import Model, Node
-from bn.paths import BATCH
-from bn.plan import Factor, compile_plan, compile_query, solve
+from bn.plan import compile_plan, compile_query, solve
 
 if TYPE_CHECKING:
     import pandas as pd
 
-Tables = Mapping[str, np.ndarray]
 MAX_JOINT_CELLS = 1_000_000  # a joint table larger than this is no answer a person can read
 
 
@@ -61,104 +60,6 @@ def intervene(model: Model, do: Mapping[str, str]) -> Model:
     return model.with_nodes(cut)
 
 
-Layout = tuple[tuple[Factor, ...], tuple[tuple[np.ndarray, tuple[str | None, ...] | None], ...]]
-_LAYOUTS: weakref.WeakKeyDictionary[Model, dict[Any, tuple[Layout, dict[str, int]]]]
-_LAYOUTS = weakref.WeakKeyDictionary()
-LAYOUTS = 512  # layouts kept per model before they are forgotten
-
-
-def _factors(
-    model: Model,
-    names: Sequence[str],
-    hard: Mapping[str, int],
-    weights: Mapping[str, np.ndarray],
-    tables: Tables,
-) -> tuple[tuple[Factor, ...], list[np.ndarray], dict[str, int]]:
-    """The factors of a contraction: each relevant node's table times its likelihood vector, hard
-    evidence sliced away; with the shapes (the plan's cache key) and each node's factor position.
-
-    Only the ancestors of `names` and of the evidence take part: the rest sums to one. Under hard
-    evidence alone (most queries) which tables take part and which of their axes are sliced
-    depends on the names and the observed nodes, not on their states: that layout is kept per
-    model, and a query only slices the tables.
-    """
-    if weights or tables:
-        return _build(model, names, hard, weights, tables)
-    layouts = _LAYOUTS.setdefault(model, {})
-    key = (tuple(names), frozenset(hard))
-    found = layouts.get(key)
-    if found is None:
-        if len(layouts) >= LAYOUTS:
-            layouts.clear()
-        found = layouts[key] = _layout(model, names, hard)
-    (shapes, sources), position = found
-    everything = slice(None)
-    arrays = [
-        table if axes is None else table[tuple(everything if a is None else hard[a] for a in axes)]
-        for table, axes in sources
-    ]
-    return shapes, arrays, position
-
-
-def _layout(
-    model: Model, names: Sequence[str], hard: Mapping[str, int]
-) -> tuple[Layout, dict[str, int]]:
-    """The factors' shapes under this hard-evidence pattern and, for each factor, its node's table
-    with the axes to slice (an observed node's name, None for an axis kept)."""
-    shapes, _, position = _build(model, names, hard, {}, {})
-    sources = []
-    for name in position:  # in factor order
-        node = model[name]
-        axes = (*node.parents, name)
-        sliced = tuple(a if a in hard else None for a in axes)
-        sources.append((node.table, sliced if any(sliced) else None))
-    return (shapes, tuple(sources)), position
-
-
-def _build(
-    model: Model,
-    names: Sequence[str],
-    hard: Mapping[str, int],
-    weights: Mapping[str, np.ndarray],
-    tables: Tables,
-) -> tuple[tuple[Factor, ...], list[np.ndarray], dict[str, int]]:
-    """`_factors` from scratch."""
-    relevant = model.ancestors([*names, *hard, *weights])
-    shapes: list[Factor] = []
-    arrays: list[np.ndarray] = []
-    position: dict[str, int] = {}
-    everything = slice(None)
-    for node in model.nodes:
-        name = node.id
-        if name not in relevant:
-            continue
-        table = node.table
-        batched = False
-        if tables and name in tables:
-            table = np.asarray(tables[name], dtype=float)
-            batched = table.ndim == len(node.parents) + 2
-        vector = weights.get(name) if weights else None
-        if vector is not None:
-            vector = np.asarray(vector, dtype=float)
-            if vector.ndim == 2:
-                vector = vector.reshape(vector.shape[0], *(1,) * len(node.parents), -1)
-                table = (table if batched else table[np.newaxis]) * vector
-                batched = True
-            else:
-                table = table * vector
-        variables = (*node.parents, name)
-        if hard and not hard.keys().isdisjoint(variables):
-            index = [hard.get(v, everything) for v in variables]
-            table = table[(everything, *index) if batched else tuple(index)]
-            variables = tuple(v for v in variables if v not in hard)
-        if batched:
-            variables = (BATCH, *variables)
-        position[name] = len(arrays)
-        shapes.append((variables, table.shape))
-        arrays.append(table)
-    return tuple(shapes), arrays, position
-
-
 def _forward(
     model: Model,
     keep: Sequence[str],
@@ -168,7 +69,7 @@ def _forward(
 ) -> tuple[np.ndarray, np.ndarray]:
     """P(keep, evidence) as (table, log scale): the answer is exp(log scale) * table."""
     weights, log_peak = _peaked(weights)
-    factors, arrays, _ = _factors(model, keep, hard, weights, tables)
+    factors, arrays, _ = query_factors(model, keep, hard, weights, tables)
     if not factors:  # nothing observed or kept: the total probability, 1 per parameter set
         return np.ones(_batch_shape(model, tables)), np.zeros(())
     table, log_scale = compile_plan(factors, tuple(keep)).contract(arrays)
@@ -225,12 +126,19 @@ def sweep(
     the work of both sweeps); a part with several runs one forward and one backward sweep.
     """
     weights, log_peak = _peaked(weights)
-    factors, arrays, position = _factors(model, names, hard, weights, tables)
+    factors, arrays, position = query_factors(model, names, hard, weights, tables)
     if not factors:
         return {}, np.zeros(_batch_shape(model, tables))
     parts = compile_query(factors, tuple((position[n], n) for n in names))
-    found, log_total = solve(parts, arrays)
-    return found, log_total + log_peak
+    rest = [part for part in parts if not part.targets]
+    if not rest or weights or tables:
+        found, log_total = solve(parts, arrays)
+        return found, log_total + log_peak
+    # hard evidence alone: the parts without a target are constants of it, kept with the model
+    key = (tuple(names), frozenset(hard.items()))
+    log_constant = constant(model, key, lambda: solve(rest, arrays)[1])
+    found, log_total = solve([part for part in parts if part.targets], arrays)
+    return found, log_total + log_constant
 
 
 def _joint(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,9 +18,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bn import engine
+from bn import factors as bnfactors
 from bn.engine import contract, joint, posterior, query
 from bn.errors import EvidenceError
 from bn.evidence import Evidence
+from bn.factors import query_factors
 from bn.model import Model, Node
 from bn.plan import Part, compile_plan, compile_query
 
@@ -310,11 +313,50 @@ def test_a_kept_layout_answers_every_state_of_its_observed_nodes() -> None:
             result.marginals[target], expected["marginals"][target], atol=1e-12
         )
         assert float(result.probability_of_evidence) == pytest.approx(expected["mass"], rel=1e-12)
-    assert len(engine._LAYOUTS[model]) == 1
-    kept = len(engine._LAYOUTS)
+    assert len(bnfactors._LAYOUTS[model]) == 1
+    kept = len(bnfactors._LAYOUTS)
     del model
     gc.collect()
-    assert len(engine._LAYOUTS) == kept - 1
+    assert len(bnfactors._LAYOUTS) == kept - 1
+
+
+def test_the_constants_of_d_separated_parts_are_kept_per_evidence_state() -> None:
+    """A part without a target only scales P(evidence); its log total is kept per model and per
+    observed states. Asked twice, each state's answer still equals enumeration (a constant kept
+    per pattern alone would give the first state's P(evidence) to the other), and an impossible
+    state still raises."""
+    import gc
+
+    a = Node("a", ("0", "1"), (), np.array([0.3, 0.7]))
+    b = Node("b", ("0", "1", "2"), ("a",), np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0]]))
+    t = Node("t", ("0", "1"), (), np.array([0.6, 0.4]))
+    model = Model((a, b, t))
+    parts = compile_query(*_query_shapes(model, ["t"], {"b": 0}))
+    assert sum(not part.targets for part in parts) == 1  # a and b: d-separated from t
+    for _ in range(2):
+        for state in b.states:
+            evidence = Evidence(hard={"b": state})
+            expected = enumerate_posterior(model, evidence, ["t"])
+            if not expected["feasible"]:
+                with pytest.raises(EvidenceError):
+                    posterior(model, ["t"], evidence)
+                continue
+            result = posterior(model, ["t"], evidence)
+            np.testing.assert_allclose(result.marginals["t"], expected["marginals"]["t"])
+            mass = float(result.probability_of_evidence)
+            assert mass == pytest.approx(expected["mass"], rel=1e-12)
+    assert len(bnfactors._CONSTANTS[model]) == 3
+    kept = len(bnfactors._CONSTANTS)
+    del model
+    gc.collect()
+    assert len(bnfactors._CONSTANTS) == kept - 1
+
+
+def _query_shapes(
+    model: Model, targets: list[str], hard: dict[str, int]
+) -> tuple[tuple[Any, ...], tuple[tuple[int, str], ...]]:
+    shapes, _, position = query_factors(model, targets, hard, {}, {})
+    return shapes, tuple((position[n], n) for n in targets)
 
 
 def test_nodes_d_separated_by_hard_evidence_are_pruned() -> None:
@@ -325,7 +367,7 @@ def test_nodes_d_separated_by_hard_evidence_are_pruned() -> None:
     c = Node("c", ("0", "1"), ("b",), np.array([[0.6, 0.4], [0.1, 0.9]]))
     d = Node("d", ("0", "1"), ("c",), np.array([[0.5, 0.5], [0.4, 0.6]]))
     model = Model((a, b, c, d))
-    factors, _, position = engine._factors(model, ["c"], {"b": 1}, {}, {})
+    factors, _, position = query_factors(model, ["c"], {"b": 1}, {}, {})
     assert [names for names, _ in factors] == [("a",), ("a",), ("c",)]
     parts = compile_query(factors, ((position["c"], "c"),))
     assert [(part.positions, part.targets) for part in parts] == [((0, 1), ()), ((2,), ((0, "c"),))]
@@ -374,7 +416,7 @@ def test_unbatched_sweeps_run_unscaled_when_the_total_is_safe() -> None:
     # P(evidence) is 1e-120: below FLOOR, so the scaled steps do rescale
     model, evidence, marginal = _observed_chain(10, 1e-12)
     hard = {k: 1 for k in evidence.hard}
-    factors, arrays, _ = engine._factors(model, ["x9"], hard, {}, {})
+    factors, arrays, _ = query_factors(model, ["x9"], hard, {}, {})
     plan = compile_plan(factors, ("x9",))
     assert len(plan.steps) > 5 and 0 < plan.floor < 1e-200
     fast, scaled = plan._forward(arrays), plan._sweep(arrays, scaled=True)

@@ -37,7 +37,7 @@ LAYERS = [
         "bn.validate",
         "bn.learndata",
     },
-    {"bn.paths", "bn.plan", "bn.engine", "bn.cases"},
+    {"bn.paths", "bn.plan", "bn.factors", "bn.engine", "bn.cases"},
     {
         "bn.analysis",
         "bn.edit",

@@ -14,7 +14,8 @@ import opt_einsum
 import pytest
 from bnlearn import load_bnlearn
 
-from bn import engine, paths, plan
+from bn import paths, plan
+from bn.factors import query_factors
 from bn.paths import BATCH
 
 Problem = tuple[tuple[plan.Factor, ...], list[np.ndarray]]
@@ -130,7 +131,7 @@ def test_random_greedy_survives_the_problems_cotengrust_simplifies_wrongly() -> 
             drawn[node.id] = int(rng.choice(node.card, p=row))
         hard = {str(n): drawn[str(n)] for n in rng.choice(model.ids, size=size, replace=False)}
         free = [n for n in model.ids if n not in hard]
-        factors, _, _ = engine._factors(model, free, hard, {}, {})
+        factors, _, _ = query_factors(model, free, hard, {}, {})
         for part in plan.components(factors):
             chosen = tuple(factors[p] for p in part)
             if len(chosen) <= 12:
