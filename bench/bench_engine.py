@@ -85,13 +85,14 @@ def one(given):
 
 def search(given):
     # the plan search alone for this pattern, caches emptied (after every other timing)
-    from bn import engine, plan
+    from bn import plan
+    from bn.factors import query_factors
     plan.compile_query.cache_clear()
     plan.compile_plan.cache_clear()
     hard = {k: model[k].states.index(v) for k, v in given.items()}
     free = [n for n in ids if n not in hard]
     start = time.perf_counter()
-    factors, _, position = engine._factors(model, free, hard, {}, {})
+    factors, _, position = query_factors(model, free, hard, {}, {})
     plan.compile_query(factors, tuple((position[n], n) for n in free))
     return time.perf_counter() - start
 
