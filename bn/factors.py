@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 
@@ -25,10 +25,11 @@ from bn.paths import BATCH
 from bn.plan import Factor
 
 Tables = Mapping[str, np.ndarray]
+T = TypeVar("T")
 
 
 Layout = tuple[tuple[Factor, ...], tuple[tuple[np.ndarray, tuple[str | None, ...] | None], ...]]
-_LAYOUTS: weakref.WeakKeyDictionary[Model, dict[Any, tuple[Layout, dict[str, int]]]]
+_LAYOUTS: weakref.WeakKeyDictionary[Model, dict[Hashable, tuple[Layout, dict[str, int]]]]
 _LAYOUTS = weakref.WeakKeyDictionary()
 LAYOUTS = 512  # layouts kept per model before they are forgotten
 
@@ -50,14 +51,10 @@ def query_factors(
     """
     if weights or tables:
         return _build(model, names, hard, weights, tables)
-    layouts = _LAYOUTS.setdefault(model, {})
     key = (tuple(names), frozenset(hard))
-    found = layouts.get(key)
-    if found is None:
-        if len(layouts) >= LAYOUTS:
-            layouts.clear()
-        found = layouts[key] = _layout(model, names, hard)
-    (shapes, sources), position = found
+    (shapes, sources), position = _kept(
+        _LAYOUTS, LAYOUTS, model, key, lambda: _layout(model, names, hard)
+    )
     everything = slice(None)
     arrays = [
         table if axes is None else table[tuple(everything if a is None else hard[a] for a in axes)]
@@ -133,10 +130,21 @@ CONSTANTS = 4096  # evidence sets whose constants are kept per model before they
 def constant(model: Model, key: Hashable, compute: Callable[[], np.ndarray]) -> np.ndarray:
     """The log total of a query's parts without a target, computed once per `key` (the query's
     names and its hard evidence with the states) and kept with the model."""
-    kept = _CONSTANTS.setdefault(model, {})
-    found = kept.get(key)
-    if found is None:
-        if len(kept) >= CONSTANTS:
+    return _kept(_CONSTANTS, CONSTANTS, model, key, compute)
+
+
+def _kept(
+    store: weakref.WeakKeyDictionary[Model, dict[Hashable, T]],
+    limit: int,
+    model: Model,
+    key: Hashable,
+    compute: Callable[[], T],
+) -> T:
+    """`store[model][key]`, computed on first use; a model's entries are all forgotten once there
+    are `limit` of them."""
+    kept = store.setdefault(model, {})
+    if key not in kept:
+        if len(kept) >= limit:
             kept.clear()
-        found = kept[key] = compute()
-    return found
+        kept[key] = compute()
+    return kept[key]
