@@ -25,11 +25,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bn.csvfiles import read_toml
 from bn.errors import BNError, Problem
 from bn.files import MODEL_TOML
 from bn.forms import LEAK, NoisyMax, Ranked
-from bn.metadata import TomlLines, check_keys, plain_text
+from bn.metadata import TomlLines, check_keys, plain_text, read_toml
 from bn.model import Model
 from bn.names import find, suggest
 

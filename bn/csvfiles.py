@@ -17,7 +17,6 @@ import csv
 import io
 import math
 import re
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -403,41 +402,6 @@ def parse_ess(cell: str) -> float | str:
         return "not a positive number"
     # Beyond this a row is exact for every purpose, and Dirichlet weights lose their precision.
     return value if value <= MAX_ESS else "more than 1e9 (leave it blank: exact)"
-
-
-def read_toml(path: Path, problems: list[Problem]) -> dict[str, Any]:
-    """`model.toml` (or `scenarios.toml`) as a dict; {} when it is missing, {} with a problem
-    when it cannot be read or is malformed."""
-    if not path.exists():
-        return {}
-    text = read_text(path, problems)
-    return {} if text is None else parse_toml(text, path.name, problems)
-
-
-def parse_toml(text: str, name: str, problems: list[Problem]) -> dict[str, Any]:
-    """A TOML file's text as a dict; {} with a problem (at its line) when it is malformed.
-
-    >>> problems = []
-    >>> parse_toml('[model]\\ntitle = "x"\\n', "model.toml", problems), problems
-    ({'model': {'title': 'x'}}, [])
-    >>> parse_toml("[model]\\ntitle = \\n", "model.toml", problems), problems[0].where
-    ({}, 'model.toml:2')
-    """
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        match = re.search(r"line (\d+)", str(error))
-        line = int(match.group(1)) if match else None
-        problems.append(
-            Problem(
-                name,
-                line,
-                f"malformed TOML: {error}",
-                "TOML syntax: [table] headers, key = value, strings in double quotes, "
-                'lists in brackets (aliases = ["a", "b"]); see https://toml.io',
-            )
-        )
-        return {}
 
 
 def scenario_tables(document: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from bn.csvfiles import read_toml, scenario_tables
+from bn.csvfiles import scenario_tables
 from bn.errors import BNError, ModelError, Problem, param
 from bn.evidence import Evidence
 from bn.files import MODEL_TOML, SCENARIOS_TOML
 from bn.forms import NoisyMax, Ranked
+from bn.metadata import read_toml
 from bn.model import Model, Node
 
 

@@ -23,6 +23,8 @@ if sys.platform != "win32":
 
 MODEL_TOML = "model.toml"
 SCENARIOS_TOML = "scenarios.toml"
+OUTCOMES_TOML = "outcomes.toml"  # what happened: bn.outcomes
+JOURNAL = ".bn-journal"  # an edit in progress (or interrupted): bn.journal
 LOCK = ".bn-lock"  # the writers' lock; it holds the holder's process id
 DEFAULT_WAIT = 5.0  # seconds a writer waits for another one
 

@@ -40,9 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from bn.errors import BNError, ModelError, Problem
-from bn.files import DEFAULT_WAIT, ModelBusy, ModelLock, holds_lock, mode_for
+from bn.files import DEFAULT_WAIT, JOURNAL, ModelBusy, ModelLock, holds_lock, mode_for
 
-JOURNAL = ".bn-journal"  # an edit in progress (or interrupted): see the module's docstring
 BACKUP = ".bn-backup-"  # in the name of a backup: .<file>.bn-backup-<token>
 CRASH_AT = "BN_TEST_CRASH_AT"  # the test hook (see the module's docstring)
 

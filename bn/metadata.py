@@ -1,4 +1,5 @@
-"""`model.toml`: the checks of its [model] and [nodes.<id>] tables, and where its keys are.
+"""`model.toml`: the checks of its [model] and [nodes.<id>] tables, and where its keys are; the
+reading of every TOML file of a model (`read_toml`).
 
 The node tables themselves are checked by `bn.tablecheck`; this module checks what `model.toml` says
 about them (labels, aliases, state descriptions, targets) and finds the line of each TOML key, so
@@ -7,12 +8,15 @@ that every problem in a TOML file (`scenarios.toml` too) can point at its line.
 
 from __future__ import annotations
 
+import functools
+import pickle
 import re
+import tomllib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bn.csvfiles import RawTable, decode_text, read_toml
+from bn.csvfiles import RawTable, decode_text, read_text
 from bn.errors import Problem
 from bn.files import MODEL_TOML
 from bn.model import Model
@@ -49,6 +53,49 @@ FORM_KEYS = (
     "variance_ess",
     "mix",
 )  # bn.formcheck
+
+
+def read_toml(path: Path, problems: list[Problem]) -> dict[str, Any]:
+    """`model.toml` (or `scenarios.toml`) as a dict; {} when it is missing, {} with a problem
+    when it cannot be read or is malformed."""
+    if not path.exists():
+        return {}
+    text = read_text(path, problems)
+    return {} if text is None else parse_toml(text, path.name, problems)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(text: str) -> bytes:
+    """A TOML text parsed, pickled so that every caller gets its own copy to change. One command
+    reads model.toml for several checks, and tomllib (pure Python) parses it in milliseconds."""
+    return pickle.dumps(tomllib.loads(text))
+
+
+def parse_toml(text: str, name: str, problems: list[Problem]) -> dict[str, Any]:
+    """A TOML file's text as a dict; {} with a problem (at its line) when it is malformed.
+
+    >>> problems = []
+    >>> parse_toml('[model]\\ntitle = "x"\\n', "model.toml", problems), problems
+    ({'model': {'title': 'x'}}, [])
+    >>> parse_toml("[model]\\ntitle = \\n", "model.toml", problems), problems[0].where
+    ({}, 'model.toml:2')
+    """
+    try:
+        document: dict[str, Any] = pickle.loads(_parsed(text))
+        return document
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"line (\d+)", str(error))
+        line = int(match.group(1)) if match else None
+        problems.append(
+            Problem(
+                name,
+                line,
+                f"malformed TOML: {error}",
+                "TOML syntax: [table] headers, key = value, strings in double quotes, "
+                'lists in brackets (aliases = ["a", "b"]); see https://toml.io',
+            )
+        )
+        return {}
 
 
 def plain_text(path: Path) -> str:
@@ -88,26 +135,32 @@ class TomlLines:
     PART = re.compile(r""""([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+)""")
 
     def __init__(self, text: str) -> None:
-        self.keys: dict[tuple[str, ...], int] = {}
+        self.text = text
+
+    @functools.cached_property
+    def keys(self) -> dict[tuple[str, ...], int]:
+        """Each table and key: its line. Read on the first `line` asked (most checks find nothing)."""
+        keys: dict[tuple[str, ...], int] = {}
         table: tuple[str, ...] = ()
         counts: dict[tuple[str, ...], int] = {}
-        for number, line in enumerate(text.split("\n"), 1):
+        for number, line in enumerate(self.text.split("\n"), 1):
             stripped = line.strip()
             array = self.ARRAY.match(stripped)
             if array:
                 name = self._path(array.group(1))
                 counts[name] = counts.get(name, -1) + 1
                 table = (*name, str(counts[name]))
-                self.keys.setdefault(table, number)
+                keys.setdefault(table, number)
                 continue
             header = self.TABLE.match(stripped)
             if header and not stripped.startswith("[["):
                 table = self._path(header.group(1))
-                self.keys.setdefault(table, number)
+                keys.setdefault(table, number)
                 continue
             key = self.KEY.match(stripped)
             if key:
-                self.keys.setdefault(table + self._path(key.group(1)), number)
+                keys.setdefault(table + self._path(key.group(1)), number)
+        return keys
 
     def _path(self, dotted: str) -> tuple[str, ...]:
         return tuple("".join(parts) for parts in self.PART.findall(dotted))

@@ -40,14 +40,12 @@ from pathlib import Path
 from typing import Any
 
 from bn.calibration import parse_query
-from bn.csvfiles import read_toml
 from bn.errors import BNError, Problem
-from bn.files import MODEL_TOML
-from bn.metadata import TomlLines, check_keys, plain_text
+from bn.files import MODEL_TOML, OUTCOMES_TOML
+from bn.metadata import TomlLines, check_keys, plain_text, read_toml
 from bn.model import Model
 from bn.scenarios import read_scenarios
 
-OUTCOMES_TOML = "outcomes.toml"
 OUTCOME_KEYS = ("node", "state", "date", "source", "note")
 FORECAST_KEYS = (
     "name",

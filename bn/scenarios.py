@@ -28,13 +28,12 @@ from bn.csvfiles import (
     node_files,
     parse_table,
     read_text,
-    read_toml,
 )
 from bn.errors import EvidenceError, ModelError, Problem, param
 from bn.evidence import KIND_NAMES, Evidence
 from bn.files import MODEL_TOML, SCENARIOS_TOML
 from bn.formcheck import form_of, levels_of, parse_compact
-from bn.metadata import TomlLines, check_keys, plain_text
+from bn.metadata import TomlLines, check_keys, plain_text, read_toml
 from bn.model import Model, Node
 from bn.names import suggest
 from bn.tablecheck import check_tables

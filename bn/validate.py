@@ -4,8 +4,9 @@ overlays: `bn.scenarios`).
 
 `check(directory)` returns the model (None when there are errors) and the list of problems, each
 naming the file and line, saying what is wrong and how to fix it; once the model itself is valid,
-its `scenarios.toml` and overlays are checked too (`bn.scenarios.check_scenarios`). `load` raises
-`ModelError` with all of them. `bn check` prints them; every other command loads through here first.
+its `scenarios.toml` and overlays are checked too (`bn.scenarios.check_scenarios`), and its
+calibration targets, forecasts and outcomes when it has them. `load` raises `ModelError` with all
+of them. `bn check` prints them; every other command loads through here first.
 """
 
 from __future__ import annotations
@@ -13,26 +14,23 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from bn.calibration import read_targets
 from bn.csvfiles import (
     RawTable,
     node_files,
     node_metadata,
     parse_table,
     read_text,
-    read_toml,
     sources_list,
 )
 from bn.decisioncheck import check_influence, kind_of, utility_stub
 from bn.errors import ModelError, Problem, param
-from bn.files import MODEL_TOML
+from bn.files import JOURNAL, MODEL_TOML, OUTCOMES_TOML
 from bn.formcheck import form_of, read_compact
 from bn.influence import Diagram, RawUtility, parse_utility, utility_header
-from bn.journal import recover
-from bn.metadata import plain_text
+from bn.metadata import plain_text, read_toml
 from bn.model import Model
-from bn.outcomes import check_record
 from bn.scenarios import check_scenarios
 from bn.tablecheck import check_tables
 
@@ -102,7 +100,10 @@ def check_diagram(directory: str | Path) -> tuple[Diagram | None, list[Problem]]
             f"give a directory of <node>.csv files with {param('model_dir')} DIR (or set $BN_MODEL)"
         )
         return None, [Problem(str(directory), None, missing, hint)]
-    recover(directory)  # an edit interrupted by a crash is finished or undone before reading
+    if os.path.lexists(directory / JOURNAL):
+        from bn.journal import recover  # imported only then, like the checks of `_optional`
+
+        recover(directory)  # an edit interrupted by a crash is finished or undone before reading
     problems: list[Problem] = []
     toml_path = directory / MODEL_TOML
     meta = read_toml(toml_path, problems)
@@ -161,12 +162,29 @@ def check_diagram(directory: str | Path) -> tuple[Diagram | None, list[Problem]]
         path=directory,
     )
     problems += check_scenarios(diagram.network)
-    problems += read_targets(diagram.network)[1]
-    problems += check_record(diagram.network)
+    problems += _optional(diagram.network, meta, directory)
     problems.sort(key=lambda p: (p.file != MODEL_TOML, p.file, p.line or 0))
     if any(p.severity == "error" for p in problems):
         return None, problems
     return diagram, problems
+
+
+def _optional(model: Model, meta: Mapping[str, Any], directory: Path) -> list[Problem]:
+    """The problems of the parts a model may leave out: calibration targets, forecasts and
+    outcomes. Each check is imported only when its part is there, so that a cold command on a
+    model without them does not pay for modules it never runs."""
+    problems: list[Problem] = []
+    if "calibration" in meta:
+        from bn.calibration import read_targets
+
+        problems += read_targets(model)[1]
+    head = meta.get("model")
+    horizon = isinstance(head, Mapping) and "horizon" in head
+    if "forecasts" in meta or horizon or (directory / OUTCOMES_TOML).exists():
+        from bn.outcomes import check_record
+
+        problems += check_record(model)
+    return problems
 
 
 def _parse(text: str, name: str, problems: list[Problem]) -> RawTable | RawUtility | None:

@@ -129,3 +129,27 @@ def test_a_group_gets_all_its_modules_when_another_command_loaded_one_first() ->
         "        assert {'expand', 'fit', 'show'} <= set(cpt.commands), sorted(cpt.commands)",
     )
     assert "bn.cli.forms" in loaded["cli"]
+
+
+def test_the_checks_of_parts_a_model_leaves_out_are_not_imported() -> None:
+    """Calibration targets, forecasts, outcomes and the crash journal are checked only when the
+    model has them (the flagship has the first three), so a cold query elsewhere skips them."""
+    optional = ["bn.calibration", "bn.journal", "bn.outcomes"]
+    code = (
+        "import json, sys\n"
+        "from bn.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(json.dumps([m for m in {optional!r} if m in sys.modules]), file=sys.stderr)\n"
+    )
+
+    def loaded(model: str) -> list[str]:
+        out = fresh(code, "query", "--model", model, "--json")
+        assert json.loads(out.stdout)["probability_of_evidence"] > 0.999  # it ran
+        names: list[str] = json.loads(out.stderr.strip().splitlines()[-1])
+        return names
+
+    assert loaded("tests/data/chain") == []
+    assert loaded(str(bn.packaged_model_path())) == ["bn.calibration", "bn.outcomes"]

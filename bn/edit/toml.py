@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bn.csvfiles import parse_toml
 from bn.errors import ModelError, Problem
+from bn.metadata import parse_toml
 
 Key = tuple[str | int, ...]
 BARE = re.compile(r"[A-Za-z0-9_-]+\Z")

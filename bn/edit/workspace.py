@@ -13,14 +13,14 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from bn.csvfiles import decode_text, node_files, parse_toml, scenario_tables
+from bn.csvfiles import decode_text, node_files, scenario_tables
 from bn.decisioncheck import kind_of
 from bn.edit.sheet import Sheet
 from bn.errors import BNError, ModelError, Problem, param
 from bn.files import DEFAULT_WAIT, MODEL_TOML, SCENARIOS_TOML, ModelLock
 from bn.influence import utility_header
 from bn.journal import replace_files
-from bn.metadata import alias_map
+from bn.metadata import alias_map, parse_toml
 from bn.model import Model
 from bn.names import choose
 from bn.numbers import computed_number

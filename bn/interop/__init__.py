@@ -38,7 +38,7 @@ import numpy as np
 
 from bn.csvfiles import write_model
 from bn.errors import BNError, FileFormatError, param
-from bn.files import DEFAULT_WAIT, LOCK, write_atomic
+from bn.files import DEFAULT_WAIT, JOURNAL, LOCK, write_atomic
 from bn.forms import Ranked
 from bn.interop.bif import read_bif
 from bn.interop.convert import Imported, Parsed, convert, fail
@@ -48,7 +48,7 @@ from bn.interop.pgmpy_fixes import pgmpy_writer, plain_label
 from bn.interop.uai import nameless, read_uai, uai_text
 from bn.interop.xdsl import genie_warnings, read_xdsl, xdsl_text
 from bn.interop.xmlbif import read_xmlbif
-from bn.journal import JOURNAL, replace_directory
+from bn.journal import replace_directory
 from bn.model import Model
 
 __all__ = [
