@@ -34,7 +34,7 @@ import math
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import opt_einsum
@@ -44,21 +44,21 @@ from bn.paths import BATCH, search
 UNSCALED = 16  # factors up to which a forward-only contraction runs unscaled through opt_einsum
 BATCHED_EINSUM = 1000  # batch size from which tiny pairwise products go through einsum
 FLOOR = 1e-100  # intermediate results whose largest entry falls below this are rescaled
-THREADED = 10**7  # multiply-adds from which a product may use more than one BLAS thread
+THREADED = 10**7  # multiply-adds of one BLAS call from which it may use more than one thread
 DIRECT = 1000  # cells x factors per step below which one plain einsum call beats the steps
 SAFE = 1e-200  # a direct result whose largest entry is below this is redone with scaling
 LOST = 1e-300  # above what one multiply-add may lose to gradual underflow (2.5e-324), with margin
 HIGHEST_FLOOR = 1e-30  # a part whose floor would exceed this always runs scaled
-SINGLE = 8192  # multiply-adds up to which OpenBLAS runs a product on one thread by itself
+SINGLE = 8192  # multiply-adds up to which OpenBLAS runs a call on one thread by itself
 Factor = tuple[tuple[str, ...], tuple[int, ...]]  # variables and their sizes
 
 
-@dataclass(frozen=True)
-class _Pair:
+class _Pair(NamedTuple):
     """Contract x (variables xi) with y (yi) into variables `out`, as one batched matmul.
 
     The shapes are fixed when the plan is compiled, so a call is only the sums, the transposes
-    that are not the identity, and one product between precomputed reshapes.
+    that are not the identity, and one product between precomputed reshapes. (The plan's records
+    are named tuples: a cold command creates them in a fifth of a frozen dataclass's time.)
     """
 
     x_sum: tuple[int, ...]  # axes of x summed first (in neither y nor out)
@@ -70,7 +70,7 @@ class _Pair:
     product_shape: tuple[int, ...] | None  # the product unflattened: shared, x-only, y-only
     out_perm: tuple[int, ...] | None  # from (shared, x-only, y-only) to `out`
     codes: tuple[tuple[int, ...], ...] | None  # einsum subscripts for many tiny products
-    flops: int  # multiply-adds of the product
+    blas: int  # multiply-adds of each BLAS call: matmul makes one per shared index; einsum none
 
     @staticmethod
     def make(
@@ -104,11 +104,11 @@ class _Pair:
             _reshape(product_shape, [*lead, nl, nr]),
             _permutation([[*shared, *left, *right].index(v) for v in out]),
             codes,
-            n * nl * nc * nr,
+            0 if codes is not None else nl * nc * nr,
         )
 
     def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        if self.flops > THREADED:
+        if self.blas > THREADED:
             with _threads(_blas_threads()):
                 return self._product(x, y)
         return self._product(x, y)
@@ -169,7 +169,8 @@ def _threads(count: int) -> Iterator[None]:
 
 
 def _one_thread(small: bool) -> contextlib.AbstractContextManager[None]:
-    """BLAS on one thread for a sweep, unless every product is `small` (setting it costs 10 us)."""
+    """BLAS on one thread for a sweep, unless every call is `small`: OpenBLAS runs those on one
+    by itself, and setting it costs 10 us (the first time, 10 to 20 ms to find the library)."""
     return contextlib.nullcontext() if small else _threads(1)
 
 
@@ -199,8 +200,7 @@ def _grad_vars(variables: tuple[str, ...], batched: bool) -> tuple[str, ...]:
     return (BATCH, *variables) if batched and BATCH not in variables else variables
 
 
-@dataclass(frozen=True)
-class _Grad:
+class _Grad(NamedTuple):
     """d total / d operand from d total / d out and the other operand, with size-one axes where
     the forward step summed the operand's axes away (`shape`). Only a leaf has such axes (an
     intermediate keeps just the variables still needed), and its marginal broadcasts over them."""
@@ -213,8 +213,7 @@ class _Grad:
         return grad if self.shape is None else grad.reshape(self.shape)
 
 
-@dataclass(frozen=True)
-class _Step:
+class _Step(NamedTuple):
     x: int  # positions in the list of live tensors (leaves first, then one per step)
     y: int
     forward: _Pair
@@ -223,8 +222,7 @@ class _Step:
     grad_y: _Grad
 
 
-@dataclass(frozen=True)
-class Values:
+class Values(NamedTuple):
     """A forward sweep: `exp(log_scale) * table` is the contraction (log_scale is per batch)."""
 
     table: np.ndarray
@@ -269,7 +267,7 @@ class Plan:
     expression: Any = None  # opt_einsum's compiled contraction along the same path (few factors)
     direct: tuple[Any, ...] | None = None  # np.einsum's interleaved operands (tiny, unbatched)
     floor: float = 0.0  # an unscaled total above this is exact (unbatched); 0: always scale
-    small: bool = False  # every product is below `SINGLE` multiply-adds
+    small: bool = False  # every BLAS call is below `SINGLE` multiply-adds
 
     def contract(self, arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The contraction as (table, log scale), without keeping intermediates.
@@ -544,12 +542,21 @@ def compile_plan(factors: tuple[Factor, ...], keep: tuple[str, ...]) -> Plan:
     floor = math.exp(min(3 * log_cells + math.log(len(steps) + 1), 1e3) + math.log(LOST))
     if batched or not steps or floor > HIGHEST_FLOOR:
         floor = 0.0
-    small = all(
-        pair.flops <= SINGLE
-        for step in steps
-        for pair in (step.forward, step.grad_x.pair, step.grad_y.pair)
-    )
+    calls = [p.blas for s in steps for p in (s.forward, s.grad_x.pair, s.grad_y.pair)]
+    if expression is not None:
+        calls += _blas_calls(expression, {symbol[v]: n for v, n in variables.items()})
+    small = max(calls, default=0) <= SINGLE
     return Plan(names, keep, tuple(steps), final, batched, size, expression, direct, floor, small)
+
+
+def _blas_calls(expression: Any, sizes: Mapping[str, int]) -> list[int]:
+    """Multiply-adds of each BLAS call of opt_einsum's expression: a step it flags as one is a
+    tensordot over every index of its operands; its other steps run as einsum, without BLAS."""
+    return [
+        math.prod(sizes[i] for i in set(step[2].split("->")[0]) - {","})
+        for step in expression.contraction_list
+        if step[-1]
+    ]
 
 
 def _make_step(

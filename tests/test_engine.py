@@ -24,6 +24,7 @@ from bn.errors import EvidenceError
 from bn.evidence import Evidence
 from bn.factors import query_factors
 from bn.model import Model, Node
+from bn.paths import BATCH
 from bn.plan import Part, compile_plan, compile_query
 
 DATA = Path(__file__).parent / "data"
@@ -624,3 +625,19 @@ def test_batched_soft_evidence_on_parts_that_share_no_variable() -> None:
         for name in ("starlink", "nuclear_war"):
             assert batched.marginals[name].shape == (len(variants), model[name].card)
             np.testing.assert_allclose(batched.marginals[name][i], one.marginals[name], atol=1e-12)
+
+
+def test_blas_threads_are_set_only_around_calls_openblas_would_thread() -> None:
+    """A plan switches BLAS to one thread only when one of its BLAS calls is over `SINGLE`
+    multiply-adds: OpenBLAS runs smaller calls on one thread by itself. A matmul over a shared
+    index makes one call per index value, and einsum makes none, so a large batch of small batched
+    tables never pays the switch (nor, in a cold command, the 10 to 20 ms threadpoolctl takes to
+    start)."""
+    batch = ((BATCH, "a", "b"), (100_000, 4, 4))
+    assert compile_plan((batch, ((BATCH, "b", "c"), (100_000, 4, 4))), ("c",)).small
+    # an unbatched table: the batch folds into one call of 100,000 x 4 x 4
+    assert not compile_plan((batch, (("b", "c"), (4, 4))), ("c",)).small
+    wide = compile_plan(((("a", "b"), (64, 64)), (("b", "c"), (64, 64))), ("a", "c"))
+    assert not wide.small  # one call of 64^3 multiply-adds
+    lean = compile_plan(((("a", "b"), (8, 8)), (("b", "c"), (8, 8))), ("a", "c"))
+    assert lean.small
