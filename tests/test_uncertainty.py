@@ -234,6 +234,32 @@ def test_progress_is_reported_once_per_chunk(chain_ess: Model) -> None:
     assert calls == [(1000, 3500), (2000, 3500), (3000, 3500), (3500, 3500)]
 
 
+def test_the_second_chunk_sizes_the_rest_and_the_first_is_not_traced(
+    chain_ess: Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first chunk compiles the plans (a path search is several times slower under
+    tracemalloc); the second, of the same size, is traced; a run of one or two chunks is not."""
+    import tracemalloc
+
+    import bn.analysis.uncertainty as module
+
+    traced: list[bool] = []
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        traced.append(tracemalloc.is_tracing())
+        return posterior(*args, **kwargs)
+
+    monkeypatch.setattr(module, "posterior", watched)
+    calls: list[int] = []
+    question = [(chain_ess, chain_ess.evidence())]
+    sample(question, "KABOOM", "yes", n=20_000, seed=0, progress=lambda d, _: calls.append(d))
+    assert calls == [2048, 4096, 20_000]  # the rest in one chunk: a small model's peak is small
+    assert traced == [False, True, False]
+    traced.clear()
+    sample(question, "KABOOM", "yes", n=4000, seed=0)
+    assert traced == [False, False]
+
+
 def test_sampling_leaves_tracemalloc_as_it_found_it(chain_ess: Model) -> None:
     import tracemalloc
 

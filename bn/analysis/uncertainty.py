@@ -46,7 +46,7 @@ from bn.model import Model, Node
 MEMORY_BUDGET = (
     400_000_000  # bytes per chunk: the run stays under about 500 MB with the interpreter
 )
-PROBE = 2048  # draws in the first chunk, whose peak memory sizes the others
+PROBE = 2048  # draws in each of the first two chunks; the second's peak memory sizes the others
 LARGEST_CHUNK = 16384  # larger chunks fall out of the CPU caches and run no faster
 SMALL_ALPHA = 0.5  # rows whose largest Dirichlet weight is below this are drawn in log space
 TINY_LOG = -690.0  # in log space, shares below e^-690 (about 1e-300) of a row's largest become 0
@@ -406,8 +406,10 @@ def sample(
         draws = _Draws(seed, pool)
         done, size = 0, min(n, chunk or PROBE)
         while done < n:
-            # The last chunk is drawn full size and cut: one batch shape fewer to compile.
-            probe = _PeakMemory() if chunk is None and done == 0 else None
+            # The last chunk is drawn full size and cut: one batch shape fewer to compile. The
+            # second chunk's peak memory sizes the rest: the first compiles the plans, and a path
+            # search runs several times slower under tracemalloc (10 to 20 ms on the flagship).
+            probe = _PeakMemory() if chunk is None and done == PROBE and n - done > size else None
             with probe or contextlib.nullcontext():
                 tables = draws.chunk(questions, rows, size)
                 used = min(size, n - done)
