@@ -3,8 +3,8 @@
 The engine issue asks that cold `bn query`, `bn sensitivity` and `bn uncertainty` (100,000 draws)
 stay as fast as before the compiled-plan engine. This checks out that version (by default the
 commit before "engine: every marginal from one compiled plan") into a temporary git worktree and
-times both versions on its flagship model, one run of each in turn, so that both see the same
-moments of a shared machine. Medians of `--rounds` runs (default 9).
+times both versions on its flagship model, one run of each in turn (each going first as often),
+so that both see the same moments of a shared machine. Medians of `--rounds` runs (default 9).
 
     python bench/bench_versions.py [--rev REV] [--rounds N]
 """
@@ -63,10 +63,12 @@ def main() -> None:
                 compileall.compile_dir(root / "bn", quiet=1)
             model = old / "cpts"
             times: dict[tuple[str, str], list[float]] = {}
+            versions = [("before", old), ("now", ROOT)]
             for _ in range(args.rounds):
                 for name, command in COMMANDS.items():
-                    for version, root in (("before", old), ("now", ROOT)):
+                    for version, root in versions:
                         times.setdefault((name, version), []).append(run(root, command, model))
+                    versions.reverse()  # each goes first as often: a run can slow the next one
         finally:
             subprocess.run(
                 ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False
