@@ -4,7 +4,8 @@ The engine issue asks that cold `bn query`, `bn sensitivity` and `bn uncertainty
 stay as fast as before the compiled-plan engine. This checks out that version (by default the
 commit before "engine: every marginal from one compiled plan") into a temporary git worktree and
 times both versions on its flagship model, one run of each in turn (each going first as often),
-so that both see the same moments of a shared machine. Medians of `--rounds` runs (default 9).
+so that both see the same moments of a shared machine. Medians of `--rounds` runs (default 21:
+a run of 9 could be 10% off).
 
     python bench/bench_versions.py [--rev REV] [--rounds N]
 """
@@ -45,7 +46,7 @@ def run(root: Path, args: list[str], model: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rev", default=BEFORE_ENGINE, help="the earlier version (a git revision)")
-    parser.add_argument("--rounds", type=int, default=9, help="alternating runs of each command")
+    parser.add_argument("--rounds", type=int, default=21, help="alternating runs of each command")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         old = Path(scratch) / "old"
